@@ -1,0 +1,169 @@
+"""The audit log: append-only, numbered without gaps, and hash-chained.
+
+Each entry records who, when, what (action, entity, public reference) and the
+SHA-256 of the change's payload. ``entry_hash`` covers those fields and the
+previous entry's hash, so editing, dropping or reordering an entry breaks the
+chain from that entry on. The payload (before and after values) is kept in a
+separate table: lawful disposal may erase it, and the chain still verifies
+because it covers only the payload's digest.
+
+Appending takes the chain head's row lock (PostgreSQL) inside the writer's
+transaction (SQLite holds its write lock already), so entries are appended in
+commit order by exactly one writer at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from hashlib import sha256
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.orm import Session
+
+from .db import connect, read_only
+from .model import AuditEntry, AuditHead, AuditPayload
+from .policy import canonical_json
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to append: what happened to which entity, with before/after values."""
+
+    action: str
+    entity: str
+    entity_uuid: uuid.UUID | None
+    ref: str | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first entry at which the chain does not verify, and why."""
+
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of ``verify``: how many entries were checked and the first problem, if any."""
+
+    checked: int
+    problem: Problem | None
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry verified."""
+        return self.problem is None
+
+
+def _instant(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_uuid: uuid.UUID | None,
+    ref: str | None,
+    payload_sha256: str,
+    prev_hash: str,
+) -> str:
+    """The hash that chains an entry to its predecessor."""
+    fields = [str(seq), _instant(at), actor, action, entity, str(entity_uuid or ""), ref or "", payload_sha256, prev_hash]
+    return sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+def append(session: Session, changes: Sequence[Change], *, actor: str, at: datetime) -> list[int]:
+    """Append ``changes`` to the chain in the session's transaction; returns their entry numbers."""
+    if not changes:
+        return []
+    # Bump the head first: this takes its row lock until commit. RETURNING gives the new
+    # last number and the (not yet updated) hash of the entry before ours.
+    last, prev = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + len(changes))
+        .returning(AuditHead.seq, AuditHead.entry_hash)
+    ).one()
+    seq = last - len(changes)
+    entries: list[dict[str, Any]] = []
+    payloads: list[dict[str, Any]] = []
+    for change in changes:
+        seq += 1
+        body = canonical_json(change.payload)
+        digest = sha256(body.encode()).hexdigest()
+        fields = dict(
+            seq=seq, at=at, actor=actor, action=change.action, entity=change.entity,
+            entity_uuid=change.entity_uuid, ref=change.ref, payload_sha256=digest, prev_hash=prev,
+        )
+        prev = entry_hash(**fields)
+        entries.append({**fields, "entry_hash": prev})
+        payloads.append({"seq": seq, "payload": body})
+    session.execute(insert(AuditEntry), entries)
+    session.execute(insert(AuditPayload), payloads)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(entry_hash=prev))
+    return [e["seq"] for e in entries]
+
+
+def start_chain(session: Session) -> None:
+    """Create the chain head of a new register."""
+    session.add(AuditHead(id=1, seq=0, entry_hash=GENESIS))
+
+
+def verify(engine: Engine, batch: int = 5000) -> Verification:
+    """Walk the whole chain and report the first entry that does not verify."""
+    prev = GENESIS
+    expected = 1
+    query = (
+        select(AuditEntry, AuditPayload.payload)
+        .outerjoin(AuditPayload, AuditPayload.seq == AuditEntry.seq)
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=batch)
+    )
+    with connect(read_only(engine)) as conn, conn.begin():
+        session = Session(bind=conn)
+        for entry, payload in session.execute(query).tuples():
+            problem = _check(entry, payload, expected, prev)
+            if problem:
+                return Verification(expected - 1, problem)
+            prev = entry.entry_hash
+            expected += 1
+        head = session.get(AuditHead, 1)
+        last = expected - 1
+        if head is None:
+            return Verification(last, Problem(0, "the chain head is missing"))
+        if head.seq != last or head.entry_hash != prev:
+            return Verification(last, Problem(head.seq, f"the chain head says {head.seq} entries, the log holds {last}"))
+    return Verification(last, None)
+
+
+def _check(entry: AuditEntry, payload: str | None, expected: int, prev: str) -> Problem | None:
+    if entry.seq != expected:
+        return Problem(expected, f"entry {expected} is missing (next is {entry.seq})")
+    if entry.prev_hash != prev:
+        return Problem(entry.seq, "does not link to the entry before it")
+    recomputed = entry_hash(
+        seq=entry.seq, at=entry.at, actor=entry.actor, action=entry.action, entity=entry.entity,
+        entity_uuid=entry.entity_uuid, ref=entry.ref, payload_sha256=entry.payload_sha256, prev_hash=entry.prev_hash,
+    )
+    if recomputed != entry.entry_hash:
+        return Problem(entry.seq, "its fields were changed after it was written")
+    if payload is not None and sha256(payload.encode()).hexdigest() != entry.payload_sha256:
+        return Problem(entry.seq, "its payload was changed after it was written")
+    return None
+
+
+def history(session: Session, entity_uuid: uuid.UUID) -> Iterable[AuditEntry]:
+    """The entries about one entity, oldest first."""
+    return session.scalars(select(AuditEntry).where(AuditEntry.entity_uuid == entity_uuid).order_by(AuditEntry.seq))

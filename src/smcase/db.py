@@ -1,0 +1,155 @@
+"""Database access: engines, transactions, and migrations.
+
+SQLite is the embedded default (one file, WAL). Every write transaction on
+SQLite starts with ``BEGIN IMMEDIATE`` so that a writer takes the database
+lock before it reads a counter: two writers can then never both read the same
+number, and nobody deadlocks upgrading a read lock. Read-only work uses
+``read_only(engine)``, which begins deferred and never blocks writers in WAL.
+
+PostgreSQL is reached with psycopg 3; a plain ``postgresql://`` URL is taken to
+mean that driver.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from .errors import ConfigError
+
+DEFAULT_DB = "sqlite:///smcase.db"
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_READ_ONLY = "smcase_read_only"
+
+
+def parse_url(url: str) -> URL:
+    """An SQLAlchemy URL from a URL or a bare file path (taken as SQLite)."""
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"not a database URL: {url!r}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    return parsed
+
+
+def describe(url: URL | str) -> str:
+    """The URL as it may be shown to a person: never with its password."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
+def make_engine(url: URL | str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with smcase's transaction rules installed."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            folder = Path(database).expanduser().resolve().parent
+            if not folder.is_dir():
+                raise ConfigError(f"cannot create database {database!r}: folder {folder} does not exist")
+        engine = create_engine(parsed, **kwargs)
+        _install_sqlite_rules(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", False)
+    return create_engine(parsed, **kwargs)
+
+
+def _install_sqlite_rules(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below), so the driver must not.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def read_only(engine: Engine) -> Engine:
+    """A view of ``engine`` for read-only transactions (deferred BEGIN on SQLite)."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def files_dir_for(url: URL | str) -> Path:
+    """Where documents are stored: ``SMCASE_FILES``, else beside an SQLite file, else ./smcase-files."""
+    configured = os.environ.get("SMCASE_FILES")
+    if configured:
+        return Path(configured).expanduser()
+    parsed = parse_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        db_path = Path(str(parsed.database)).expanduser()
+        return db_path.with_name(db_path.stem + "-files")
+    return Path("smcase-files")
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this version of smcase knows."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at; None for an empty database."""
+    with connect(read_only(engine)) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Migrate the database to the newest schema; returns (from, to) revisions."""
+    before = current_revision(engine)
+    with connect(engine) as conn, conn.begin():
+        command.upgrade(_alembic_config(conn), "head")
+    return before, head_revision()
+
+
+def require_current(engine: Engine) -> None:
+    """Raise ConfigError unless the database schema is at this smcase's newest migration."""
+    current = current_revision(engine)
+    if current is None:
+        raise ConfigError(f"no register in {describe(engine.url)}: run 'smcase init' first")
+    if current != head_revision():
+        raise ConfigError(
+            f"database schema is at revision {current}, this smcase needs {head_revision()}: run 'smcase db upgrade'"
+        )
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection, with an unreachable database reported as a ConfigError naming it."""
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigError(f"cannot reach database {describe(engine.url)}: {reason}") from None

@@ -1,0 +1,301 @@
+"""Policies: the municipality's rules as a versioned TOML file.
+
+A policy is validated against ``schemas/policy.schema.json`` with a compiled
+validator (fastjsonschema), then checked for what a schema cannot say: that the
+default class exists, that format strings format and parse back, that every
+role named in a permission is a role, that rule ids resolve. Every problem is
+reported with the key and the reason.
+
+The parsed policy is stored in the register (the policy in force), so a
+register never depends on the file it was created from.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import cache
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+
+from .clock import zone
+from .errors import InvalidInput, PolicyError
+from .numbering import DiaryFormat
+from .resources import schemas_dir
+
+DEFAULT_TIMEZONES = {"SE": "Europe/Stockholm", "NO": "Europe/Oslo"}
+DEFAULT_PLACEHOLDER_TITLES = {"SE": "Sekretessmarkerat ärende", "NO": "Skjermet sak"}
+
+#: Who may do what, unless the policy's [permissions] says otherwise.
+DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "case.open": ("registrar", "officer", "admin"),
+    "case.update": ("registrar", "officer", "admin"),
+    "case.close": ("registrar", "officer", "admin"),
+    "case.reopen": ("registrar", "admin"),
+    "case.mark": ("registrar", "officer", "admin"),
+    "record.add": ("registrar", "officer", "admin"),
+    "class.add": ("registrar", "archivist", "admin"),
+    "user.manage": ("admin",),
+}
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A class of the filing plan that the policy creates at init."""
+
+    code: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Ground:
+    """A legal ground for confidentiality and the fields it withholds."""
+
+    id: str
+    citation: str
+    withheld: tuple[str, ...]
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class DisposalRule:
+    """A disposal rule (SE gallringsbeslut, NO kassasjonsvedtak)."""
+
+    id: str
+    action: str  # preserve | dispose
+    description: str
+    mandate: str | None = None
+    after_days: int | None = None
+    after_years: int | None = None
+    record_kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy. ``document`` is the normalised file content, as stored in the register."""
+
+    name: str
+    version: str
+    country: str
+    language: str
+    timezone: str
+    default_class: str
+    placeholder_title: str
+    classes: tuple[ClassSpec, ...]
+    numbering: DiaryFormat
+    roles: tuple[str, ...]
+    initial_roles: tuple[str, ...]
+    permissions: Mapping[str, tuple[str, ...]]
+    grounds: tuple[Ground, ...]
+    case_disposal_rule: str
+    record_disposal_rule: str
+    disposal_rules: tuple[DisposalRule, ...]
+    document: dict[str, Any] = field(repr=False)
+
+    @property
+    def sha256(self) -> str:
+        """Digest of the canonical policy document: which policy a register runs."""
+        return sha256(canonical_json(self.document).encode()).hexdigest()
+
+    def ground(self, text: str) -> Ground:
+        """The ground whose id or citation is ``text`` (case and spacing forgiven)."""
+        wanted = " ".join(text.split()).casefold()
+        for ground in self.grounds:
+            if wanted in (ground.id.casefold(), " ".join(ground.citation.split()).casefold()):
+                return ground
+        known = "; ".join(f"{g.id} ({g.citation})" for g in self.grounds)
+        raise InvalidInput(f"unknown confidentiality ground {text!r}; the policy knows: {known}")
+
+    def disposal_rule(self, rule_id: str) -> DisposalRule:
+        """The disposal rule with this id."""
+        for rule in self.disposal_rules:
+            if rule.id == rule_id:
+                return rule
+        raise InvalidInput(f"unknown disposal rule {rule_id!r}")
+
+    def record_rule_for(self, kind: str) -> str:
+        """The disposal rule id that applies to records of ``kind``."""
+        for rule in self.disposal_rules:
+            if kind in rule.record_kinds:
+                return rule.id
+        return self.record_disposal_rule
+
+    def roles_for(self, action: str) -> tuple[str, ...]:
+        """The roles allowed to perform ``action`` (e.g. ``case.open``)."""
+        return self.permissions[action]
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no spaces, UTF-8 text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@cache
+def _validator() -> Any:
+    schema = json.loads((schemas_dir() / "policy.schema.json").read_text(encoding="utf-8"))
+    return fastjsonschema.compile(schema, formats={"date": r"^\d{4}-\d{2}-\d{2}$"})
+
+
+def _normalise(value: Any) -> Any:
+    # TOML has native dates; the stored policy is JSON, so dates become ISO strings.
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    if isinstance(value, (date, datetime, time)):
+        return value.isoformat()
+    return value
+
+
+def load_file(path: str | Path) -> Policy:
+    """Read, validate and check a policy file; PolicyError names the key and the reason."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(str(path), "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(str(path), "", f"cannot read: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(str(path), "", f"not valid TOML: {exc}") from None
+    return from_document(raw, source=str(path))
+
+
+def _key_of(error: fastjsonschema.JsonSchemaValueException) -> str:
+    # fastjsonschema names the value as data.a.b[2].c; a person wants a.b[2].c
+    name = error.name or "data"
+    return name.removeprefix("data").lstrip(".") or "(top level)"
+
+
+def from_document(raw: Mapping[str, Any], source: str = "") -> Policy:
+    """Validate a policy document (parsed TOML or the JSON stored in a register)."""
+    document = _normalise(dict(raw))
+    try:
+        _validator()(document)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        reason = exc.message.removeprefix(exc.name or "").strip() or exc.message
+        if exc.rule == "additionalProperties":
+            reason = "unknown key (" + reason + ")"
+        raise PolicyError(source, _key_of(exc), reason) from None
+    try:
+        return _build(document)
+    except PolicyError as exc:
+        raise PolicyError(source, exc.key, exc.reason) from None
+
+
+def _build(doc: dict[str, Any]) -> Policy:
+    meta, reg, num = doc["policy"], doc["register"], doc["numbering"]
+    country = meta["country"]
+
+    timezone = reg.get("timezone", DEFAULT_TIMEZONES[country])
+    try:
+        zone(timezone)
+    except InvalidInput as exc:
+        raise PolicyError("", "register.timezone", str(exc)) from None
+
+    classes = tuple(ClassSpec(c["code"], c["title"]) for c in reg["classes"])
+    codes = [c.code for c in classes]
+    _unique("register.classes", codes, "class code")
+    if reg["default_class"] not in codes:
+        raise PolicyError("", "register.default_class", f"{reg['default_class']!r} is not among register.classes")
+
+    fmt = DiaryFormat(
+        case_format=num["case_format"],
+        record_format=num["record_format"],
+        prefix=num.get("prefix", ""),
+        journal=num["style"] == "noark",
+    )
+
+    roles = tuple(doc["roles"]["names"])
+    initial = tuple(doc["roles"]["initial"])
+    _known_roles("roles.initial", initial, roles)
+    permissions = {**DEFAULT_PERMISSIONS, **{k: tuple(v) for k, v in doc.get("permissions", {}).items()}}
+    for action, allowed in permissions.items():
+        if not set(allowed) & set(roles):
+            raise PolicyError("", f"permissions.{action}", f"none of {', '.join(allowed)} is in roles.names")
+        if action in doc.get("permissions", {}):
+            _known_roles(f"permissions.{action}", allowed, roles)
+
+    grounds = tuple(
+        Ground(g["id"], g["citation"], tuple(g["withheld"]), g.get("description"))
+        for g in doc["confidentiality"]["grounds"]
+    )
+    _unique("confidentiality.grounds", [g.id for g in grounds], "ground id")
+
+    disposal = doc["disposal"]
+    rules = tuple(
+        DisposalRule(
+            id=r["id"],
+            action=r["action"],
+            description=r["description"],
+            mandate=r.get("mandate"),
+            after_days=r.get("after_days"),
+            after_years=r.get("after_years"),
+            record_kinds=tuple(r.get("record_kinds", ())),
+        )
+        for r in disposal["rules"]
+    )
+    ids = [r.id for r in rules]
+    _unique("disposal.rules", ids, "rule id")
+    for i, rule in enumerate(rules):
+        timed = rule.after_days is not None or rule.after_years is not None
+        if rule.action == "dispose" and not timed:
+            raise PolicyError("", f"disposal.rules[{i}]", f"rule {rule.id!r} disposes but sets neither after_days nor after_years")
+        if rule.action == "preserve" and timed:
+            raise PolicyError("", f"disposal.rules[{i}]", f"rule {rule.id!r} preserves, so it takes no after_days/after_years")
+    _unique("disposal.rules", [k for r in rules for k in r.record_kinds], "record kind")
+    for key in ("case_rule", "record_rule"):
+        if disposal[key] not in ids:
+            raise PolicyError("", f"disposal.{key}", f"{disposal[key]!r} is not the id of a rule in disposal.rules")
+
+    return Policy(
+        name=meta["name"],
+        version=meta["version"],
+        country=country,
+        language=meta.get("language", "sv" if country == "SE" else "nb"),
+        timezone=timezone,
+        default_class=reg["default_class"],
+        placeholder_title=reg.get("placeholder_title", DEFAULT_PLACEHOLDER_TITLES[country]),
+        classes=classes,
+        numbering=fmt,
+        roles=roles,
+        initial_roles=initial,
+        permissions=permissions,
+        grounds=grounds,
+        case_disposal_rule=disposal["case_rule"],
+        record_disposal_rule=disposal["record_rule"],
+        disposal_rules=rules,
+        document=doc,
+    )
+
+
+def _unique(key: str, values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise PolicyError("", key, f"{what} {value!r} appears twice")
+        seen.add(value)
+
+
+def _known_roles(key: str, names: tuple[str, ...], roles: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in roles:
+            raise PolicyError("", key, f"{name!r} is not in roles.names ({', '.join(roles)})")
+
+
+def with_overrides(policy: Policy, *, prefix: str | None = None, timezone: str | None = None) -> Policy:
+    """The policy with a numbering prefix and/or time zone filled in by the person running init."""
+    doc = json.loads(canonical_json(policy.document))
+    if prefix is not None:
+        doc["numbering"]["prefix"] = prefix
+    if timezone is not None:
+        doc["register"]["timezone"] = timezone
+    return from_document(doc, source="")
