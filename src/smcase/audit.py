@@ -133,7 +133,7 @@ def verify(engine: Engine, batch: int = 5000) -> Verification:
     )
     with connect(read_only(engine)) as conn, conn.begin():
         session = Session(bind=conn)
-        for entry, payload in session.execute(query).tuples():
+        for entry, payload in session.execute(query):
             problem = _check(entry, payload, expected, prev)
             if problem:
                 return Verification(expected - 1, problem)

@@ -62,7 +62,11 @@ class DiaryFormat:
                 number = self.record_number(self.case_number(year, seq), record)
             except (ValueError, KeyError, IndexError) as exc:
                 raise PolicyError("", "numbering.case_format", f"cannot format a number: {exc}") from None
-            if self.parse(number) != ParsedNumber(year, seq, record):
+            try:
+                readable = self.parse(number) == ParsedNumber(year, seq, record)
+            except InvalidInput:
+                readable = False
+            if not readable:
                 raise PolicyError(
                     "", "numbering.case_format", f"{number!r} cannot be read back unambiguously; separate the fields"
                 )

@@ -130,6 +130,46 @@ class Policy:
         """The roles allowed to perform ``action`` (e.g. ``case.open``)."""
         return self.permissions[action]
 
+    def to_json(self) -> dict[str, Any]:
+        """The parsed policy with every default filled in (``smcase policy show --json``)."""
+        fmt = self.numbering
+        example = fmt.case_number(2026, 42)
+        return {
+            "name": self.name,
+            "version": self.version,
+            "country": self.country,
+            "language": self.language,
+            "timezone": self.timezone,
+            "default_class": self.default_class,
+            "placeholder_title": self.placeholder_title,
+            "classes": [{"code": c.code, "title": c.title} for c in self.classes],
+            "numbering": {
+                "style": "noark" if fmt.journal else "diary",
+                "prefix": fmt.prefix or None,
+                "case_format": fmt.case_format,
+                "record_format": fmt.record_format,
+                "example_case": example,
+                "example_record": fmt.record_number(example, 3),
+            },
+            "roles": list(self.roles),
+            "initial_roles": list(self.initial_roles),
+            "permissions": {action: list(roles) for action, roles in sorted(self.permissions.items())},
+            "confidentiality_grounds": [
+                {"id": g.id, "citation": g.citation, "description": g.description, "withheld": list(g.withheld)}
+                for g in self.grounds
+            ],
+            "disposal": {
+                "case_rule": self.case_disposal_rule,
+                "record_rule": self.record_disposal_rule,
+                "rules": [
+                    {"id": r.id, "action": r.action, "description": r.description, "mandate": r.mandate,
+                     "after_days": r.after_days, "after_years": r.after_years, "record_kinds": list(r.record_kinds)}
+                    for r in self.disposal_rules
+                ],
+            },
+            "sha256": self.sha256,
+        }
+
 
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 text."""

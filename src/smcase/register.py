@@ -117,6 +117,7 @@ class RecordSpec:
     kind: str = "document"
     parties: Sequence[Party] = ()
     files: Sequence[Path] = ()
+    attachments: Sequence[tuple[str, bytes]] = ()  # (file name, content) captured in memory
     confidential: str | None = None
     document_date: date | None = None
     source: Source | None = None
@@ -575,7 +576,7 @@ class RegisterService:
         title = _text(spec.title, "a record's description")
         ground = self.policy.ground(spec.confidential) if spec.confidential else None
         parties = [self._party(p) for p in spec.parties]
-        stored = self._store_files(spec.files)
+        stored = self._store_files(spec.files, spec.attachments)
         now = self.clock()
         parsed = self._parse(case_number)
         if parsed.record is not None:
@@ -639,15 +640,16 @@ class RegisterService:
             raise InvalidInput(f"unknown correspondent role {party.role!r}: use sender, recipient or copy_recipient")
         return Party(role, _text(party.name, "a correspondent's name"), (party.address or "").strip() or None)
 
-    def _store_files(self, paths: Sequence[Path]) -> list[StoredFile]:
-        if not paths:
+    def _store_files(self, paths: Sequence[Path], attachments: Sequence[tuple[str, bytes]]) -> list[StoredFile]:
+        if not paths and not attachments:
             return []
         if self.files is None:
             raise ConfigError("no document store is configured (set SMCASE_FILES)")
         missing = [str(p) for p in paths if not Path(p).is_file()]
         if missing:
             raise InvalidInput(f"no such file: {missing[0]}")
-        return [self.files.put_file(Path(p)) for p in paths]
+        stored = [self.files.put_file(Path(p)) for p in paths]
+        return stored + [self.files.put_bytes(data, name) for name, data in attachments]
 
     def _load_record(self, session: Session, case: Case, running_number: int) -> Record:
         record = session.scalars(

@@ -1,0 +1,74 @@
+"""The ``smcase`` command line: thin commands over the register service.
+
+``create_cli()`` builds the command tree (no module-level state, so tests and
+plugins get a fresh one); ``main()`` is the console-script entry point. Errors
+become a one-line message at this edge only: exit 1 for an operation that
+failed, exit 2 for misuse. ``SMCASE_DEBUG=1`` re-raises for a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from .. import __version__
+from ..db import DEFAULT_DB
+from ..errors import SmcaseError
+from . import audit, cases, classes, demo, info, policy, records, setup, users
+from .app import App
+
+_GROUPS = (setup, info, cases, records, classes, users, audit, policy, demo)
+
+
+class SmcaseGroup(click.Group):
+    """The root group: turns smcase's own errors into one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SmcaseError as exc:
+            if os.environ.get("SMCASE_DEBUG"):
+                raise
+            raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            if os.environ.get("SMCASE_DEBUG"):
+                raise
+            # Only the driver's first line: the statement and its parameters may hold confidential text.
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            kind = "cannot reach the database" if isinstance(exc, OperationalError) else "database error"
+            raise click.ClickException(f"{kind}: {first}") from None
+
+
+def create_cli() -> click.Group:
+    """Build the ``smcase`` command group with every built-in command."""
+
+    @click.group(cls=SmcaseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--db", "db_url", envvar="SMCASE_DB", default=DEFAULT_DB, show_default=True,
+                  help="Database URL (sqlite:///file.db, postgresql://user@host/db) or an SQLite file path. [env: SMCASE_DB]")
+    @click.option("--user", "user", envvar="SMCASE_USER", default=None,
+                  help="Who acts: every change is attributed to this user. [env: SMCASE_USER; default: your login]")
+    @click.version_option(__version__, prog_name="smcase")
+    @click.pass_context
+    def cli(ctx: click.Context, db_url: str, user: str | None) -> None:
+        """smcase: the case register for a municipality's social media.
+
+        Register cases with diary numbers, add records, and keep an audit log
+        that proves nothing was changed unseen.
+        """
+        app = App(db_url=db_url, user=user)
+        ctx.obj = app
+        ctx.call_on_close(app.close)
+
+    for module in _GROUPS:
+        module.register(cli)
+    return cli
+
+
+def main() -> None:
+    """Console-script entry point."""
+    create_cli()(prog_name="smcase")

@@ -1,0 +1,173 @@
+"""``smcase case …``: open, find, show, change, close and reopen cases."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from ..access import CaseView, RecordView
+from ..register import CaseSpec
+from .app import App, pass_app
+from .output import emit_json, fields, output_formats, table, when
+
+DIRECTION_SHORT = {"incoming": "in", "outgoing": "out", "internal": "internal", "memo": "memo"}
+
+
+def render_case(case: CaseView) -> str:
+    """A case and its records as a person reads them."""
+    lines = [f"{case.diary_number}  {case.title}"]
+    marking = None
+    if case.marking:
+        marking = f"{case.marking.ground} (withholds {', '.join(case.marking.withheld)})"
+    lines.append(fields([
+        ("public title", case.public_title if case.public_title != case.title else None),
+        ("status", case.status), ("class", f"{case.class_code} {case.class_title}"),
+        ("owner unit", case.owner_unit), ("officer", case.officer), ("opened", when(case.opened_at)),
+        ("closed", when(case.closed_at)), ("confidential", marking), ("disposal rule", case.disposal_rule),
+        ("legal hold", "yes" if case.legal_hold else None), ("channel", case.channel),
+    ]))
+    if case.records:
+        lines.append("Records")
+        lines.append(table([_record_row(r) for r in case.records],
+                           ["no.", "registered", "dir", "description", "parties", "documents"]))
+    elif case.records is not None:
+        lines.append("No records yet.")
+    return "\n".join(lines)
+
+
+def _record_row(r: RecordView) -> list[object]:
+    parties = ", ".join(f"{'from' if p.role == 'sender' else 'to'} {p.name}" for p in r.correspondents)
+    title = r.title + (f" [{r.confidentiality}]" if r.confidentiality else "")
+    return [r.running_number, r.registered_at, DIRECTION_SHORT[r.direction], title, parties,
+            len(r.documents) or ""]
+
+
+@click.group("case")
+def case() -> None:
+    """Open, find, show and close cases."""
+
+
+@case.command("open")
+@click.option("--title", required=True, help="What the case is about.")
+@click.option("--public-title", help="Title shown publicly (default: the title, or a placeholder when confidential).")
+@click.option("--class", "class_code", help="Filing-plan class code (default: the policy's default class).")
+@click.option("--confidential", "ground", metavar="GROUND", help="Mark confidential under this legal ground (id or citation).")
+@click.option("--unit", "owner_unit", help="Owning administrative unit.")
+@click.option("--officer", help="Responsible officer (user name; default: you).")
+@output_formats("text", "json")
+@pass_app
+def case_open(app: App, title: str, public_title: str | None, class_code: str | None, ground: str | None,
+              owner_unit: str | None, officer: str | None, fmt: str) -> None:
+    """Open a case and print its diary number."""
+    opened = app.service.open_case(CaseSpec(title=title, public_title=public_title, class_code=class_code,
+                                            confidential=ground, owner_unit=owner_unit, officer=officer))
+    if fmt == "json":
+        emit_json(opened.to_json())
+    else:
+        click.echo(opened.diary_number)
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name) from None
+
+
+@case.command("list")
+@click.option("--status", type=click.Choice(["open", "in_progress", "closed"]), help="Only cases with this status.")
+@click.option("--text", help="Only cases whose diary number, title or public title contains this.")
+@click.option("--from", "opened_from", metavar="DATE", help="Opened on or after this day (YYYY-MM-DD).")
+@click.option("--to", "opened_to", metavar="DATE", help="Opened on or before this day (YYYY-MM-DD).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many cases.")
+@output_formats()
+@pass_app
+def case_list(app: App, status: str | None, text: str | None, opened_from: str | None, opened_to: str | None,
+              limit: int | None, fmt: str) -> None:
+    """List cases, oldest first."""
+    found = app.service.iter_cases(status=status, text=text, opened_from=_day(opened_from, "--from"),
+                                   opened_to=_day(opened_to, "--to"), limit=limit)
+    if fmt == "json":
+        emit_json([c.to_json() for c in found])
+        return
+    rows = [[c.diary_number, c.status, c.opened_at.date(), c.class_code,
+             c.title + (" [confidential]" if c.marking else "")] for c in found]
+    if rows:
+        click.echo(table(rows, ["diary number", "status", "opened", "class", "title"]))
+    else:
+        click.echo("No cases match.", err=True)
+
+
+@case.command("show")
+@click.argument("number")
+@output_formats("text", "json")
+@pass_app
+def case_show(app: App, number: str, fmt: str) -> None:
+    """Show a case with its records."""
+    found = app.service.get_case(number)
+    if fmt == "json":
+        emit_json(found.to_json())
+    else:
+        click.echo(render_case(found))
+
+
+@case.command("update")
+@click.argument("number")
+@click.option("--title", help="New title.")
+@click.option("--public-title", help="New public title.")
+@click.option("--class", "class_code", help="New filing-plan class.")
+@click.option("--unit", "owner_unit", help="New owning unit.")
+@click.option("--officer", help="New responsible officer (user name).")
+@click.option("--disposal-rule", help="New disposal rule (id from the policy).")
+@click.option("--status", type=click.Choice(["in_progress"]), help="Mark the case as being handled.")
+@output_formats("text", "json")
+@pass_app
+def case_update(app: App, number: str, fmt: str, **changes: str | None) -> None:
+    """Change a case's details; every change is audited."""
+    updated = app.service.update_case(number, **changes)
+    if fmt == "json":
+        emit_json(updated.to_json())
+    else:
+        click.echo(f"{updated.diary_number} updated")
+
+
+@case.command("close")
+@click.argument("number")
+@pass_app
+def case_close(app: App, number: str) -> None:
+    """Close a case."""
+    closed = app.service.close_case(number)
+    click.echo(f"{closed.diary_number} closed")
+
+
+@case.command("reopen")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why the case is reopened (kept in the audit log).")
+@pass_app
+def case_reopen(app: App, number: str, reason: str) -> None:
+    """Reopen a closed case."""
+    reopened = app.service.reopen_case(number, reason)
+    click.echo(f"{reopened.diary_number} reopened")
+
+
+@case.command("mark")
+@click.argument("number")
+@click.option("--ground", help="Legal ground (id or citation from the policy).")
+@click.option("--lift", is_flag=True, help="Lift the marking instead.")
+@pass_app
+def case_mark(app: App, number: str, ground: str | None, lift: bool) -> None:
+    """Mark a case or record (NUMBER-n) confidential, or lift the marking."""
+    if bool(ground) == lift:
+        raise click.UsageError("give either --ground GROUND or --lift")
+    marked = app.service.mark(number, None if lift else ground)
+    shown = marked.diary_number if isinstance(marked, CaseView) else marked.number
+    click.echo(f"{shown} marked confidential under {marked.confidentiality}" if marked.confidentiality
+               else f"{shown} is no longer marked confidential")
+
+
+def register(cli: click.Group) -> None:
+    """Add this group to the root group."""
+    cli.add_command(case)

@@ -1,0 +1,70 @@
+"""One way to print results: a human table by default, ``--json`` for scripts.
+
+Commands take ``@output_formats()``, which adds ``--format`` and the ``--json``
+shorthand and passes ``fmt``. JSON goes to stdout, indented, UTF-8, stable key
+order; progress and warnings go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output_formats(*formats: str) -> Callable[[F], F]:
+    """Add ``--format`` (first format is the default) and ``--json`` to a command."""
+    choices = formats or ("table", "json")
+
+    def decorate(func: F) -> F:
+        @click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+                      help="Output format.")
+        @click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
+        @functools.wraps(func)
+        def wrapper(*args: Any, fmt: str, as_json: bool, **kwargs: Any) -> Any:
+            return func(*args, fmt="json" if as_json else fmt, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as JSON."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """A plain text table with left-aligned columns."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def when(value: datetime | None) -> str:
+    """A local time as a person reads it: 2026-11-22 00:26."""
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return when(value)
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def fields(pairs: Sequence[tuple[str, Any]], indent: str = "  ") -> str:
+    """Aligned 'label  value' lines, skipping empty values."""
+    shown = [(k, _cell(v) if not isinstance(v, str) else v) for k, v in pairs if v not in (None, "", [], ())]
+    width = max((len(k) for k, _ in shown), default=0)
+    return "\n".join(f"{indent}{k.ljust(width)}  {v}" for k, v in shown)

@@ -1,0 +1,102 @@
+"""``smcase init`` and ``smcase db upgrade``: create and migrate a register."""
+
+from __future__ import annotations
+
+import click
+from stdnum import exceptions as stdnum_errors
+from stdnum.no import orgnr as no_orgnr
+from stdnum.se import orgnr as se_orgnr
+
+from ..clock import zone
+from ..db import describe, upgrade
+from ..errors import InvalidInput, PolicyError
+from ..policy import Policy, load_file, with_overrides
+from ..register import acting_username, create_register
+from ..resources import default_policy
+from .app import App, pass_app
+
+_ORGNR = {"SE": (se_orgnr, "Swedish organisationsnummer"), "NO": (no_orgnr, "Norwegian organisasjonsnummer")}
+
+
+def _org_number(value: str | None, country: str) -> str | None:
+    if value is None:
+        return None
+    module, label = _ORGNR[country]
+    try:
+        return str(module.format(module.validate(value)))
+    except stdnum_errors.ValidationError:
+        raise click.BadParameter(f"{value!r} is not a valid {label}", param_hint="--org-number") from None
+
+
+def _choose_policy(policy_file: str | None, country: str | None, prefix: str | None, timezone: str | None) -> Policy:
+    if policy_file is None and country is None:
+        raise click.UsageError("give --policy FILE, or --country SE|NO for the default policy")
+    if timezone is not None:
+        try:
+            zone(timezone)
+        except InvalidInput as exc:
+            raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    if policy_file is None:
+        assert country is not None
+        policy = load_file(default_policy(country))
+        try:
+            return with_overrides(policy, prefix=prefix, timezone=timezone)
+        except PolicyError as exc:
+            raise click.BadParameter(exc.reason, param_hint="--prefix") from None
+    policy = load_file(policy_file)
+    # Flags may fill in what the policy leaves open, never contradict what it says.
+    if country is not None and country != policy.country:
+        raise click.UsageError(f"--country {country} contradicts the policy {policy_file}, which is for {policy.country}")
+    stated = policy.document
+    if prefix is not None:
+        if "{prefix" not in policy.numbering.case_format:
+            raise click.UsageError(f"--prefix {prefix}: the policy's case format {policy.numbering.case_format!r} has no prefix")
+        if stated["numbering"].get("prefix") not in (None, prefix):
+            raise click.UsageError(f"--prefix {prefix} contradicts the policy's prefix {stated['numbering']['prefix']!r}")
+    if timezone is not None and stated["register"].get("timezone") not in (None, timezone):
+        raise click.UsageError(f"--timezone {timezone} contradicts the policy's time zone {stated['register']['timezone']}")
+    return with_overrides(policy, prefix=prefix, timezone=timezone)
+
+
+@click.command("init")
+@click.option("--name", required=True, help="The organisation's name, e.g. 'Torsby kommun'.")
+@click.option("--org-number", help="Organisation number (SE organisationsnummer, NO organisasjonsnummer).")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file (TOML).")
+@click.option("--country", type=click.Choice(["SE", "NO"], case_sensitive=False), help="Use the default policy of SE or NO.")
+@click.option("--prefix", help="Diary-number prefix, e.g. KS (for policies whose format has {prefix}).")
+@click.option("--timezone", help="IANA time zone, where the policy leaves it open (e.g. Europe/Stockholm).")
+@pass_app
+def init(app: App, name: str, org_number: str | None, policy_file: str | None, country: str | None,
+         prefix: str | None, timezone: str | None) -> None:
+    """Create a register in an empty database."""
+    policy = _choose_policy(policy_file, country.upper() if country else None, prefix, timezone)
+    user = acting_username(app.user)
+    info = create_register(app.engine, name=name, policy=policy, user=user,
+                           org_number=_org_number(org_number, policy.country))
+    example = policy.numbering.case_number(2026, 1)
+    click.echo(f"Created register {info.name!r} ({info.country}, {info.timezone}) in {describe(app.engine.url)}")
+    click.echo(f"Policy: {policy.name} {policy.version}; diary numbers look like {example}")
+    click.echo(f"You ({user}) are its first user, with the roles {', '.join(policy.initial_roles)}.")
+    click.echo("Next: smcase case open --title '...'")
+
+
+@click.group("db")
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Migrate the database schema to this version of smcase."""
+    before, after = upgrade(app.engine)
+    if before == after:
+        click.echo(f"{describe(app.engine.url)} is up to date (revision {after})")
+    else:
+        click.echo(f"{describe(app.engine.url)} upgraded from {before or 'empty'} to {after}")
+
+
+def register(cli: click.Group) -> None:
+    """Add these commands to the root group."""
+    cli.add_command(init)
+    cli.add_command(db)

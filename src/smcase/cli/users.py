@@ -1,0 +1,47 @@
+"""``smcase users …``: the individuals who act in the register."""
+
+from __future__ import annotations
+
+import click
+
+from .app import App, pass_app
+from .output import emit_json, output_formats, table
+
+
+@click.group("users")
+def users() -> None:
+    """Users: individuals with roles from the policy."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="A role from the policy (repeatable).")
+@click.option("--full-name", help="The person's full name.")
+@click.option("--title", "job_title", help="Job title (shown with outgoing replies, VIM-7).")
+@click.option("--unit", help="Administrative unit.")
+@click.option("--clearance", is_flag=True, help="May read confidential content.")
+@pass_app
+def users_add(app: App, name: str, roles: tuple[str, ...], full_name: str | None, job_title: str | None,
+              unit: str | None, clearance: bool) -> None:
+    """Add user NAME (an individual, never a shared account)."""
+    added = app.service.add_user(name, roles, full_name=full_name, job_title=job_title, unit=unit,
+                                 clearance=clearance)
+    click.echo(f"user {added.username} added with the roles {', '.join(added.roles)}")
+
+
+@users.command("list")
+@output_formats()
+@pass_app
+def users_list(app: App, fmt: str) -> None:
+    """List users and their roles."""
+    found = app.service.list_users()
+    if fmt == "json":
+        emit_json([u.to_json() for u in found])
+    else:
+        click.echo(table([[u.username, ", ".join(u.roles), u.full_name, u.job_title, "yes" if u.clearance else ""]
+                          for u in found], ["user", "roles", "name", "title", "clearance"]))
+
+
+def register(cli: click.Group) -> None:
+    """Add this group to the root group."""
+    cli.add_command(users)

@@ -1,0 +1,140 @@
+"""A demo register: a realistic handful of social-media cases, built through the service.
+
+Everything here goes through ``RegisterService`` exactly as a registrar's
+commands would, so the demo doubles as an end-to-end check of the core. The
+identity number in the confidential example is Skatteverket's well-known test
+number 19121212-1212 (SE) or a synthetic fødselsnummer (NO), never a real person's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from .policy import load_file
+from .register import CaseSpec, Party, RecordSpec, RegisterService, Source, create_register
+from .resources import default_policy
+from .store import FileStore
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """One thing the demo did, for the report it prints."""
+
+    number: str
+    what: str
+
+
+_TEXT = {
+    "SE": {
+        "name": "Exempelby kommun (demo)",
+        "org": "212000-1769",
+        "officer": ("erik", "Erik Lund", "Gatuingenjör", "Samhällsbyggnad"),
+        "comms": ("sara", "Sara Holm", "Kommunikatör", "Kommunikation"),
+        "complaint": ("Klagomål på snöröjningen på Storgatan", "Kommentar på Facebook om osandad gångbana",
+                      "Svar: gångbanan sandas under förmiddagen", "Gångbanan på Storgatan är inte sandad, någon kommer att halka!"),
+        "secret": ("Inlägg med personnummer på kommunens Facebooksida", "Inlägg som röjer personnummer",
+                   "Inlägget avpublicerat på Facebook", "Min granne 19121212-1212 får hemtjänst men ingen kommer!"),
+        "threat": ("Hot mot tjänsteperson i kommentar på Instagram", "Bevis: kommentar med hot",
+                   "Kommentaren borttagen från Instagram", "Jag vet var du bor, akta dig."),
+        "question": ("Fråga om öppettider för återvinningscentralen", "Fråga i kommentar på Facebook",
+                     "Svar med öppettider", "Har återvinningscentralen öppet på lördag?"),
+        "reopen": "Medborgaren återkom med en följdfråga",
+        "channel": ("Kanal: Exempelby kommun på Instagram", "Handlingsplan för Instagramkontot"),
+        "citizen": "Medborgare (Facebook)",
+        "ground": "osl-21-3",
+        "class_channel": "1.4.5",
+        "class_complaint": "1.4.4",
+    },
+    "NO": {
+        "name": "Eksempelby kommune (demo)",
+        "org": "964903123",
+        "officer": ("erik", "Erik Lund", "Saksbehandler", "Teknisk drift"),
+        "comms": ("sara", "Sara Holm", "Kommunikasjonsrådgiver", "Servicetorget"),
+        "complaint": ("Klage på brøyting i Storgata", "Kommentar på Facebook om ubrøytet fortau",
+                      "Svar: fortauet brøytes i formiddag", "Fortauet i Storgata er ikke brøytet, noen kommer til å falle!"),
+        "secret": ("Innlegg med fødselsnummer på kommunens Facebookside", "Innlegg som røper fødselsnummer",
+                   "Innlegget avpublisert på Facebook", "Naboen min 01010012356 får ikke hjemmetjeneste!"),
+        "threat": ("Trussel mot ansatt i kommentar på Instagram", "Bevis: kommentar med trussel",
+                   "Kommentaren slettet fra Instagram", "Jeg vet hvor du bor, pass deg."),
+        "question": ("Spørsmål om åpningstider for gjenbruksstasjonen", "Spørsmål i kommentar på Facebook",
+                     "Svar med åpningstider", "Har gjenbruksstasjonen åpent på lørdag?"),
+        "reopen": "Innbyggeren kom tilbake med et oppfølgingsspørsmål",
+        "channel": ("Kanal: Eksempelby kommune på Instagram", "Handlingsplan for Instagram-kontoen"),
+        "citizen": "Innbygger (Facebook)",
+        "ground": "offl-26-5",
+        "class_channel": "070",
+        "class_complaint": "076",
+    },
+}
+
+
+def build_demo(engine: Engine, files: FileStore, *, country: str = "SE", user: str = "anna") -> list[DemoStep]:
+    """Create a demo register in the empty database behind ``engine`` and fill it."""
+    t = _TEXT[country]
+    policy = load_file(default_policy(country))
+    create_register(engine, name=t["name"], policy=policy, user=user, org_number=t["org"])
+    admin = RegisterService.open(engine, user=user, files=files)
+    for username, full_name, title, unit in (t["officer"], t["comms"]):
+        roles = ["officer"] if username == "erik" else ["communications", "officer"]
+        admin.add_user(username, roles, full_name=full_name, job_title=title, unit=unit)
+    officer = RegisterService.open(engine, user=t["officer"][0], files=files)
+    steps: list[DemoStep] = []
+
+    def post(platform: str, post_id: str, text: str) -> tuple[Source, tuple[str, bytes]]:
+        url = f"https://{platform}.example/exempelby/posts/{post_id}"
+        capture = f"{platform} {post_id}\n{url}\n\n{text}\n".encode()
+        return Source(platform, post_id, url, t["citizen"]), (f"{platform}-{post_id}.txt", capture)
+
+    # A complaint in a comment, answered by the municipality (VIM-6b, REN-1).
+    title, incoming, reply, text = t["complaint"]
+    case = officer.open_case(CaseSpec(title=title, class_code=t["class_complaint"], owner_unit=t["officer"][3]))
+    source, capture = post("facebook", "1001", text)
+    officer.add_record(case.diary_number, RecordSpec("in", incoming, parties=[Party("sender", t["citizen"])],
+                                                     source=source, attachments=[capture], kind="social_post"))
+    officer.add_record(case.diary_number, RecordSpec("out", reply, parties=[Party("recipient", t["citizen"])],
+                                                     kind="social_post"))
+    officer.update_case(case.diary_number, status="in_progress")
+    steps.append(DemoStep(case.diary_number, "complaint from a Facebook comment, answered, in progress"))
+
+    # A post revealing an identity number: confidential case, unpublished (RAT-9, TOR-9, REN-5).
+    title, incoming, done, text = t["secret"]
+    case = admin.open_case(CaseSpec(title=title, confidential=t["ground"]))
+    source, capture = post("facebook", "1002", text)
+    admin.add_record(case.diary_number, RecordSpec("in", incoming, confidential=t["ground"], source=source,
+                                                   parties=[Party("sender", t["citizen"])], attachments=[capture],
+                                                   kind="social_post"))
+    admin.add_record(case.diary_number, RecordSpec("memo", done, kind="unpublished"))
+    admin.close_case(case.diary_number)
+    steps.append(DemoStep(case.diary_number, f"confidential post ({case.confidentiality}), unpublished, closed"))
+
+    # A threat: evidence first, then removal (VIM-6c, NOR-8, REN-2).
+    title, evidence, removed, text = t["threat"]
+    case = admin.open_case(CaseSpec(title=title))
+    source, capture = post("instagram", "2001", text)
+    admin.add_record(case.diary_number, RecordSpec("in", evidence, source=source, attachments=[capture],
+                                                   parties=[Party("sender", t["citizen"])], kind="evidence"))
+    admin.add_record(case.diary_number, RecordSpec("memo", removed, kind="removed"))
+    admin.close_case(case.diary_number)
+    steps.append(DemoStep(case.diary_number, "threat captured as evidence, then removed, closed"))
+
+    # A question answered and closed, then reopened when the citizen came back.
+    title, incoming, reply, text = t["question"]
+    case = officer.open_case(CaseSpec(title=title, class_code=t["class_complaint"]))
+    source, capture = post("facebook", "1003", text)
+    officer.add_record(case.diary_number, RecordSpec("in", incoming, source=source, attachments=[capture],
+                                                     parties=[Party("sender", t["citizen"])], kind="social_post"))
+    officer.add_record(case.diary_number, RecordSpec("out", reply, parties=[Party("recipient", t["citizen"])],
+                                                     kind="social_post"))
+    officer.close_case(case.diary_number)
+    admin.reopen_case(case.diary_number, t["reopen"])
+    steps.append(DemoStep(case.diary_number, "question answered and closed, then reopened (logged)"))
+
+    # The case that holds a channel's history, with its plan as the first record (TOR-3).
+    title, plan = t["channel"]
+    case = admin.open_case(CaseSpec(title=title, class_code=t["class_channel"], owner_unit=t["comms"][3]))
+    admin.add_record(case.diary_number, RecordSpec("internal", plan, kind="channel_plan",
+                                                   attachments=[("plan.txt", plan.encode())]))
+    steps.append(DemoStep(case.diary_number, "channel case with its plan"))
+    return steps

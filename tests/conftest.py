@@ -1,0 +1,140 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+``db_url`` is parametrised over both. PostgreSQL comes from
+``SMCASE_TEST_PG_URL`` (``.ci/postgres start`` prints one); each test gets a
+database of its own, dropped afterwards. Without the variable the PostgreSQL
+half skips with that reason, unless ``SMCASE_TEST_STRICT`` is set (as in CI),
+where a missing server is a failure rather than a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import Engine, create_engine, make_url
+
+from smcase.cli import create_cli
+from smcase.db import make_engine
+from smcase.policy import load_file
+from smcase.register import RegisterService, create_register
+from smcase.resources import default_policy
+from smcase.store import FileStore
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ENV = "SMCASE_TEST_PG_URL"
+STRICT = bool(os.environ.get("SMCASE_TEST_STRICT"))
+
+
+def _missing(reason: str) -> None:
+    if STRICT:
+        pytest.fail(f"{reason} (SMCASE_TEST_STRICT is set, so this may not be skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database of each kind, private to the test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'smcase.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        _missing(f"{PG_ENV} is not set: no PostgreSQL server to test against (start one with .ci/postgres)")
+    admin_url = make_url(base).set(drivername="postgresql+psycopg")
+    name = f"smcase_t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the test's database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@dataclass
+class FakeClock:
+    """A clock the test sets; each reading advances it by one millisecond."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    step: timedelta = timedelta(milliseconds=1)
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A settable clock (starts 2 March 2026, 09:00 UTC)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> FileStore:
+    """A document store private to the test."""
+    return FileStore(tmp_path / "files")
+
+
+MakeRegister = Callable[..., RegisterService]
+
+
+@pytest.fixture
+def make_register(engine: Engine, files: FileStore, clock: FakeClock) -> MakeRegister:
+    """Create a register (default policy of a country) and return the service acting as its creator."""
+
+    def make(country: str = "SE", user: str = "anna", policy_file: Path | None = None) -> RegisterService:
+        policy = load_file(policy_file or default_policy(country))
+        create_register(engine, name="Testkommun", policy=policy, user=user, clock=clock)
+        return RegisterService.open(engine, user=user, files=files, clock=clock)
+
+    return make
+
+
+@pytest.fixture
+def se(make_register: MakeRegister) -> RegisterService:
+    """A Swedish register (default policy), acting as its admin-registrar 'anna'."""
+    return make_register("SE")
+
+
+@pytest.fixture
+def no(make_register: MakeRegister) -> RegisterService:
+    """A Norwegian register (default policy, Noark numbering), acting as 'anna'."""
+    return make_register("NO")
+
+
+@dataclass
+class Cli:
+    """Runs smcase commands against the test's database, stdout and stderr apart."""
+
+    db_url: str
+    files_dir: Path
+    user: str = "anna"
+
+    def __call__(self, *args: str, user: str | None = None, input: str | None = None) -> Result:
+        runner = CliRunner()
+        env = {"SMCASE_FILES": str(self.files_dir), "SMCASE_DEBUG": ""}
+        return runner.invoke(create_cli(), ["--db", self.db_url, "--user", user or self.user, *args],
+                             input=input, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    """The CLI on the test's database, acting as 'anna'."""
+    return Cli(db_url, tmp_path / "cli-files")

@@ -1,0 +1,142 @@
+"""Policy files: validated against schemas/policy.schema.json, errors name the key and the reason."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from smcase.cli import create_cli
+from smcase.errors import PolicyError
+from smcase.policy import from_document, load_file
+from smcase.resources import default_policy, policies_dir
+
+SHIPPED = sorted(policies_dir().glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_policy_is_valid(path: Path) -> None:
+    policy = load_file(path)
+    assert policy.default_class in {c.code for c in policy.classes}
+    assert policy.grounds and policy.disposal_rules
+
+
+def test_the_defaults_number_the_swedish_and_the_norwegian_way() -> None:
+    se, no = load_file(default_policy("SE")), load_file(default_policy("NO"))
+    assert se.numbering.case_number(2026, 42) == "KS 2026/0042" and not se.numbering.journal
+    assert no.numbering.case_number(2026, 42) == "2026/42" and no.numbering.journal
+    assert (se.timezone, no.timezone) == ("Europe/Stockholm", "Europe/Oslo")
+
+
+def _doc() -> dict[str, Any]:
+    return tomllib.loads(default_policy("SE").read_text(encoding="utf-8"))
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        *parents, last = re.split(r"\.(?![^\[]*\])", path)
+        target: Any = doc
+        for part in parents:
+            name, _, index = part.partition("[")
+            target = target[name]
+            if index:
+                target = target[int(index.rstrip("]"))]
+        target[last] = value
+
+    return change
+
+
+def _drop(section: str, key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: doc[section].pop(key)
+
+
+BROKEN = [
+    (_set("policy.country", "DK"), "policy.country", "must be one of"),
+    (_set("policy.version", "one"), "policy.version", "must match pattern"),
+    (_drop("numbering", "case_format"), "numbering", "must contain"),
+    (_set("numbering.colour", "blue"), "numbering", "unknown key"),
+    (_set("numbering.prefix", "K S"), "numbering.prefix", "must match pattern"),
+    (_set("numbering.case_format", "{prefix} {seq}"), "numbering.case_format", "lacks {year}"),
+    (_set("numbering.case_format", "{year}/{seq}/{unit}"), "numbering.case_format", "unknown field {unit}"),
+    (_set("register.default_class", "9.9"), "register.default_class", "not among register.classes"),
+    (_set("register.timezone", "Europe/Stokholm"), "register.timezone", "unknown time zone"),
+    (_set("roles.initial", ["admin", "boss"]), "roles.initial", "'boss' is not in roles.names"),
+    (_set("permissions", {"case.open": ["boss"]}), "permissions.case.open", "none of boss is in roles.names"),
+    (_set("permissions", {"case.eat": ["admin"]}), "permissions", "unknown key"),
+    (_set("disposal.case_rule", "burn"), "disposal.case_rule", "not the id of a rule"),
+    (_set("disposal.rules[1].after_days", None), "disposal.rules[1].after_days", "must be integer"),
+    (lambda d: d["disposal"]["rules"][1].pop("after_days"), "disposal.rules[1]", "neither after_days nor after_years"),
+    (_set("confidentiality.grounds[0].withheld", ["secrets"]), "confidentiality.grounds[0].withheld[0]", "must be one of"),
+    (lambda d: d["confidentiality"]["grounds"].append(dict(d["confidentiality"]["grounds"][0])),
+     "confidentiality.grounds", "ground id 'osl-21-3' appears twice"),
+]
+
+
+@pytest.mark.parametrize(("change", "key", "reason"), BROKEN, ids=[f"{k}: {r}" for _, k, r in BROKEN])
+def test_a_malformed_policy_is_refused_with_the_key_and_the_reason(change: Callable, key: str, reason: str) -> None:
+    doc = _doc()
+    change(doc)
+    with pytest.raises(PolicyError) as caught:
+        from_document(doc, source="p.toml")
+    assert caught.value.key == key, str(caught.value)
+    assert reason in caught.value.reason, str(caught.value)
+    assert str(caught.value).startswith(f"p.toml: {key}: ")
+
+
+def test_toml_syntax_errors_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[policy]\nname = "x\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"bad.toml: not valid TOML: .*line 2"):
+        load_file(bad)
+    with pytest.raises(PolicyError, match="no such file"):
+        load_file(tmp_path / "missing.toml")
+
+
+def test_policy_check_and_show_commands(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = runner.invoke(create_cli(), ["policy", "check", str(default_policy("NO"))])
+    assert good.exit_code == 0 and "OK" in good.stdout
+    doc = _doc()
+    doc["register"]["default_class"] = "9.9"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(_to_toml(doc), encoding="utf-8")
+    refused = runner.invoke(create_cli(), ["policy", "check", str(bad)])
+    assert refused.exit_code == 1
+    assert "register.default_class: '9.9' is not among register.classes" in refused.stderr
+    shown = runner.invoke(create_cli(), ["policy", "show", str(default_policy("SE")), "--json"])
+    assert shown.exit_code == 0
+    parsed = json.loads(shown.stdout)
+    assert parsed["numbering"]["example_record"] == "KS 2026/0042-3"
+    assert parsed["permissions"]["user.manage"] == ["admin"]
+    text = runner.invoke(create_cli(), ["policy", "show", str(default_policy("SE"))])
+    assert "OSL 26 kap. 1 §" in text.stdout and "trivial-social" in text.stdout
+
+
+def _to_toml(doc: dict[str, Any]) -> str:
+    """A minimal TOML writer for the test (the policy only uses tables, arrays of tables and scalars)."""
+    lines: list[str] = []
+
+    def scalar(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False)
+
+    def table(prefix: str, value: dict[str, Any], header: str) -> None:
+        lines.append(header)
+        for k, v in value.items():
+            if not isinstance(v, (dict, list)) or (isinstance(v, list) and not any(isinstance(i, dict) for i in v)):
+                lines.append(f'"{k}" = {scalar(v)}')
+        for k, v in value.items():
+            if isinstance(v, dict):
+                table(f"{prefix}{k}.", v, f"[{prefix}{k}]")
+            elif isinstance(v, list) and any(isinstance(i, dict) for i in v):
+                for item in v:
+                    table(f"{prefix}{k}.", item, f"[[{prefix}{k}]]")
+
+    for key, value in doc.items():
+        table(f"{key}.", value, f"[{key}]")
+    return "\n".join(lines) + "\n"
