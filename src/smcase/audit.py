@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .db import connect, read_only
@@ -84,25 +85,36 @@ def entry_hash(
     return sha256("\x1f".join(fields).encode()).hexdigest()
 
 
-def append(session: Session, changes: Sequence[Change], *, actor: str, at: datetime) -> list[int]:
-    """Append ``changes`` to the chain in the session's transaction; returns their entry numbers."""
+_HEAD = AuditHead.__table__
+_ENTRIES = AuditEntry.__table__
+_PAYLOADS = AuditPayload.__table__
+# Built once: this runs inside every writer's locked section, so it must be cheap.
+_BUMP_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + bindparam("n"))
+    .returning(_HEAD.c.seq, _HEAD.c.entry_hash)
+)
+_SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(entry_hash=bindparam("h"))
+_INSERT_ENTRIES = insert(_ENTRIES)
+_INSERT_PAYLOADS = insert(_PAYLOADS)
+
+
+def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str, at: datetime) -> list[int]:
+    """Append ``changes`` to the chain in the caller's transaction; returns their entry numbers."""
     if not changes:
         return []
-    # Bump the head first: this takes its row lock until commit. RETURNING gives the new
-    # last number and the (not yet updated) hash of the entry before ours.
-    last, prev = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + len(changes))
-        .returning(AuditHead.seq, AuditHead.entry_hash)
-    ).one()
+    if isinstance(conn, Session):
+        conn = conn.connection()
+    # Digests first: only the chaining itself needs the head's lock.
+    bodies = [canonical_json(change.payload) for change in changes]
+    digests = [sha256(body.encode()).hexdigest() for body in bodies]
+    # Bumping the head takes its row lock until commit. RETURNING gives the new last
+    # number and the (not yet updated) hash of the entry before ours.
+    last, prev = conn.execute(_BUMP_HEAD, {"n": len(changes)}).one()
     seq = last - len(changes)
     entries: list[dict[str, Any]] = []
     payloads: list[dict[str, Any]] = []
-    for change in changes:
+    for change, body, digest in zip(changes, bodies, digests, strict=True):
         seq += 1
-        body = canonical_json(change.payload)
-        digest = sha256(body.encode()).hexdigest()
         fields = dict(
             seq=seq, at=at, actor=actor, action=change.action, entity=change.entity,
             entity_uuid=change.entity_uuid, ref=change.ref, payload_sha256=digest, prev_hash=prev,
@@ -110,9 +122,9 @@ def append(session: Session, changes: Sequence[Change], *, actor: str, at: datet
         prev = entry_hash(**fields)
         entries.append({**fields, "entry_hash": prev})
         payloads.append({"seq": seq, "payload": body})
-    session.execute(insert(AuditEntry), entries)
-    session.execute(insert(AuditPayload), payloads)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(entry_hash=prev))
+    conn.execute(_INSERT_ENTRIES, entries)
+    conn.execute(_INSERT_PAYLOADS, payloads)
+    conn.execute(_SET_HEAD_HASH, {"h": prev})
     return [e["seq"] for e in entries]
 
 

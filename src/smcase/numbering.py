@@ -20,7 +20,8 @@ import re
 import string
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -140,31 +141,37 @@ def _check_fields(key: str, fmt: str, allowed: frozenset[str], required: set[str
         raise PolicyError("", key, f"{fmt!r} repeats a field")
 
 
-def allocate(session: Session, scope: str, year: int, count: int = 1) -> int:
+_COUNTERS = Counter.__table__
+# Built once: allocation runs inside every writer's locked section.
+_TAKE = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.scope == bindparam("s"), _COUNTERS.c.year == bindparam("y"))
+    .values(value=_COUNTERS.c.value + bindparam("n"))
+    .returning(_COUNTERS.c.value)
+)
+
+
+def allocate(conn: Connection | Session, scope: str, year: int, count: int = 1) -> int:
     """Reserve ``count`` consecutive numbers of ``scope`` in ``year``; returns the first.
 
-    Runs in the session's transaction: the numbers are only taken if it commits.
+    Runs in the caller's transaction: the numbers are only taken if it commits.
     The first number of a year is 1.
     """
     if count < 1:
         raise ValueError("count must be at least 1")
-    stmt = (
-        update(Counter)
-        .where(Counter.scope == scope, Counter.year == year)
-        .values(value=Counter.value + count)
-        .returning(Counter.value)
-    )
-    last = session.execute(stmt).scalar_one_or_none()
+    if isinstance(conn, Session):
+        conn = conn.connection()
+    params = {"s": scope, "y": year, "n": count}
+    last = conn.execute(_TAKE, params).scalar_one_or_none()
     if last is None:
-        _insert_counter(session, scope, year)
-        last = session.execute(stmt).scalar_one()
-    return last - count + 1
+        _insert_counter(conn, scope, year)
+        last = conn.execute(_TAKE, params).scalar_one()
+    return int(last) - count + 1
 
 
-def _insert_counter(session: Session, scope: str, year: int) -> None:
+def _insert_counter(conn: Connection, scope: str, year: int) -> None:
     # Two first writers of a new year may race here; the loser's insert does nothing.
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(Counter).values(scope=scope, year=year, value=0).on_conflict_do_nothing(index_elements=["scope", "year"])
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        insert(_COUNTERS).values(scope=scope, year=year, value=0).on_conflict_do_nothing(index_elements=["scope", "year"])
     )

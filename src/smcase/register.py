@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -51,6 +52,7 @@ from .numbering import CASE_SCOPE, JOURNAL_SCOPE, ParsedNumber, allocate
 from .policy import Ground, Policy, from_document
 from .store import FileStore, StoredFile
 
+_INSERT_CASES = insert(Case.__table__)
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _PLACEHOLDER_RECORD_TITLES = {"SE": "Sekretessmarkerad handling", "NO": "Skjermet journalpost"}
 
@@ -274,7 +276,9 @@ class RegisterService:
         self._actor_id = actor.id
         self.actor = Viewer(actor.username, tuple(actor.role_names), actor.clearance)
         self.access = Access(self.actor, self.tz, self.numbering)
+        # Classes are only ever added, never changed: cache them for the hot paths.
         self._class_ids: dict[str, int] = {}
+        self._class_titles: dict[str, str] = {}
 
     @classmethod
     def open(cls, engine: Engine, *, user: str | None = None, files: FileStore | None = None,
@@ -320,15 +324,17 @@ class RegisterService:
                 f"user {self.actor.username!r} may not {action}: it needs one of the roles {', '.join(allowed)}"
             )
 
-    def _audit(self, session: Session, changes: Sequence[audit.Change], at: datetime) -> None:
-        audit.append(session, changes, actor=self.actor.username, at=at)
+    def _audit(self, conn: Session | Connection, changes: Sequence[audit.Change], at: datetime) -> None:
+        audit.append(conn, changes, actor=self.actor.username, at=at)
 
     def _class_id(self, session: Session, code: str) -> int:
         if code not in self._class_ids:
-            found = session.scalar(select(Classification.id).where(Classification.code == code))
+            found = session.execute(
+                select(Classification.id, Classification.title).where(Classification.code == code)
+            ).one_or_none()
             if found is None:
                 raise NotFound(f"no class {code!r} in the filing plan (add it with 'smcase class add')")
-            self._class_ids[code] = found
+            self._class_ids[code], self._class_titles[code] = found
         return self._class_ids[code]
 
     def _user_id(self, session: Session, username: str) -> int:
@@ -375,31 +381,44 @@ class RegisterService:
 
     def open_case(self, spec: CaseSpec) -> CaseView:
         """Open a case, give it the next diary number, and audit it."""
-        self._require("case.open")
-        return self.get_case(self.open_cases([spec])[0].diary_number)
+        row = self._open([spec])[0]
+        # The view is built from the row just written: no second round trip to read it back.
+        case = Case(**{k: v for k, v in row.items() if k != "class_code"})
+        case.classification = Classification(code=row["class_code"], title=self._class_titles[row["class_code"]])
+        case.officer = User(username=spec.officer or self.actor.username)
+        case.channel = Channel(address=spec.channel) if spec.channel else None
+        return self.access.case(case, [])
 
     def open_cases(self, specs: Sequence[CaseSpec]) -> list[OpenedCase]:
         """Open many cases in one transaction with one block of consecutive numbers.
 
         This is the bulk path (ingest): no ORM objects, one INSERT for all rows.
         """
+        rows = self._open(specs)
+        return [OpenedCase(r["uuid"], r["diary_number"], r["year"], r["seq"]) for r in rows]
+
+    def _open(self, specs: Sequence[CaseSpec]) -> list[dict[str, Any]]:
         self._require("case.open")
         if not specs:
             return []
         now = self.clock()
         year = local_date(now, self.tz).year
         with self._write() as session:
+            conn = session.connection()
+            # Everything that needs no number is done before the counter's lock is taken.
             rows = [self._case_row(session, spec, now) for spec in specs]
-            first = allocate(session, CASE_SCOPE, year, len(rows))
-            for offset, row in enumerate(rows):
-                row.update(year=year, seq=first + offset,
-                           diary_number=self.numbering.case_number(year, first + offset))
-            session.execute(insert(Case), rows)
-            self._audit(session, [
-                audit.Change("case.open", "case", row["uuid"], row["diary_number"], {"after": _jsonable(row)})
-                for row in rows
+            payloads = [_jsonable(row) for row in rows]
+            first = allocate(conn, CASE_SCOPE, year, len(rows))
+            for offset, (row, payload) in enumerate(zip(rows, payloads, strict=True)):
+                number = self.numbering.case_number(year, first + offset)
+                row.update(year=year, seq=first + offset, diary_number=number)
+                payload.update(year=year, seq=first + offset, diary_number=number)
+            conn.execute(_INSERT_CASES, [{k: v for k, v in r.items() if k != "class_code"} for r in rows])
+            self._audit(conn, [
+                audit.Change("case.open", "case", row["uuid"], row["diary_number"], {"after": payload})
+                for row, payload in zip(rows, payloads, strict=True)
             ], now)
-        return [OpenedCase(r["uuid"], r["diary_number"], r["year"], r["seq"]) for r in rows]
+        return rows
 
     def _case_row(self, session: Session, spec: CaseSpec, now: datetime) -> dict[str, Any]:
         title = _text(spec.title, "a case's title")
@@ -407,12 +426,14 @@ class RegisterService:
         public_title = (spec.public_title or "").strip() or (
             self.policy.placeholder_title if ground and "title" in ground.withheld else title
         )
+        class_code = spec.class_code or self.policy.default_class
         row: dict[str, Any] = {
             "uuid": uuid.uuid4(),
+            "class_code": class_code,
             "title": title,
             "public_title": public_title,
             "status": CaseStatus.OPEN.value,
-            "class_id": self._class_id(session, spec.class_code or self.policy.default_class),
+            "class_id": self._class_id(session, class_code),
             "owner_unit": (spec.owner_unit or "").strip() or None,
             "officer_id": self._user_id(session, spec.officer) if spec.officer else self._actor_id,
             "created_at": now,
