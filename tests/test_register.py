@@ -219,3 +219,14 @@ def test_bulk_open_is_one_transaction_with_one_audit_entry_per_case(se: Register
     with pytest.raises(NotFound):
         se.open_cases([CaseSpec(title="fine"), CaseSpec(title="bad", class_code="nope")])
     assert se.open_case(CaseSpec(title="next")).diary_number == "KS 2026/0201"
+
+
+@pytest.mark.parametrize("spec", [
+    CaseSpec(title="Plain"),
+    CaseSpec(title="Secret 19121212-1212", confidential="osl-26-1", class_code="1.4.4", owner_unit="Kultur"),
+], ids=["public", "confidential"])
+def test_the_view_open_case_returns_is_the_view_read_back(se: RegisterService, spec: CaseSpec) -> None:
+    # open_case builds its view from the row it wrote, without a second query: it must not drift.
+    opened = se.open_case(spec)
+    assert opened == se.get_case(opened.diary_number)
+    assert opened.to_json() == se.get_case(opened.diary_number).to_json()

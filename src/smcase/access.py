@@ -214,17 +214,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _marking(row: Case | Record) -> Marking | None:
-    if not row.confidentiality_ground:
-        return None
-    return Marking(
-        ground=row.confidentiality_ground,
-        withheld=tuple(row.withheld_fields or ()),
-        marked_at=row.confidentiality_marked_at,
-        marked_by=row.confidentiality_marked_by,
-    )
-
-
 class Access:
     """Builds the views one viewer may see, in the register's time zone."""
 
@@ -236,9 +225,20 @@ class Access:
     def _local(self, value: datetime) -> datetime:
         return value.astimezone(self.tz)
 
+    def _marking(self, row: Case | Record) -> Marking | None:
+        if not row.confidentiality_ground:
+            return None
+        marked_at = row.confidentiality_marked_at
+        return Marking(
+            ground=row.confidentiality_ground,
+            withheld=tuple(row.withheld_fields or ()),
+            marked_at=self._local(marked_at) if marked_at else None,
+            marked_by=row.confidentiality_marked_by,
+        )
+
     def case(self, case: Case, records: list[Record] | None = None) -> CaseView:
         """The view of ``case``; with ``records``, the views of those records too."""
-        marking = _marking(case)
+        marking = self._marking(case)
         return CaseView(
             uuid=case.uuid,
             diary_number=case.diary_number,
@@ -276,7 +276,7 @@ class Access:
             document_date=record.document_date,
             journal_year=record.journal_year,
             journal_seq=record.journal_seq,
-            marking=_marking(record),
+            marking=self._marking(record),
             correspondents=tuple(PartyView(c.role, c.name, c.address) for c in record.correspondents),
             documents=tuple(
                 DocumentView(d.uuid, d.number, d.original_name, d.format, d.media_type, d.size, d.sha256)
