@@ -98,7 +98,6 @@ def new_register(url: str) -> None:
 def service_worker(url: str, count: int, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:
     engine = make_engine(url)
     service = RegisterService.open(engine, user="bench")
-    service.get_case  # warm imports
     barrier.wait()
     for i in range(count):
         service.open_case(CaseSpec(title=f"Benchmark case {i}", public_title=f"Case {i}"))

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .db import connect, read_only
-from .model import AuditEntry, AuditHead, AuditPayload
+from .model import AuditEntry, AuditHead, AuditPayload, table_of
 from .policy import canonical_json
 
 GENESIS = "0" * 64
@@ -85,9 +85,9 @@ def entry_hash(
     return sha256("\x1f".join(fields).encode()).hexdigest()
 
 
-_HEAD = AuditHead.__table__
-_ENTRIES = AuditEntry.__table__
-_PAYLOADS = AuditPayload.__table__
+_HEAD = table_of(AuditHead)
+_ENTRIES = table_of(AuditEntry)
+_PAYLOADS = table_of(AuditPayload)
 # Built once: this runs inside every writer's locked section, so it must be cheap.
 _BUMP_HEAD = (
     update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + bindparam("n"))

@@ -138,10 +138,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 def require_current(engine: Engine) -> None:
     """Raise ConfigError unless the database schema is at this smcase's newest migration."""
     database = engine.url.database
-    if engine.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:"):
-        if not Path(database).expanduser().exists():
-            # Say so rather than let SQLite create an empty file as a side effect of a read.
-            raise ConfigError(f"no register in {describe(engine.url)}: the file does not exist; run 'smcase init'")
+    is_file = engine.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
+    if is_file and not Path(str(database)).expanduser().exists():
+        # Say so rather than let SQLite create an empty file as a side effect of a read.
+        raise ConfigError(f"no register in {describe(engine.url)}: the file does not exist; run 'smcase init'")
     current = current_revision(engine)
     if current is None:
         raise ConfigError(f"no register in {describe(engine.url)}: run 'smcase init' first")

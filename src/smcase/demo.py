@@ -9,6 +9,7 @@ number 19121212-1212 (SE) or a synthetic fødselsnummer (NO), never a real perso
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -26,7 +27,7 @@ class DemoStep:
     what: str
 
 
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "SE": {
         "name": "Exempelby kommun (demo)",
         "org": "212000-1769",
@@ -42,7 +43,7 @@ _TEXT = {
                      "Svar med öppettider", "Har återvinningscentralen öppet på lördag?"),
         "reopen": "Medborgaren återkom med en följdfråga",
         "channel": ("Kanal: Exempelby kommun på Instagram", "Handlingsplan för Instagramkontot"),
-        "citizen": "Medborgare (Facebook)",
+        "citizen": "Medborgare",
         "ground": "osl-21-3",
         "class_channel": "1.4.5",
         "class_complaint": "1.4.4",
@@ -62,7 +63,7 @@ _TEXT = {
                      "Svar med åpningstider", "Har gjenbruksstasjonen åpent på lørdag?"),
         "reopen": "Innbyggeren kom tilbake med et oppfølgingsspørsmål",
         "channel": ("Kanal: Eksempelby kommune på Instagram", "Handlingsplan for Instagram-kontoen"),
-        "citizen": "Innbygger (Facebook)",
+        "citizen": "Innbygger",
         "ground": "offl-26-5",
         "class_channel": "070",
         "class_complaint": "076",
@@ -82,18 +83,21 @@ def build_demo(engine: Engine, files: FileStore, *, country: str = "SE", user: s
     officer = RegisterService.open(engine, user=t["officer"][0], files=files)
     steps: list[DemoStep] = []
 
+    def citizen(platform: str) -> str:
+        return f"{t['citizen']} ({platform.capitalize()})"
+
     def post(platform: str, post_id: str, text: str) -> tuple[Source, tuple[str, bytes]]:
         url = f"https://{platform}.example/exempelby/posts/{post_id}"
         capture = f"{platform} {post_id}\n{url}\n\n{text}\n".encode()
-        return Source(platform, post_id, url, t["citizen"]), (f"{platform}-{post_id}.txt", capture)
+        return Source(platform, post_id, url, citizen(platform)), (f"{platform}-{post_id}.txt", capture)
 
     # A complaint in a comment, answered by the municipality (VIM-6b, REN-1).
     title, incoming, reply, text = t["complaint"]
     case = officer.open_case(CaseSpec(title=title, class_code=t["class_complaint"], owner_unit=t["officer"][3]))
     source, capture = post("facebook", "1001", text)
-    officer.add_record(case.diary_number, RecordSpec("in", incoming, parties=[Party("sender", t["citizen"])],
+    officer.add_record(case.diary_number, RecordSpec("in", incoming, parties=[Party("sender", source.author or "")],
                                                      source=source, attachments=[capture], kind="social_post"))
-    officer.add_record(case.diary_number, RecordSpec("out", reply, parties=[Party("recipient", t["citizen"])],
+    officer.add_record(case.diary_number, RecordSpec("out", reply, parties=[Party("recipient", source.author or "")],
                                                      kind="social_post"))
     officer.update_case(case.diary_number, status="in_progress")
     steps.append(DemoStep(case.diary_number, "complaint from a Facebook comment, answered, in progress"))
@@ -103,7 +107,7 @@ def build_demo(engine: Engine, files: FileStore, *, country: str = "SE", user: s
     case = admin.open_case(CaseSpec(title=title, confidential=t["ground"]))
     source, capture = post("facebook", "1002", text)
     admin.add_record(case.diary_number, RecordSpec("in", incoming, confidential=t["ground"], source=source,
-                                                   parties=[Party("sender", t["citizen"])], attachments=[capture],
+                                                   parties=[Party("sender", source.author or "")], attachments=[capture],
                                                    kind="social_post"))
     admin.add_record(case.diary_number, RecordSpec("memo", done, kind="unpublished"))
     admin.close_case(case.diary_number)
@@ -114,7 +118,7 @@ def build_demo(engine: Engine, files: FileStore, *, country: str = "SE", user: s
     case = admin.open_case(CaseSpec(title=title))
     source, capture = post("instagram", "2001", text)
     admin.add_record(case.diary_number, RecordSpec("in", evidence, source=source, attachments=[capture],
-                                                   parties=[Party("sender", t["citizen"])], kind="evidence"))
+                                                   parties=[Party("sender", source.author or "")], kind="evidence"))
     admin.add_record(case.diary_number, RecordSpec("memo", removed, kind="removed"))
     admin.close_case(case.diary_number)
     steps.append(DemoStep(case.diary_number, "threat captured as evidence, then removed, closed"))
@@ -124,8 +128,8 @@ def build_demo(engine: Engine, files: FileStore, *, country: str = "SE", user: s
     case = officer.open_case(CaseSpec(title=title, class_code=t["class_complaint"]))
     source, capture = post("facebook", "1003", text)
     officer.add_record(case.diary_number, RecordSpec("in", incoming, source=source, attachments=[capture],
-                                                     parties=[Party("sender", t["citizen"])], kind="social_post"))
-    officer.add_record(case.diary_number, RecordSpec("out", reply, parties=[Party("recipient", t["citizen"])],
+                                                     parties=[Party("sender", source.author or "")], kind="social_post"))
+    officer.add_record(case.diary_number, RecordSpec("out", reply, parties=[Party("recipient", source.author or "")],
                                                      kind="social_post"))
     officer.close_case(case.diary_number)
     admin.reopen_case(case.diary_number, t["reopen"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -388,3 +389,8 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for the bulk paths that bypass the ORM."""
+    return cast(Table, model.__table__)

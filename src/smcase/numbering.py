@@ -21,12 +21,12 @@ import string
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput, PolicyError
-from .model import Counter
+from .model import Counter, table_of
 
 CASE_FIELDS = frozenset({"prefix", "year", "seq"})
 RECORD_FIELDS = frozenset({"case", "record"})
@@ -141,7 +141,7 @@ def _check_fields(key: str, fmt: str, allowed: frozenset[str], required: set[str
         raise PolicyError("", key, f"{fmt!r} repeats a field")
 
 
-_COUNTERS = Counter.__table__
+_COUNTERS = table_of(Counter)
 # Built once: allocation runs inside every writer's locked section.
 _TAKE = (
     update(_COUNTERS)

@@ -47,12 +47,13 @@ from .model import (
     Register,
     User,
     UserRole,
+    table_of,
 )
 from .numbering import CASE_SCOPE, JOURNAL_SCOPE, ParsedNumber, allocate
 from .policy import Ground, Policy, from_document
 from .store import FileStore, StoredFile
 
-_INSERT_CASES = insert(Case.__table__)
+_INSERT_CASES = insert(table_of(Case))
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _PLACEHOLDER_RECORD_TITLES = {"SE": "Sekretessmarkerad handling", "NO": "Skjermet journalpost"}
 
@@ -302,7 +303,6 @@ class RegisterService:
                 )
             if not actor.active:
                 raise PermissionDenied(f"user {username!r} is deactivated")
-            actor.role_names  # load roles before the session closes
             return cls(engine, register, actor, files=files, clock=clock)
 
     # -- transactions and checks ------------------------------------------------
@@ -352,14 +352,11 @@ class RegisterService:
     def _parse(self, number: str) -> ParsedNumber:
         return self.numbering.parse(number)
 
-    def _case_query(self, number: str) -> Any:
+    def _load_case(self, session: Session, number: str) -> Case:
         parsed = self._parse(number)
         if parsed.record is not None:
             raise InvalidInput(f"{number!r} is a record number; give the case's diary number")
-        return select(Case).where(Case.year == parsed.year, Case.seq == parsed.seq)
-
-    def _load_case(self, session: Session, number: str) -> Case:
-        case = session.scalars(self._case_query(number)).one_or_none()
+        case = session.scalars(select(Case).where(Case.year == parsed.year, Case.seq == parsed.seq)).one_or_none()
         if case is None:
             raise NotFound(f"no case {number!r} in the register")
         return case

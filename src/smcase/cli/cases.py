@@ -9,7 +9,7 @@ import click
 from ..access import CaseView, RecordView
 from ..register import CaseSpec
 from .app import App, pass_app
-from .output import emit_json, fields, output_formats, table, when
+from .output import emit, emit_json, fields, output_formats, table, when
 
 DIRECTION_SHORT = {"incoming": "in", "outgoing": "out", "internal": "internal", "memo": "memo"}
 
@@ -62,10 +62,7 @@ def case_open(app: App, title: str, public_title: str | None, class_code: str | 
     """Open a case and print its diary number."""
     opened = app.service.open_case(CaseSpec(title=title, public_title=public_title, class_code=class_code,
                                             confidential=ground, owner_unit=owner_unit, officer=officer))
-    if fmt == "json":
-        emit_json(opened.to_json())
-    else:
-        click.echo(opened.diary_number)
+    emit(fmt, opened, lambda c: c.diary_number)
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -107,11 +104,7 @@ def case_list(app: App, status: str | None, text: str | None, opened_from: str |
 @pass_app
 def case_show(app: App, number: str, fmt: str) -> None:
     """Show a case with its records."""
-    found = app.service.get_case(number)
-    if fmt == "json":
-        emit_json(found.to_json())
-    else:
-        click.echo(render_case(found))
+    emit(fmt, app.service.get_case(number), render_case)
 
 
 @case.command("update")
@@ -125,13 +118,14 @@ def case_show(app: App, number: str, fmt: str) -> None:
 @click.option("--status", type=click.Choice(["in_progress"]), help="Mark the case as being handled.")
 @output_formats("text", "json")
 @pass_app
-def case_update(app: App, number: str, fmt: str, **changes: str | None) -> None:
+def case_update(app: App, number: str, title: str | None, public_title: str | None, class_code: str | None,
+                owner_unit: str | None, officer: str | None, disposal_rule: str | None, status: str | None,
+                fmt: str) -> None:
     """Change a case's details; every change is audited."""
-    updated = app.service.update_case(number, **changes)
-    if fmt == "json":
-        emit_json(updated.to_json())
-    else:
-        click.echo(f"{updated.diary_number} updated")
+    updated = app.service.update_case(number, title=title, public_title=public_title, class_code=class_code,
+                                      owner_unit=owner_unit, officer=officer, disposal_rule=disposal_rule,
+                                      status=status)
+    emit(fmt, updated, lambda c: f"{c.diary_number} updated")
 
 
 @case.command("close")

@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 
@@ -38,6 +38,23 @@ def output_formats(*formats: str) -> Callable[[F], F]:
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON."""
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+class Viewable(Protocol):
+    """Anything with a documented JSON form (the views of ``access.py`` and the register)."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+V = TypeVar("V", bound=Viewable)
+
+
+def emit(fmt: str, value: V, text: Callable[[V], str]) -> None:
+    """Print ``value`` as JSON, or as ``text(value)`` for a person."""
+    if fmt == "json":
+        emit_json(value.to_json())
+    else:
+        click.echo(text(value))
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:

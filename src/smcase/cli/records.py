@@ -9,7 +9,7 @@ import click
 from ..access import RecordView
 from ..register import Party, RecordSpec
 from .app import App, pass_app
-from .output import emit_json, fields, output_formats, when
+from .output import emit, fields, output_formats, when
 
 
 def render_record(r: RecordView) -> str:
@@ -55,10 +55,7 @@ def record_add(app: App, number: str, direction: str, title: str, public_title: 
     parties = [Party("sender", s) for s in senders] + [Party("recipient", r) for r in recipients]
     added = app.service.add_record(number, RecordSpec(direction=direction, title=title, public_title=public_title,
                                                       kind=kind, parties=parties, files=files, confidential=ground))
-    if fmt == "json":
-        emit_json(added.to_json())
-    else:
-        click.echo(added.number)
+    emit(fmt, added, lambda r: r.number)
 
 
 @record.command("show")
@@ -67,11 +64,7 @@ def record_add(app: App, number: str, direction: str, title: str, public_title: 
 @pass_app
 def record_show(app: App, number: str, fmt: str) -> None:
     """Show one record (e.g. 'KS 2026/0042-3')."""
-    found = app.service.get_record(number)
-    if fmt == "json":
-        emit_json(found.to_json())
-    else:
-        click.echo(render_record(found))
+    emit(fmt, app.service.get_record(number), render_record)
 
 
 def register(cli: click.Group) -> None:
