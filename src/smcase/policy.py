@@ -77,6 +77,26 @@ class DisposalRule:
 
 
 @dataclass(frozen=True)
+class TermCategory:
+    """A category of prohibited content (NOR-8 a-h, VIM-4, TOR-4) and its terms in every language."""
+
+    category: str
+    description: str
+    terms: tuple[str, ...]
+    guideline: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestRules:
+    """Where ingest registers what it decides: the ground for identity numbers and the classes."""
+
+    confidential_ground: str
+    confidential_class: str
+    complaint_class: str
+    removal_class: str
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated policy. ``document`` is the normalised file content, as stored in the register."""
 
@@ -96,6 +116,9 @@ class Policy:
     case_disposal_rule: str
     record_disposal_rule: str
     disposal_rules: tuple[DisposalRule, ...]
+    terms: Mapping[str, tuple[str, ...]]
+    prohibited: tuple[TermCategory, ...]
+    ingest: IngestRules
     document: dict[str, Any] = field(repr=False)
 
     @property
@@ -166,6 +189,17 @@ class Policy:
                      "after_days": r.after_days, "after_years": r.after_years, "record_kinds": list(r.record_kinds)}
                     for r in self.disposal_rules
                 ],
+            },
+            "terms": {key: list(values) for key, values in self.terms.items()},
+            "prohibited": [
+                {"category": c.category, "description": c.description, "guideline": c.guideline, "terms": list(c.terms)}
+                for c in self.prohibited
+            ],
+            "ingest": {
+                "confidential_ground": self.ingest.confidential_ground,
+                "confidential_class": self.ingest.confidential_class,
+                "complaint_class": self.ingest.complaint_class,
+                "removal_class": self.ingest.removal_class,
             },
             "sha256": self.sha256,
         }
@@ -292,6 +326,26 @@ def _build(doc: dict[str, Any]) -> Policy:
         if rule.action == "preserve" and timed:
             raise PolicyError("", f"disposal.rules[{i}]", f"rule {rule.id!r} preserves, so it takes no after_days/after_years")
     _unique("disposal.rules", [k for r in rules for k in r.record_kinds], "record kind")
+
+    term_doc = doc.get("terms", {})
+    terms = {key: _all_languages(term_doc.get(key, {})) for key in ("complaint", "opinion", "political", "crisis")}
+    prohibited = tuple(
+        TermCategory(c["category"], c["description"], _all_languages(c), c.get("guideline"))
+        for c in term_doc.get("prohibited", [])
+    )
+    _unique("terms.prohibited", [c.category for c in prohibited], "category")
+    rules_doc = doc.get("ingest", {})
+    ingest = IngestRules(
+        confidential_ground=rules_doc.get("confidential_ground", grounds[0].id),
+        confidential_class=rules_doc.get("confidential_class", reg["default_class"]),
+        complaint_class=rules_doc.get("complaint_class", reg["default_class"]),
+        removal_class=rules_doc.get("removal_class", reg["default_class"]),
+    )
+    if ingest.confidential_ground not in {g.id for g in grounds}:
+        raise PolicyError("", "ingest.confidential_ground", f"{ingest.confidential_ground!r} is not the id of a ground")
+    for key in ("confidential_class", "complaint_class", "removal_class"):
+        if getattr(ingest, key) not in codes:
+            raise PolicyError("", f"ingest.{key}", f"{getattr(ingest, key)!r} is not among register.classes")
     for key in ("case_rule", "record_rule"):
         if disposal[key] not in ids:
             raise PolicyError("", f"disposal.{key}", f"{disposal[key]!r} is not the id of a rule in disposal.rules")
@@ -313,8 +367,16 @@ def _build(doc: dict[str, Any]) -> Policy:
         case_disposal_rule=disposal["case_rule"],
         record_disposal_rule=disposal["record_rule"],
         disposal_rules=rules,
+        terms=terms,
+        prohibited=prohibited,
+        ingest=ingest,
         document=doc,
     )
+
+
+def _all_languages(section: Mapping[str, Any]) -> tuple[str, ...]:
+    # Events carry no reliable language tag, so every language's terms apply to every event.
+    return tuple(dict.fromkeys(t for lang in ("sv", "nb", "nn", "en") for t in section.get(lang, ())))
 
 
 def _unique(key: str, values: list[str], what: str) -> None:

@@ -1,0 +1,99 @@
+"""Helpers the built-in adapters share: tolerant JSON, HTML to text, mojibake, times."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+_BLOCK_TAGS = {"p", "br", "div", "li", "blockquote"}
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "span" and "invisible" in classes:
+            self._hidden += 1  # Mastodon hides URL scheme and tail in such spans
+        elif self._hidden:
+            self._hidden += tag == "span"
+        if tag in _BLOCK_TAGS and self.parts:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._hidden and tag == "span":
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def html_text(html: str | None) -> str | None:
+    """The readable text of an HTML fragment (Mastodon ``content``)."""
+    if not html:
+        return None
+    collector = _TextCollector()
+    collector.feed(html)
+    collector.close()
+    text = "".join(collector.parts)
+    return "\n".join(line.strip() for line in text.splitlines()).strip() or None
+
+
+def load_json(data: bytes | str) -> tuple[Any, list[str]]:
+    """Parse JSON, keeping the last of duplicate keys (as real exports need) and naming them."""
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                duplicates.append(key)
+            out[key] = value
+        return out
+
+    return json.loads(data, object_pairs_hook=pairs), duplicates
+
+
+def fix_mojibake(value: Any) -> Any:
+    """Undo Facebook's export bug: UTF-8 bytes written as one \\u00XX escape each.
+
+    A string is re-read only when every character fits in one byte and the bytes
+    are valid UTF-8; anything else was not mojibake and is kept as it is.
+    """
+    if isinstance(value, str):
+        if not any("\x80" <= ch <= "\xff" for ch in value) or any(ord(ch) > 0xFF for ch in value):
+            return value
+        try:
+            return value.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    if isinstance(value, list):
+        return [fix_mojibake(v) for v in value]
+    if isinstance(value, dict):
+        return {fix_mojibake(k): fix_mojibake(v) for k, v in value.items()}
+    return value
+
+
+def from_unix(seconds: Any) -> datetime:
+    """A UTC instant from unix seconds (int or numeric string)."""
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def from_iso(text: str) -> datetime:
+    """An instant from ISO 8601 that carries a zone ('Z' or an offset); a naive time is refused."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    if value.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return value
+
+
+def excerpt(raw: bytes | str, limit: int = 2000) -> str:
+    """Raw input as text for quarantine (decoded leniently, cut to ``limit`` characters)."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    return text if len(text) <= limit else text[:limit] + "…"

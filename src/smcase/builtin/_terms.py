@@ -1,0 +1,30 @@
+"""Whole-word, case-insensitive matching of a policy's term lists."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+
+def normalise(text: str) -> str:
+    """NFKC and casefold, so 'JÄVLA' and 'ja\u0308vla' match 'jävla'."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+@lru_cache(maxsize=256)
+def matcher(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One compiled pattern for a term list (longest terms first); None for an empty list."""
+    if not terms:
+        return None
+    alternatives = "|".join(re.escape(normalise(t)) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+def first_match(terms: tuple[str, ...], text: str) -> str | None:
+    """The first term of ``terms`` found in ``text`` (already normalised), or None."""
+    pattern = matcher(terms)
+    if pattern is None:
+        return None
+    found = pattern.search(text)
+    return found.group(0) if found else None

@@ -1,0 +1,79 @@
+"""Adapter ``jsonl``: smcase's own event format, one JSON object per line.
+
+The format is ``schemas/event.schema.json``. Each line is validated with a
+compiled validator; a bad line goes to quarantine with its line number and the
+rest of the file is read. Two lines are the same item when platform, id and
+revision agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from typing import IO, Any
+
+import fastjsonschema
+
+from ..events import Adapter, ParseContext, ParsedItem, SocialEvent, Unparsable
+from ..hookspecs import hookimpl
+from ..resources import schemas_dir
+from ._common import excerpt, from_iso
+
+NAME = "jsonl"
+
+
+@cache
+def validator() -> Any:
+    """The compiled validator of ``schemas/event.schema.json``."""
+    schema = json.loads((schemas_dir() / "event.schema.json").read_text(encoding="utf-8"))
+    return fastjsonschema.compile(schema)
+
+
+def event_from_json(obj: dict[str, Any], context: ParseContext, raw: Any = None) -> SocialEvent:
+    """A SocialEvent from a validated JSON object of the smcase event format."""
+    author = obj.get("author") or {}
+    return SocialEvent(
+        platform=obj["platform"],
+        external_id=str(obj["id"]),
+        kind=obj["kind"],
+        channel=context.channel or obj.get("channel"),
+        author_id=author.get("id"),
+        author_name=author.get("name"),
+        text=obj.get("text"),
+        created_at=from_iso(obj["created_at"]),
+        url=obj.get("url"),
+        in_reply_to=obj.get("in_reply_to"),
+        revision=obj.get("revision", 1),
+        direction=obj.get("direction", "in"),
+        raw=obj if raw is None else raw,
+        public=obj.get("public", True),
+    )
+
+
+def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
+    """Yield one item per non-blank line of ``stream``."""
+    check = validator()
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        position = f"line {number}"
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield Unparsable(position, excerpt(line), f"not JSON: {exc.msg if hasattr(exc, 'msg') else exc}")
+            continue
+        try:
+            check(obj)
+            yield event_from_json(obj, context)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            field = (exc.name or "data").removeprefix("data").lstrip(".") or "(line)"
+            yield Unparsable(position, excerpt(line), f"{field}: {exc.message.removeprefix(exc.name or '').strip()}")
+        except ValueError as exc:
+            yield Unparsable(position, excerpt(line), f"created_at: {exc}")
+
+
+@hookimpl
+def smcase_parse_adapters() -> list[Adapter]:
+    """Declare the ``jsonl`` format."""
+    return [Adapter(NAME, "smcase event JSON Lines (schemas/event.schema.json), one event per line", parse)]

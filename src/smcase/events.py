@@ -1,0 +1,141 @@
+"""Plain data that flows through ingest: events, parse outcomes, findings, decisions.
+
+An adapter turns an input stream into ``ParsedItem``s: a ``SocialEvent``, a
+``Skipped`` item (no content to keep, e.g. a reaction) or an ``Unparsable``
+one (goes to quarantine). Classifiers return ``Finding``s for an event; the
+decision turns them into a ``Decision``. These types are the contract between
+smcase and its plugins: they only ever gain optional fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import IO, Any
+
+
+class Kind(StrEnum):
+    """What a social-media item is."""
+
+    POST = "post"
+    COMMENT = "comment"
+    MESSAGE = "message"
+    EDIT = "edit"
+    DELETE = "delete"
+    REPORT = "report"
+    REACTION = "reaction"
+
+
+@dataclass(frozen=True, slots=True)
+class SocialEvent:
+    """One item from a social medium, as every adapter delivers it.
+
+    ``direction`` is ``in`` for the public and ``out`` for the municipality's own
+    account. ``identity`` is what makes two deliveries the same item (the
+    adapter decides: for a Mastodon post its id and revision, for a Facebook
+    webhook change the item id, the verb and the time). ``public`` is False for
+    direct messages and other items never shown to the public.
+    """
+
+    platform: str
+    external_id: str
+    kind: str
+    channel: str | None
+    author_id: str | None
+    author_name: str | None
+    text: str | None
+    created_at: datetime
+    url: str | None = None
+    in_reply_to: str | None = None
+    revision: int = 1
+    direction: str = "in"
+    raw: Any = None
+    identity: str = ""
+    public: bool = True
+
+    def key(self) -> str:
+        """The deduplication key: the adapter's identity, or platform, id and revision."""
+        return self.identity or f"{self.platform}:{self.external_id}:{self.revision}"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An input item that carries no content to keep (a reaction, a boost), with the reason."""
+
+    position: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsable:
+    """An input item that could not be parsed: it goes to quarantine with the reason."""
+
+    position: str
+    raw: str
+    reason: str
+
+
+ParsedItem = SocialEvent | Skipped | Unparsable
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What the person running ingest said about the input."""
+
+    channel: str | None = None
+    source_name: str = "-"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """An input format: its name (``--format``), a description, and its parser."""
+
+    name: str
+    description: str
+    parse: Callable[[IO[bytes], ParseContext], Iterator[ParsedItem]]
+
+
+class Label(StrEnum):
+    """What a classifier can say about an event."""
+
+    CONFIDENTIAL = "confidential"
+    PROHIBITED = "prohibited"
+    COMPLAINT = "complaint"
+    QUESTION = "question"
+    OPINION = "opinion"
+    POLITICAL = "political"
+    CRISIS = "crisis"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a classifier found. ``detail`` must never quote confidential text."""
+
+    label: str
+    category: str | None = None
+    detail: str | None = None
+    classifier: str = ""
+
+
+class Action(StrEnum):
+    """What the decision does with an event."""
+
+    CONFIDENTIAL_CASE = "confidential_case"
+    EVIDENCE = "evidence"
+    REGISTER = "register"
+    TRIVIAL = "trivial"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The action for one event under the register's policy, and why."""
+
+    action: str
+    reason: str
+    ground: str | None = None
+    category: str | None = None
+    findings: tuple[Finding, ...] = field(default=())
