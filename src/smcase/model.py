@@ -394,3 +394,74 @@ class AuditHead(Base):
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, for the bulk paths that bypass the ORM."""
     return cast(Table, model.__table__)
+
+
+class EventRow(Base):
+    """Every ingested social-media item, kept whether or not it became a case (NOR-4).
+
+    ``key`` is the adapter's identity of the item: the same item delivered twice
+    is stored once. An edit is a new row (a new revision or verb), so nothing
+    stored is overwritten (TOR-5). ``status`` is ``trivial`` (kept, searchable),
+    ``registered`` (it is a record in ``case_id``) or ``held`` (a plugin failed
+    on it; ``held_by`` names the plugin; ``inbox retry`` runs it again).
+    ``resolution`` records what was done on the platform (unpublished, removed, hidden).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_platform_external", "platform", "external_id"),
+        Index("ix_events_status", "status"),
+        Index("ix_events_thread", "platform", "thread"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=_uuid)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(500))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    author_id: Mapped[str | None] = mapped_column(String(200))
+    author_name: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    thread: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(3))
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    raw: Mapped[str | None] = mapped_column(Text)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    adapter: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(500))
+    position: Mapped[str] = mapped_column(String(100))
+    ingested_at: Mapped[datetime]
+    ingested_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    findings: Mapped[list[str] | None] = mapped_column(JSON)
+    held_by: Mapped[str | None] = mapped_column(String(200))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class QuarantineRow(Base):
+    """An input item that could not be parsed: where it was, its raw text, why, and by which adapter."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(500))
+    position: Mapped[str] = mapped_column(String(100))
+    raw: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    received_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved

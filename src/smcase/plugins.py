@@ -247,8 +247,8 @@ def create_plugins(env: Mapping[str, str] | None = None, extra: Sequence[tuple[s
         add(name, "registered", getattr(plugin, "__version__", "unknown"), lambda plugin=plugin: plugin)
     manager.check_pending()  # every remaining implementation has a spec
     for i, info in enumerate(plugins.infos):
-        module = manager.get_plugin(info.name)
-        if info.version == "unknown" and isinstance(module, ModuleType):
-            plugins.infos[i] = PluginInfo(info.name, str(getattr(module, "__version__", "unknown")), info.source,
+        loaded = manager.get_plugin(info.name)
+        if info.version == "unknown" and isinstance(loaded, ModuleType):
+            plugins.infos[i] = PluginInfo(info.name, str(getattr(loaded, "__version__", "unknown")), info.source,
                                           info.hooks, info.error)
     return plugins

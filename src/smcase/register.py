@@ -18,7 +18,7 @@ import getpass
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -53,7 +53,12 @@ from .numbering import CASE_SCOPE, JOURNAL_SCOPE, ParsedNumber, allocate
 from .policy import Ground, Policy, from_document
 from .store import FileStore, StoredFile
 
-_INSERT_CASES = insert(table_of(Case))
+_CASES = table_of(Case)
+_RECORDS = table_of(Record)
+_INSERT_CASES = insert(_CASES)
+_INSERT_RECORDS = insert(_RECORDS)
+_INSERT_PARTIES = insert(table_of(Correspondent))
+_INSERT_DOCUMENTS = insert(table_of(Document))
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _PLACEHOLDER_RECORD_TITLES = {"SE": "Sekretessmarkerad handling", "NO": "Skjermet journalpost"}
 
@@ -134,6 +139,43 @@ class OpenedCase:
     diary_number: str
     year: int
     seq: int
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """Records to register together: in a new case (``spec``) or in an open case (``case_number``)."""
+
+    records: Sequence[RecordSpec] = ()
+    spec: CaseSpec | None = None
+    case_number: str | None = None
+
+
+@dataclass(frozen=True)
+class WrittenRecord:
+    """A record the batch registered."""
+
+    id: int
+    uuid: uuid.UUID
+    number: str
+    running_number: int
+
+
+@dataclass(frozen=True)
+class WrittenCase:
+    """The case of one plan: opened by the batch or an existing one, with the records added to it."""
+
+    id: int
+    uuid: uuid.UUID
+    diary_number: str
+    opened: bool
+    records: tuple[WrittenRecord, ...]
+
+
+@dataclass
+class _PreparedRecord:
+    row: dict[str, Any]
+    parties: list[Party]
+    stored: list[StoredFile]
 
 
 @dataclass(frozen=True)
@@ -378,7 +420,8 @@ class RegisterService:
 
     def open_case(self, spec: CaseSpec) -> CaseView:
         """Open a case, give it the next diary number, and audit it."""
-        row = self._open([spec])[0]
+        _written, rows = self._write_batch([CasePlan(spec=spec)])
+        row = rows[0]
         # The view is built from the row just written: no second round trip to read it back.
         case = Case(**{k: v for k, v in row.items() if k != "class_code"})
         case.classification = Classification(code=row["class_code"], title=self._class_titles[row["class_code"]])
@@ -387,35 +430,157 @@ class RegisterService:
         return self.access.case(case, [])
 
     def open_cases(self, specs: Sequence[CaseSpec]) -> list[OpenedCase]:
-        """Open many cases in one transaction with one block of consecutive numbers.
-
-        This is the bulk path (ingest): no ORM objects, one INSERT for all rows.
-        """
-        rows = self._open(specs)
+        """Open many cases in one transaction with one block of consecutive numbers."""
+        _written, rows = self._write_batch([CasePlan(spec=spec) for spec in specs])
         return [OpenedCase(r["uuid"], r["diary_number"], r["year"], r["seq"]) for r in rows]
 
-    def _open(self, specs: Sequence[CaseSpec]) -> list[dict[str, Any]]:
-        self._require("case.open")
-        if not specs:
-            return []
+    def write_batch(self, plans: Sequence[CasePlan],
+                    after: Callable[[Connection, list[WrittenCase]], None] | None = None) -> list[WrittenCase]:
+        """Register many records, in new cases or open ones, in one transaction.
+
+        New cases take one block of consecutive diary numbers, each case's records
+        take consecutive running numbers, Noark journal numbers come as one block,
+        and every case and record gets its audit entry. ``after(connection,
+        written)`` runs inside the same transaction, so that what the caller
+        writes beside the register (the inbox) commits or fails with it.
+        This is the bulk path (ingest): Core statements, no ORM objects.
+        """
+        return self._write_batch(plans, after)[0]
+
+    def _write_batch(self, plans: Sequence[CasePlan],
+                     after: Callable[[Connection, list[WrittenCase]], None] | None = None,
+                     ) -> tuple[list[WrittenCase], list[dict[str, Any]]]:
+        if any(p.spec for p in plans):
+            self._require("case.open")
+        if any(p.records for p in plans):
+            self._require("record.add")
+        if any((p.spec is None) == (p.case_number is None) for p in plans):
+            raise InvalidInput("each plan needs either a new case's spec or an existing case's number")
+        if not plans:
+            return [], []
+        prepared = [[self._prepare_record(spec) for spec in plan.records] for plan in plans]
         now = self.clock()
         year = local_date(now, self.tz).year
         with self._write() as session:
             conn = session.connection()
             # Everything that needs no number is done before the counter's lock is taken.
-            rows = [self._case_row(session, spec, now) for spec in specs]
-            payloads = [_jsonable(row) for row in rows]
-            first = allocate(conn, CASE_SCOPE, year, len(rows))
-            for offset, (row, payload) in enumerate(zip(rows, payloads, strict=True)):
-                number = self.numbering.case_number(year, first + offset)
-                row.update(year=year, seq=first + offset, diary_number=number)
-                payload.update(year=year, seq=first + offset, diary_number=number)
-            conn.execute(_INSERT_CASES, [{k: v for k, v in r.items() if k != "class_code"} for r in rows])
-            self._audit(conn, [
-                audit.Change("case.open", "case", row["uuid"], row["diary_number"], {"after": payload})
-                for row, payload in zip(rows, payloads, strict=True)
-            ], now)
-        return rows
+            new_rows = {i: self._case_row(session, plan.spec, now) for i, plan in enumerate(plans) if plan.spec}
+            case_payloads = {i: _jsonable(row) for i, row in new_rows.items()}
+            targets = self._existing_targets(conn, plans, prepared, now)
+            if new_rows:
+                first = allocate(conn, CASE_SCOPE, year, len(new_rows))
+                for offset, i in enumerate(new_rows):
+                    number = self.numbering.case_number(year, first + offset)
+                    new_rows[i].update(year=year, seq=first + offset, diary_number=number,
+                                       next_record_number=len(prepared[i]) + 1)
+                    case_payloads[i].update(year=year, seq=first + offset, diary_number=number)
+                inserted = conn.execute(
+                    _INSERT_CASES.returning(_CASES.c.id, sort_by_parameter_order=True),
+                    [{k: v for k, v in row.items() if k != "class_code"} for row in new_rows.values()],
+                ).scalars().all()
+                for i, case_id in zip(new_rows, inserted, strict=True):
+                    targets[i] = (case_id, new_rows[i]["uuid"], new_rows[i]["diary_number"], 1)
+            written = self._insert_records(conn, plans, prepared, targets, now)
+            changes = [audit.Change("case.open", "case", new_rows[i]["uuid"], new_rows[i]["diary_number"],
+                                    {"after": case_payloads[i]}) for i in new_rows]
+            for plan_records, case in zip(prepared, written, strict=True):
+                for record, done in zip(plan_records, case.records, strict=True):
+                    payload = {**record.row, "case": str(case.uuid), "number": done.running_number,
+                               "parties": [[p.role, p.name, p.address] for p in record.parties],
+                               "documents": [[f.sha256, f.original_name, f.size] for f in record.stored]}
+                    changes.append(audit.Change("record.add", "record", done.uuid, done.number,
+                                                {"after": _jsonable(payload)}))
+            self._audit(conn, changes, now)
+            if after is not None:
+                after(conn, written)
+        return written, list(new_rows.values())
+
+    def _existing_targets(self, conn: Connection, plans: Sequence[CasePlan],
+                          prepared: list[list[_PreparedRecord]], now: datetime) -> dict[int, tuple[Any, ...]]:
+        """Take running numbers in existing cases; this also locks their rows until commit."""
+        targets: dict[int, tuple[Any, ...]] = {}
+        for i, plan in enumerate(plans):
+            if plan.case_number is None:
+                continue
+            parsed = self._parse(plan.case_number)
+            if parsed.record is not None:
+                raise InvalidInput(f"{plan.case_number!r} is a record number; give the case's diary number")
+            taken = conn.execute(
+                update(_CASES)
+                .where(_CASES.c.year == parsed.year, _CASES.c.seq == parsed.seq)
+                .values(next_record_number=_CASES.c.next_record_number + len(prepared[i]), updated_at=now)
+                .returning(_CASES.c.id, _CASES.c.uuid, _CASES.c.diary_number, _CASES.c.status,
+                           _CASES.c.next_record_number)
+            ).one_or_none()
+            if taken is None:
+                raise NotFound(f"no case {plan.case_number!r} in the register")
+            case_id, case_uuid, diary_number, status, next_number = taken
+            if status == CaseStatus.CLOSED:
+                raise InvalidState(f"case {diary_number} is closed; reopen it before adding records")
+            targets[i] = (case_id, case_uuid, diary_number, next_number - len(prepared[i]))
+        return targets
+
+    def _insert_records(self, conn: Connection, plans: Sequence[CasePlan], prepared: list[list[_PreparedRecord]],
+                        targets: dict[int, tuple[Any, ...]], now: datetime) -> list[WrittenCase]:
+        total = sum(len(p) for p in prepared)
+        journal_year = local_date(now, self.tz).year
+        journal_next = allocate(conn, JOURNAL_SCOPE, journal_year, total) if self.numbering.journal and total else 0
+        rows: list[dict[str, Any]] = []
+        numbers: list[tuple[int, str, int]] = []  # (plan index, record number, running number)
+        for i in range(len(plans)):
+            case_id, _case_uuid, diary_number, first_running = targets[i]
+            for offset, record in enumerate(prepared[i]):
+                running = first_running + offset
+                row = {**record.row, "uuid": uuid.uuid4(), "case_id": case_id, "number": running,
+                       "registered_at": now, "registered_by_id": self._actor_id,
+                       "journal_year": journal_year if journal_next else None,
+                       "journal_seq": journal_next + len(rows) if journal_next else None}
+                rows.append(row)
+                numbers.append((i, self.numbering.record_number(diary_number, running), running))
+        ids = conn.execute(_INSERT_RECORDS.returning(_RECORDS.c.id, sort_by_parameter_order=True),
+                           rows).scalars().all() if rows else []
+        parties, documents = [], []
+        flat = [record for plan_records in prepared for record in plan_records]
+        for record_id, record in zip(ids, flat, strict=True):
+            parties += [{"record_id": record_id, "role": p.role, "name": p.name, "address": p.address}
+                        for p in record.parties]
+            documents += [{"uuid": uuid.uuid4(), "record_id": record_id, "number": n, "sha256": f.sha256,
+                           "size": f.size, "format": f.format, "media_type": f.media_type,
+                           "original_name": f.original_name, "added_at": now, "added_by": self.actor.username}
+                          for n, f in enumerate(record.stored, start=1)]
+        if parties:
+            conn.execute(_INSERT_PARTIES, parties)
+        if documents:
+            conn.execute(_INSERT_DOCUMENTS, documents)
+        by_plan: dict[int, list[WrittenRecord]] = {i: [] for i in range(len(plans))}
+        for record_id, row, (i, number, running) in zip(ids, rows, numbers, strict=True):
+            by_plan[i].append(WrittenRecord(record_id, row["uuid"], number, running))
+        return [WrittenCase(targets[i][0], targets[i][1], targets[i][2], plans[i].spec is not None,
+                            tuple(by_plan[i])) for i in range(len(plans))]
+
+    def _prepare_record(self, spec: RecordSpec) -> _PreparedRecord:
+        """Validate a record and put its files in the store (before any lock is taken)."""
+        direction = DIRECTION_ALIASES.get(spec.direction.strip().lower())
+        if direction is None:
+            raise InvalidInput(f"unknown direction {spec.direction!r}: use in, out, internal or memo")
+        title = _text(spec.title, "a record's description")
+        ground = self.policy.ground(spec.confidential) if spec.confidential else None
+        parties = [self._party(p) for p in spec.parties]
+        stored = self._store_files(spec.files, spec.attachments)
+        public_title = (spec.public_title or "").strip() or (
+            _PLACEHOLDER_RECORD_TITLES[self.policy.country] if ground and "title" in ground.withheld else title
+        )
+        source = spec.source or Source()
+        row: dict[str, Any] = {
+            "direction": direction.value, "kind": spec.kind, "title": title, "public_title": public_title,
+            "document_date": spec.document_date, "source_platform": source.platform,
+            "source_external_id": source.external_id, "source_url": source.url, "source_author": source.author,
+            "source_author_id": source.author_id, "confidentiality_ground": None, "withheld_fields": None,
+            "confidentiality_marked_at": None, "confidentiality_marked_by": None,
+        }
+        if ground:
+            row.update(self._marking(ground, self.clock()))
+        return _PreparedRecord(row, parties, stored)
 
     def _case_row(self, session: Session, spec: CaseSpec, now: datetime) -> dict[str, Any]:
         title = _text(spec.title, "a case's title")
@@ -587,70 +752,8 @@ class RegisterService:
         failed transaction leaves at most an unreferenced file, never a
         dangling reference).
         """
-        self._require("record.add")
-        direction = DIRECTION_ALIASES.get(spec.direction.strip().lower())
-        if direction is None:
-            raise InvalidInput(f"unknown direction {spec.direction!r}: use in, out, internal or memo")
-        title = _text(spec.title, "a record's description")
-        ground = self.policy.ground(spec.confidential) if spec.confidential else None
-        parties = [self._party(p) for p in spec.parties]
-        stored = self._store_files(spec.files, spec.attachments)
-        now = self.clock()
-        parsed = self._parse(case_number)
-        if parsed.record is not None:
-            raise InvalidInput(f"{case_number!r} is a record number; give the case's diary number")
-        with self._write() as session:
-            # Taking the running number also locks the case row for the rest of the transaction.
-            taken = session.execute(
-                update(Case)
-                .where(Case.year == parsed.year, Case.seq == parsed.seq)
-                .values(next_record_number=Case.next_record_number + 1, updated_at=now)
-                .returning(Case.id, Case.uuid, Case.diary_number, Case.status, Case.next_record_number)
-            ).one_or_none()
-            if taken is None:
-                raise NotFound(f"no case {case_number!r} in the register")
-            case_id, case_uuid, diary_number, status, next_number = taken
-            if status == CaseStatus.CLOSED:
-                raise InvalidState(f"case {diary_number} is closed; reopen it before adding records")
-            journal_year = journal_seq = None
-            if self.numbering.journal:
-                journal_year = local_date(now, self.tz).year
-                journal_seq = allocate(session, JOURNAL_SCOPE, journal_year)
-            public_title = (spec.public_title or "").strip() or (
-                _PLACEHOLDER_RECORD_TITLES[self.policy.country] if ground and "title" in ground.withheld else title
-            )
-            source = spec.source or Source()
-            record = Record(
-                uuid=uuid.uuid4(), case_id=case_id, number=next_number - 1,
-                journal_year=journal_year, journal_seq=journal_seq, direction=direction.value,
-                kind=spec.kind, title=title, public_title=public_title, registered_at=now,
-                registered_by_id=self._actor_id, document_date=spec.document_date,
-                source_platform=source.platform, source_external_id=source.external_id, source_url=source.url,
-                source_author=source.author, source_author_id=source.author_id,
-                correspondents=[Correspondent(role=p.role, name=p.name, address=p.address) for p in parties],
-                documents=[
-                    Document(uuid=uuid.uuid4(), number=i, sha256=f.sha256, size=f.size, format=f.format,
-                             media_type=f.media_type, original_name=f.original_name, added_at=now,
-                             added_by=self.actor.username)
-                    for i, f in enumerate(stored, start=1)
-                ],
-            )
-            if ground:
-                for key, value in self._marking(ground, now).items():
-                    setattr(record, key, value)
-            session.add(record)
-            session.flush()
-            number = self.numbering.record_number(diary_number, record.number)
-            self._audit(session, [audit.Change("record.add", "record", record.uuid, number, {"after": {
-                "case": str(case_uuid), "number": record.number, "direction": record.direction,
-                "kind": record.kind, "title": title, "public_title": public_title,
-                "journal": [journal_year, journal_seq] if journal_seq else None,
-                "confidentiality": record.confidentiality_ground,
-                "parties": [[p.role, p.name, p.address] for p in parties],
-                "documents": [[f.sha256, f.original_name, f.size] for f in stored],
-                "source": [source.platform, source.external_id, source.url, source.author],
-            }})], now)
-        return self.get_record(number)
+        written = self.write_batch([CasePlan(records=[spec], case_number=case_number)])
+        return self.get_record(written[0].records[0].number)
 
     def _party(self, party: Party) -> Party:
         role = party.role.strip().lower()

@@ -68,11 +68,11 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
     except (ValueError, UnicodeDecodeError) as exc:
         yield Unparsable("document", "", f"not JSON: {exc}")
         return
-    entries: list[Any]
+    comments = (document.get("comments_v2") or document.get("comments")) if isinstance(document, dict) else None
     if isinstance(document, list):
         entries, build, where = document, _post, "posts"
-    elif isinstance(document, dict) and isinstance(document.get("comments_v2") or document.get("comments"), list):
-        entries, build, where = document.get("comments_v2") or document.get("comments"), _comment, "comments"
+    elif isinstance(comments, list):
+        entries, build, where = comments, _comment, "comments"
     else:
         yield Unparsable("document", excerpt(json.dumps(document)[:500]),
                          "neither a posts array nor a comments_v2 object: not a Download-your-information file")

@@ -55,7 +55,8 @@ def _change(position: str, page_id: str, value: dict[str, Any], context: ParseCo
                           "change without an item id or created_time")
     sender = value.get("from") or {}
     parent = value.get("parent_id")
-    post = value.get("post") if isinstance(value.get("post"), dict) else {}
+    embedded = value.get("post")
+    post: dict[str, Any] = embedded if isinstance(embedded, dict) else {}
     return SocialEvent(
         platform=PLATFORM,
         external_id=str(item_id),
