@@ -12,6 +12,7 @@ the marking (ground and withheld fields) that masking will act on.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -259,6 +260,23 @@ class Access:
             records=tuple(self.record(r, case.diary_number) for r in records) if records is not None else None,
         )
 
+    def event(self, row: Mapping[Any, Any], case_number: str | None) -> EventView:
+        """The view of a stored event row (``events`` table) whose case is ``case_number``."""
+        labels = tuple(sorted({f[0] for f in row.get("findings") or ()}))
+        return EventView(
+            uuid=row["uuid"], key=row["key"], platform=row["platform"], external_id=row["external_id"],
+            revision=row["revision"], kind=row["kind"], direction=row["direction"], public=row["public"],
+            channel=row["channel"], author=row["author_name"] or row["author_id"], text=row["text"],
+            created_at=self._local(row["created_at"]), url=row["url"], status=row["status"], action=row["action"],
+            reason=row["reason"], labels=labels, held_by=row["held_by"], case=case_number,
+            resolution=row["resolution"], open_work=open_work(row["action"], row["public"], row["resolution"]),
+        )
+
+    def quarantined(self, row: Mapping[Any, Any]) -> QuarantineView:
+        """The view of a quarantined input item."""
+        return QuarantineView(row["id"], row["adapter"], row["source"], row["position"], row["raw"], row["reason"],
+                              self._local(row["received_at"]), row["status"])
+
     def record(self, record: Record, case_number: str) -> RecordView:
         """The view of ``record``, which belongs to the case numbered ``case_number``."""
         has_source = any((record.source_platform, record.source_external_id, record.source_url, record.source_author))
@@ -287,3 +305,77 @@ class Access:
                 record.source_author, record.source_author_id,
             ) if has_source else None,
         )
+
+
+@dataclass(frozen=True)
+class EventView:
+    """A stored social-media event as a viewer may see it (inbox listings)."""
+
+    uuid: uuid.UUID
+    key: str
+    platform: str
+    external_id: str
+    revision: int
+    kind: str
+    direction: str
+    public: bool
+    channel: str | None
+    author: str | None
+    text: str | None
+    created_at: datetime
+    url: str | None
+    status: str
+    action: str | None
+    reason: str | None
+    labels: tuple[str, ...]
+    held_by: str | None
+    case: str | None
+    resolution: str | None
+    open_work: str | None  # unpublish | removal | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``smcase inbox list --json``)."""
+        return {
+            "uuid": str(self.uuid), "key": self.key, "platform": self.platform, "external_id": self.external_id,
+            "revision": self.revision, "kind": self.kind, "direction": self.direction, "public": self.public,
+            "channel": self.channel, "author": self.author, "text": self.text,
+            "created_at": _iso(self.created_at), "url": self.url, "status": self.status, "action": self.action,
+            "reason": self.reason, "labels": list(self.labels), "held_by": self.held_by, "case": self.case,
+            "resolution": self.resolution, "open_work": self.open_work,
+        }
+
+
+@dataclass(frozen=True)
+class QuarantineView:
+    """An input item that could not be parsed."""
+
+    id: int
+    adapter: str
+    source: str
+    position: str
+    raw: str
+    reason: str
+    received_at: datetime
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``smcase inbox list --quarantined --json``)."""
+        return {"id": self.id, "adapter": self.adapter, "source": self.source, "position": self.position,
+                "raw": self.raw, "reason": self.reason, "received_at": _iso(self.received_at),
+                "status": self.status}
+
+
+def open_work(action: str | None, public: bool, resolution: str | None) -> str | None:
+    """What must still be done on the platform for a registered event (a fact of the register).
+
+    A public post registered as confidential must be unpublished; prohibited
+    content captured as evidence must be removed. Direct messages were never
+    published, so they leave no unpublish work.
+    """
+    if resolution:
+        return None
+    if action == "confidential_case" and public:
+        return "unpublish"
+    if action == "evidence":
+        return "removal"
+    return None

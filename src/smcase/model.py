@@ -461,6 +461,8 @@ class QuarantineRow(Base):
     source: Mapped[str] = mapped_column(String(500))
     position: Mapped[str] = mapped_column(String(100))
     raw: Mapped[str] = mapped_column(Text)
+    # Digest of adapter and raw text: the same bad input ingested again is a duplicate, not a new entry.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
     received_by: Mapped[str] = mapped_column(String(100))

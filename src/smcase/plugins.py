@@ -96,6 +96,10 @@ class Plugins:
                 out.append(info)
         return out
 
+    def has_implementations(self, hook: str) -> bool:
+        """True when at least one loaded plugin implements ``hook``."""
+        return bool(getattr(self.manager.hook, hook).get_hookimpls())
+
     def _impls(self, hook: str) -> Iterator[tuple[str, Any]]:
         # Same order pluggy uses: tryfirst first, trylast last, later registrations before earlier ones.
         for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):

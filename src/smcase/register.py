@@ -359,6 +359,12 @@ class RegisterService:
         with connect(read_only(self.engine)) as conn, conn.begin():
             yield Session(bind=conn, expire_on_commit=False)
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only connection for workflows that query beside the service (never blocks writers)."""
+        with connect(read_only(self.engine)) as conn, conn.begin():
+            yield conn
+
     def _require(self, action: str) -> None:
         allowed = self.policy.roles_for(action)
         if not set(self.actor.roles) & set(allowed):
@@ -435,20 +441,23 @@ class RegisterService:
         return [OpenedCase(r["uuid"], r["diary_number"], r["year"], r["seq"]) for r in rows]
 
     def write_batch(self, plans: Sequence[CasePlan],
-                    after: Callable[[Connection, list[WrittenCase]], None] | None = None) -> list[WrittenCase]:
+                    after: Callable[[Connection, list[WrittenCase]], None] | None = None,
+                    audit_extra: Sequence[audit.Change] = ()) -> list[WrittenCase]:
         """Register many records, in new cases or open ones, in one transaction.
 
         New cases take one block of consecutive diary numbers, each case's records
         take consecutive running numbers, Noark journal numbers come as one block,
         and every case and record gets its audit entry. ``after(connection,
         written)`` runs inside the same transaction, so that what the caller
-        writes beside the register (the inbox) commits or fails with it.
+        writes beside the register (the inbox) commits or fails with it, and
+        ``audit_extra`` entries are appended to the audit chain with the rest.
         This is the bulk path (ingest): Core statements, no ORM objects.
         """
-        return self._write_batch(plans, after)[0]
+        return self._write_batch(plans, after, audit_extra)[0]
 
     def _write_batch(self, plans: Sequence[CasePlan],
                      after: Callable[[Connection, list[WrittenCase]], None] | None = None,
+                     audit_extra: Sequence[audit.Change] = (),
                      ) -> tuple[list[WrittenCase], list[dict[str, Any]]]:
         if any(p.spec for p in plans):
             self._require("case.open")
@@ -456,7 +465,7 @@ class RegisterService:
             self._require("record.add")
         if any((p.spec is None) == (p.case_number is None) for p in plans):
             raise InvalidInput("each plan needs either a new case's spec or an existing case's number")
-        if not plans:
+        if not plans and after is None and not audit_extra:
             return [], []
         prepared = [[self._prepare_record(spec) for spec in plan.records] for plan in plans]
         now = self.clock()
@@ -490,7 +499,7 @@ class RegisterService:
                                "documents": [[f.sha256, f.original_name, f.size] for f in record.stored]}
                     changes.append(audit.Change("record.add", "record", done.uuid, done.number,
                                                 {"after": _jsonable(payload)}))
-            self._audit(conn, changes, now)
+            self._audit(conn, changes + list(audit_extra), now)
             if after is not None:
                 after(conn, written)
         return written, list(new_rows.values())

@@ -93,7 +93,10 @@ def from_iso(text: str) -> datetime:
     return value
 
 
-def excerpt(raw: bytes | str, limit: int = 2000) -> str:
-    """Raw input as text for quarantine (decoded leniently, cut to ``limit`` characters)."""
+def excerpt(raw: bytes | str, limit: int = 1_000_000) -> str:
+    """Raw input as text for quarantine (decoded leniently, cut to ``limit`` characters).
+
+    The limit is generous: ``inbox retry`` parses the kept text again after a fix.
+    """
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     return text if len(text) <= limit else text[:limit] + "…"

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import fastjsonschema
 
-from ..events import Adapter, ParseContext, ParsedItem, SocialEvent, Unparsable
+from ..events import Adapter, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
 from ..resources import schemas_dir
 from ._common import excerpt, from_iso
@@ -65,6 +65,9 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             continue
         try:
             check(obj)
+            if obj["kind"] == "reaction":
+                yield Skipped(position, "reaction", "a reaction carries no content to keep")
+                continue
             yield event_from_json(obj, context)
         except fastjsonschema.JsonSchemaValueException as exc:
             field = (exc.name or "data").removeprefix("data").lstrip(".") or "(line)"

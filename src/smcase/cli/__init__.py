@@ -17,10 +17,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from .. import __version__
 from ..db import DEFAULT_DB
 from ..errors import SmcaseError
-from . import audit, cases, classes, demo, info, policy, records, setup, users
+from ..plugins import Plugins, create_plugins
+from . import audit, cases, classes, demo, inbox, info, ingest, plugins, policy, records, setup, users
 from .app import App
 
-_GROUPS = (setup, info, cases, records, classes, users, audit, policy, demo)
+_GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, plugins, demo)
 
 
 class SmcaseGroup(click.Group):
@@ -44,8 +45,13 @@ class SmcaseGroup(click.Group):
             raise click.ClickException(f"{kind}: {first}") from None
 
 
-def create_cli() -> click.Group:
-    """Build the ``smcase`` command group with every built-in command."""
+def create_cli(loaded: Plugins | None = None) -> click.Group:
+    """Build the ``smcase`` command group: every built-in command, then the plugins' commands.
+
+    ``loaded`` is the plugin set to use (default: ``create_plugins()``).
+    """
+    loaded = loaded if loaded is not None else create_plugins()
+    problems: list[str] = []
 
     @click.group(cls=SmcaseGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.option("--db", "db_url", envvar="SMCASE_DB", default=DEFAULT_DB, show_default=True,
@@ -60,12 +66,19 @@ def create_cli() -> click.Group:
         Register cases with diary numbers, add records, and keep an audit log
         that proves nothing was changed unseen.
         """
-        app = App(db_url=db_url, user=user)
+        app = App(db_url=db_url, user=user, plugins=loaded, plugin_problems=problems)
         ctx.obj = app
         ctx.call_on_close(app.close)
 
     for module in _GROUPS:
         module.register(cli)
+    commands, failures = loaded.cli_commands()
+    problems += [f"plugin {f.plugin!r} could not give its commands: {f.reason}" for f in failures]
+    for plugin, command in commands:
+        if command.name in cli.commands:
+            problems.append(f"plugin {plugin!r} command {command.name!r} clashes with an existing command; not added")
+        else:
+            cli.add_command(command)
     return cli
 
 

@@ -8,6 +8,7 @@ import click
 from sqlalchemy import Engine
 
 from ..db import files_dir_for, make_engine
+from ..plugins import Plugins, create_plugins
 from ..register import RegisterService
 from ..store import FileStore
 
@@ -18,6 +19,8 @@ class App:
 
     db_url: str
     user: str | None
+    plugins: Plugins = field(default_factory=create_plugins)
+    plugin_problems: list[str] = field(default_factory=list)
     _engine: Engine | None = field(default=None, repr=False)
     _service: RegisterService | None = field(default=None, repr=False)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 23:42:23.604955
+Create Date: 2026-11-21 23:49:46.773913
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=500), nullable=False),
     sa.Column('position', sa.String(length=100), nullable=False),
     sa.Column('raw', sa.Text(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('received_by', sa.String(length=100), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantine'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantine')),
+    sa.UniqueConstraint('digest', name=op.f('uq_quarantine_digest'))
     )
     op.create_table('events',
     sa.Column('id', sa.Integer(), nullable=False),

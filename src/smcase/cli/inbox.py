@@ -1,0 +1,80 @@
+"""``smcase inbox …``: stored events, quarantine, review, and what is still to do."""
+
+from __future__ import annotations
+
+import click
+
+from .. import inbox as inbox_workflow
+from .app import App, pass_app
+from .ingest import render_summary
+from .output import emit_json, output_formats, table, when
+
+
+@click.group("inbox")
+def inbox() -> None:
+    """Every ingested item, held or quarantined input, and open unpublish/removal work."""
+
+
+@inbox.command("list")
+@click.option("--quarantined", is_flag=True, help="Input that could not be parsed.")
+@click.option("--review", is_flag=True, help="Events held because a plugin failed on them.")
+@click.option("--open", "open_work", is_flag=True, help="Posts still to unpublish or remove on the platform.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@output_formats()
+@pass_app
+def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, limit: int | None, fmt: str) -> None:
+    """List stored events (or the quarantine)."""
+    if sum((quarantined, review, open_work)) > 1:
+        raise click.UsageError("give at most one of --quarantined, --review, --open")
+    if quarantined:
+        items = inbox_workflow.list_quarantined(app.service)
+        if fmt == "json":
+            emit_json([q.to_json() for q in items])
+        else:
+            click.echo(table([[q.id, q.adapter, q.source, q.position, q.reason] for q in items],
+                             ["#", "adapter", "source", "position", "reason"]) if items else "Nothing quarantined.")
+        return
+    events = list(inbox_workflow.list_events(app.service, review=review, open_work=open_work, limit=limit))
+    if fmt == "json":
+        emit_json([e.to_json() for e in events])
+        return
+    if not events:
+        click.echo("Nothing to show.", err=True)
+        return
+    rows = [[str(e.uuid)[:8], when(e.created_at), e.platform, e.kind, e.direction, e.status,
+             e.open_work or e.resolution or "", e.case or "", ", ".join(e.labels) or "",
+             (e.held_by and f"held by {e.held_by}") or (e.text or "").replace("\n", " ")] for e in events]
+    click.echo(table(rows, ["event", "created", "platform", "kind", "dir", "status", "work", "case", "labels",
+                            "text"]))
+
+
+@inbox.command("resolve")
+@click.argument("event")
+@click.option("--action", required=True, type=click.Choice(inbox_workflow.RESOLUTIONS),
+              help="What was done on the platform.")
+@click.option("--note", help="A short note kept with the record.")
+@pass_app
+def inbox_resolve(app: App, event: str, action: str, note: str | None) -> None:
+    """Record that EVENT (uuid, key or platform:id) was unpublished, removed or hidden."""
+    done = inbox_workflow.resolve(app.service, app.plugins, event, action, note)
+    where = f" as {done.record}" if done.record else ""
+    click.echo(f"{done.event.key} recorded as {action}{where}")
+
+
+@inbox.command("retry")
+@output_formats("text", "json")
+@pass_app
+def inbox_retry(app: App, fmt: str) -> None:
+    """Run quarantined input and held events through the pipeline again (after a fix)."""
+    summary = inbox_workflow.retry(app.service, app.plugins)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if fmt == "json":
+        emit_json(summary.to_json())
+    else:
+        click.echo(render_summary(summary, "retry"))
+
+
+def register(cli: click.Group) -> None:
+    """Add this group to the root group."""
+    cli.add_command(inbox)

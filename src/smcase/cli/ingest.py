@@ -1,0 +1,89 @@
+"""``smcase ingest``: social-media input into the inbox and the register."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO
+
+import click
+
+from ..events import ParseContext
+from ..ingest import Ingest, Summary
+from .app import App, pass_app
+from .output import emit_json
+
+FORMATS = ("jsonl", "mastodon", "facebook-webhook", "facebook-dyi", "x-archive")
+
+
+def render_summary(summary: Summary, source: str) -> str:
+    """The summary a person reads at the end of a run."""
+    lines = [
+        f"{source}: {summary.received} received, {summary.stored} stored, {summary.duplicates} duplicates, "
+        f"{summary.skipped} skipped, {summary.quarantined} quarantined",
+        f"  {summary.cases_opened} cases opened, {summary.records_added} records added, "
+        f"{summary.held_for_review} held for review",
+    ]
+    if summary.by_kind:
+        lines.append("  stored by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(summary.by_kind.items())))
+    for reason, count in sorted(summary.skipped_reasons.items()):
+        lines.append(f"  skipped {count}: {reason}")
+    if summary.stored == 0 and summary.duplicates and not summary.quarantined:
+        lines.append("  nothing new: every item was stored before")
+    if summary.quarantined:
+        lines.append("  see them with: smcase inbox list --quarantined")
+    if summary.held_for_review:
+        lines.append("  see them with: smcase inbox list --review")
+    return "\n".join(lines)
+
+
+@click.command("ingest")
+@click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt_name", required=True, metavar="FORMAT",
+              help=f"Input format: {', '.join(FORMATS)}, or one a plugin adds.")
+@click.option("--channel", help="The channel (URL or handle) the items were on, where the input does not say.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def ingest(app: App, source: str, fmt_name: str, channel: str | None, as_json: bool) -> None:
+    """Store every item of SOURCE (a file, or - for standard input) and register what must be.
+
+    Exits 0 when every item is accounted for (stored, duplicate, skipped or
+    quarantined), even if some were quarantined.
+    """
+    service = app.service
+    show_progress = sys.stderr.isatty()
+
+    def progress(count: int) -> None:
+        if show_progress:
+            click.echo(f"\r{count} items…", err=True, nl=False)
+
+    stream: IO[bytes]
+    if source == "-":
+        stream, name = sys.stdin.buffer, "standard input"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise click.BadParameter(f"no such file: {source}", param_hint="SOURCE")
+        stream, name = path.open("rb"), str(path)
+    try:
+        summary = Ingest(service, app.plugins, progress=progress).run(
+            stream, fmt_name, ParseContext(channel=channel, source_name=name))
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    if show_progress:
+        click.echo("\r", err=True, nl=False)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        emit_json(summary.to_json())
+    else:
+        click.echo(render_summary(summary, name))
+    if not summary.accounted:  # never expected: it would mean an item was lost
+        raise click.ClickException(f"{summary.received} items received but only "
+                                   f"{summary.received - summary.duplicates} accounted for")
+
+
+def register(cli: click.Group) -> None:
+    """Add this command to the root group."""
+    cli.add_command(ingest)

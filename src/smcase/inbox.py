@@ -1,0 +1,168 @@
+"""The inbox: every stored event, what is held or quarantined, and what is still to do.
+
+* ``list_events`` shows stored events (all, held for review, or with open work),
+  ``list_quarantined`` the input that could not be parsed;
+* ``resolve`` records that a post was unpublished, removed or hidden on the
+  platform: a record in the event's case and the event's resolution, in one
+  transaction. For prohibited content it is refused until the evidence record
+  exists (VIM-6c, NOR-8): capture first, remove after;
+* ``retry`` runs quarantined input through its adapter again and held events
+  through the classifiers and decision again, after a fix.
+
+Open work is a fact of the register (``access.open_work``), not a to-do list.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from . import audit
+from .access import EventView, QuarantineView
+from .errors import InvalidInput, InvalidState, NotFound
+from .events import Action, Label, ParseContext, SocialEvent
+from .ingest import Ingest, Summary, _Item, events_of
+from .model import Case, EventRow, QuarantineRow, table_of
+from .plugins import Plugins
+from .register import CasePlan, RecordSpec, RegisterService, Source, WrittenCase
+
+_EVENTS = table_of(EventRow)
+_QUARANTINE = table_of(QuarantineRow)
+_CASES = table_of(Case)
+
+RESOLUTIONS = ("unpublished", "removed", "hidden")
+_RESOLUTION_TITLES = {
+    "sv": {"unpublished": "Avpublicerat på {platform}", "removed": "Borttaget från {platform}",
+           "hidden": "Dolt på {platform}"},
+    "nb": {"unpublished": "Avpublisert på {platform}", "removed": "Slettet fra {platform}",
+           "hidden": "Skjult på {platform}"},
+}
+
+
+def _with_case(query: Any) -> Any:
+    return query.add_columns(_CASES.c.diary_number).outerjoin(_CASES, _CASES.c.id == _EVENTS.c.case_id)
+
+
+def list_events(service: RegisterService, *, review: bool = False, open_work: bool = False,
+                limit: int | None = None) -> Iterator[EventView]:
+    """Stored events, oldest first: all, those held for review, or those with open work."""
+    query = _with_case(select(_EVENTS)).order_by(_EVENTS.c.id)
+    if review:
+        query = query.where(_EVENTS.c.status == "held")
+    if open_work:
+        query = query.where(_EVENTS.c.resolution.is_(None), or_(
+            _EVENTS.c.action == Action.EVIDENCE.value,
+            and_(_EVENTS.c.action == Action.CONFIDENTIAL_CASE.value, _EVENTS.c.public.is_(True))))
+    if limit:
+        query = query.limit(limit)
+    with service.reading() as conn:
+        for row in conn.execute(query.execution_options(yield_per=500)).mappings():
+            yield service.access.event(row, row["diary_number"])
+
+
+def list_quarantined(service: RegisterService, *, include_resolved: bool = False) -> list[QuarantineView]:
+    """Quarantined input items, oldest first."""
+    query = select(_QUARANTINE).order_by(_QUARANTINE.c.id)
+    if not include_resolved:
+        query = query.where(_QUARANTINE.c.status == "open")
+    with service.reading() as conn:
+        return [service.access.quarantined(row) for row in conn.execute(query).mappings()]
+
+
+def _find_event(conn: Connection, ref: str) -> dict[str, Any]:
+    ref = ref.strip()
+    query = _with_case(select(_EVENTS))
+    try:
+        found = conn.execute(query.where(_EVENTS.c.uuid == uuid.UUID(ref))).mappings().all()
+    except ValueError:
+        found = conn.execute(query.where(or_(_EVENTS.c.key == ref, and_(
+            _EVENTS.c.platform == ref.split(":", 1)[0], _EVENTS.c.external_id == ref.split(":", 1)[-1])))
+            .order_by(_EVENTS.c.id)).mappings().all()
+    if not found:
+        raise NotFound(f"no event {ref!r} in the inbox (give its uuid, key or platform:id)")
+    return dict(found[0])
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What ``resolve`` registered."""
+
+    event: EventView
+    record: str | None
+
+
+def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, note: str | None = None) -> Resolved:
+    """Record that the post ``ref`` was unpublished, removed or hidden on its platform."""
+    if action not in RESOLUTIONS:
+        raise InvalidInput(f"unknown action {action!r}: use {', '.join(RESOLUTIONS)}")
+    with service.reading() as conn:
+        row = _find_event(conn, ref)
+    labels = {f[0] for f in row["findings"] or ()}
+    if row["resolution"]:
+        raise InvalidState(f"event {row['key']} was already recorded as {row['resolution']}")
+    if Label.PROHIBITED in labels and row["action"] != Action.EVIDENCE.value:
+        raise InvalidState(
+            f"event {row['key']} holds prohibited content but no evidence record: capture it first "
+            f"(VIM-6c, NOR-8); it is {row['status']}" + (f" ({row['reason']})" if row["reason"] else "")
+        )
+    language = "nb" if service.policy.language in ("nb", "nn") else "sv"
+    title = _RESOLUTION_TITLES[language][action].format(platform=row["platform"])
+    if note:
+        title = f"{title}: {note.strip()}"
+    now = service.clock()
+
+    def mark(conn: Connection, written: list[WrittenCase]) -> None:
+        record_id = written[0].records[0].id if written else None
+        conn.execute(update(_EVENTS).where(_EVENTS.c.id == row["id"]).values(
+            resolution=action, resolved_at=now, resolved_by=service.actor.username,
+            **({"record_id": row["record_id"] or record_id} if record_id else {})))
+
+    plans = []
+    if row["diary_number"]:
+        plans.append(CasePlan(records=[RecordSpec(
+            "memo", title, kind=action, source=Source(row["platform"], row["external_id"], row["url"]))],
+            case_number=row["diary_number"]))
+    change = audit.Change("inbox.resolve", "event", row["uuid"], row["key"][:200],
+                          {"after": {"resolution": action, "note": note}})
+    written = service.write_batch(plans, after=mark, audit_extra=[change])
+    record = written[0].records[0].number if written else None
+    with service.reading() as conn:
+        updated = _find_event(conn, str(row["uuid"]))
+    view = service.access.event(updated, updated["diary_number"])
+    if record:
+        event = next(events_of([updated]))
+        failures = plugins.notify("smcase_notify_post_resolved", event=event, action=action,
+                                  record=service.get_record(record))
+        del failures  # a notifier's failure does not undo what was registered
+    return Resolved(view, record)
+
+
+def retry(service: RegisterService, plugins: Plugins) -> Summary:
+    """Run quarantined input and held events through the pipeline again."""
+    ingest = Ingest(service, plugins)
+    total = Summary()
+    for item in list_quarantined(service):
+        adapter = plugins.adapter(item.adapter)
+        context = ParseContext(source_name=f"{item.source} (retry of {item.position})")
+        if not item.raw:
+            total.warnings.append(f"quarantine #{item.id} kept no raw input: ingest the fixed file again")
+            continue
+        parsed = list(adapter.parse(io.BytesIO(item.raw.encode("utf-8")), context))
+        if not parsed or any(not isinstance(p, SocialEvent) for p in parsed):
+            total.warnings.append(f"quarantine #{item.id} still does not parse")
+            continue
+        summary = ingest.process([(item.position, p) for p in parsed], item.adapter, context,
+                                 resolve_quarantine=item.id)
+        total.add(summary)
+    with service.reading() as conn:
+        held = [dict(r) for r in conn.execute(select(_EVENTS).where(_EVENTS.c.status == "held")
+                                              .order_by(_EVENTS.c.id)).mappings()]
+    if held:
+        entries = [(_Item(event, row["position"]), row["id"]) for event, row in zip(events_of(held), held, strict=True)]
+        total.add(ingest.reprocess(entries))
+    return total

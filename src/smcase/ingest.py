@@ -1,0 +1,629 @@
+"""Ingest: social-media input → inbox → classification → decision → register.
+
+Every input item ends in exactly one place, and the summary adds up:
+``received = stored + duplicates + skipped + quarantined``. Stored events are
+``trivial`` (kept and searchable, NOR-4), ``registered`` (a record in a case) or
+``held`` for review (a classifier or decision plugin failed on them: never
+decided as trivial, so a broken plugin cannot let a confidential post through
+unmarked).
+
+Work is done in batches: parse up to ``batch_size`` items, look their keys up
+in one query, classify and decide them, then write the events, quarantine rows,
+cases and records of the batch in one transaction through
+``RegisterService.write_batch``. Nothing is committed per event.
+
+The thread rule (VIM-6b, REN-1): when the municipality's own account replies
+(direction ``out``) to a comment from the public, that comment is registered,
+with the reply, in a case for the thread: the thread's open case if it has one,
+else a new case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from . import audit
+from .events import Action, Decision, Finding, Kind, Label, ParseContext, Skipped, SocialEvent, Unparsable
+from .model import Case, Channel, EventRow, QuarantineRow, table_of
+from .plugins import Plugins
+from .policy import canonical_json
+from .register import CasePlan, CaseSpec, Party, RecordSpec, RegisterService, Source, WrittenCase
+
+_EVENTS = table_of(EventRow)
+_QUARANTINE = table_of(QuarantineRow)
+
+TEXTS = {
+    "sv": {
+        "confidential_case": "Inlägg med uppgift som kan omfattas av sekretess ({platform})",
+        "confidential_record": "Inlägg på {platform} med sekretessuppgift",
+        "removal_case": "Borttagning av otillåtet innehåll: {category} ({platform})",
+        "evidence_record": "Bevis: {category} på {platform}",
+        "incoming": "Kommentar på {platform}",
+        "outgoing": "Svar på {platform}",
+        "edit": "Ändrad version på {platform}",
+        "delete": "Borttaget på {platform}",
+        "registered": "Registrerat meddelande ({platform})",
+    },
+    "nb": {
+        "confidential_case": "Innlegg med opplysning som kan være taushetsbelagt ({platform})",
+        "confidential_record": "Innlegg på {platform} med taushetsbelagt opplysning",
+        "removal_case": "Sletting av ulovlig innhold: {category} ({platform})",
+        "evidence_record": "Bevis: {category} på {platform}",
+        "incoming": "Kommentar på {platform}",
+        "outgoing": "Svar på {platform}",
+        "edit": "Endret versjon på {platform}",
+        "delete": "Slettet på {platform}",
+        "registered": "Registrert henvendelse ({platform})",
+    },
+}
+
+_COMPLAINT_LABELS = {Label.COMPLAINT, Label.QUESTION, Label.OPINION}
+
+
+@dataclass
+class Summary:
+    """What happened to the input; ``received`` equals the sum of the four fates."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+    held_for_review: int = 0
+    cases_opened: int = 0
+    records_added: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    skipped_reasons: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def accounted(self) -> bool:
+        """True when every received item is stored, a duplicate, skipped or quarantined."""
+        return self.received == self.stored + self.duplicates + self.skipped + self.quarantined
+
+    def add(self, other: Summary) -> None:
+        """Add another summary's counts to this one."""
+        for name in ("received", "stored", "duplicates", "skipped", "quarantined", "held_for_review",
+                     "cases_opened", "records_added"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.by_kind.update(other.by_kind)
+        self.skipped_reasons.update(other.skipped_reasons)
+        self.warnings.extend(other.warnings)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``smcase ingest --json``)."""
+        return {
+            "received": self.received, "stored": self.stored, "duplicates": self.duplicates,
+            "skipped": self.skipped, "quarantined": self.quarantined, "held_for_review": self.held_for_review,
+            "cases_opened": self.cases_opened, "records_added": self.records_added,
+            "by_kind": dict(sorted(self.by_kind.items())),
+            "skipped_reasons": dict(sorted(self.skipped_reasons.items())),
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class _Item:
+    """A new event in the batch, with what was found and decided."""
+
+    event: SocialEvent
+    position: str
+    findings: list[Finding] = field(default_factory=list)
+    decision: Decision | None = None
+    held_by: str | None = None
+    thread: str = ""
+    plan: int | None = None  # index of the plan that registers it
+    plan_record: int | None = None  # its record's index in that plan
+    status: str = "trivial"
+
+
+def render_capture(event: SocialEvent, raw_sha256: str) -> bytes:
+    """The archival rendering of a captured post: UTF-8 text with its metadata."""
+    lines = [
+        f"Platform: {event.platform}",
+        f"Item: {event.external_id} (revision {event.revision}, {event.kind})",
+        f"Channel: {event.channel or ''}",
+        f"Author: {event.author_name or ''} ({event.author_id or 'unknown id'})",
+        f"Published: {event.created_at.isoformat()}",
+        f"Address: {event.url or ''}",
+        f"In reply to: {event.in_reply_to or ''}",
+        f"Visibility: {'public' if event.public else 'not public (direct message)'}",
+        f"SHA-256 of the captured payload: {raw_sha256}",
+        "",
+        event.text or "",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _raw_json(event: SocialEvent) -> str:
+    return canonical_json(event.raw) if event.raw is not None else "null"
+
+
+class Ingest:
+    """One ingest run for one acting user."""
+
+    def __init__(self, service: RegisterService, plugins: Plugins, *, batch_size: int = 1000,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.service = service
+        self.plugins = plugins
+        self.policy = service.policy
+        self.batch_size = batch_size
+        self.progress = progress
+        self.texts = TEXTS["nb" if self.policy.language in ("nb", "nn") else "sv"]
+        self._channels: dict[str, int] | None = None
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self, stream: IO[bytes], fmt: str, context: ParseContext) -> Summary:
+        """Ingest every item of ``stream`` in format ``fmt``."""
+        adapter = self.plugins.adapter(fmt)
+        total = Summary()
+        batch: list[tuple[str, Any]] = []
+        for n, item in enumerate(adapter.parse(stream, context), start=1):
+            batch.append((f"item {n}", item))
+            if len(batch) >= self.batch_size:
+                total.add(self.process(batch, fmt, context))
+                batch = []
+                if self.progress:
+                    self.progress(n)
+        if batch:
+            total.add(self.process(batch, fmt, context))
+        return total
+
+    def process(self, items: list[tuple[str, Any]], adapter: str, context: ParseContext,
+                resolve_quarantine: int | None = None) -> Summary:
+        """Process one batch of parsed items in one transaction.
+
+        ``resolve_quarantine`` marks that quarantine row resolved in the same
+        transaction (``inbox retry``).
+        """
+        summary = Summary(received=len(items))
+        channels = self._channel_ids()  # read before the write transaction takes the lock
+        quarantine: list[dict[str, Any]] = []
+        fresh: dict[str, _Item] = {}
+        now = self.service.clock()
+        for position, item in items:
+            if isinstance(item, Skipped):
+                summary.skipped += 1
+                summary.skipped_reasons[item.reason] += 1
+            elif isinstance(item, Unparsable):
+                digest = hashlib.sha256(f"{adapter}\x1f{item.position if not item.raw else ''}\x1f{item.raw}"
+                                        .encode()).hexdigest()
+                quarantine.append({"adapter": adapter, "source": context.source_name, "position": item.position,
+                                   "raw": item.raw, "digest": digest, "reason": item.reason, "received_at": now,
+                                   "received_by": self.service.actor.username, "status": "open"})
+            elif item.key() in fresh:
+                summary.duplicates += 1
+            else:
+                fresh[item.key()] = _Item(item, position)
+        existing = self._existing_keys(list(fresh))
+        for key in existing:
+            del fresh[key]
+        summary.duplicates += len(existing)
+        known = self._quarantined_digests([q["digest"] for q in quarantine])
+        unique_quarantine = list({q["digest"]: q for q in quarantine if q["digest"] not in known}.values())
+        summary.duplicates += len(quarantine) - len(unique_quarantine)
+        quarantine = unique_quarantine
+        summary.quarantined = len(quarantine)
+        summary.stored = len(fresh)
+
+        new = list(fresh.values())
+        for entry in new:
+            self._classify(entry)
+            summary.by_kind[entry.event.kind] += 1
+        plans, stored_updates = self._plan(new)
+        summary.held_for_review = sum(1 for e in new if e.status == "held")
+
+        keys_digest = hashlib.sha256("\n".join(sorted(fresh)).encode()).hexdigest()
+        batch_audit = [audit.Change("inbox.ingest", "inbox", None, context.source_name[:200], {"after": {
+            "adapter": adapter, "source": context.source_name, "stored": len(new), "quarantined": len(quarantine),
+            "keys_sha256": keys_digest}})] if new or quarantine else []
+
+        def store(conn: Connection, written: list[WrittenCase]) -> None:
+            self._store_events(conn, new, written, adapter, context, now, channels)
+            self._apply_stored_updates(conn, stored_updates, written)
+            if quarantine:
+                conn.execute(insert(_QUARANTINE), quarantine)
+            if resolve_quarantine is not None:
+                conn.execute(update(_QUARANTINE).where(_QUARANTINE.c.id == resolve_quarantine)
+                             .values(status="resolved"))
+
+        wanted = new or quarantine or resolve_quarantine is not None
+        written = self.service.write_batch(plans, after=store, audit_extra=batch_audit) if wanted else []
+        summary.cases_opened = sum(1 for w in written if w.opened)
+        summary.records_added = sum(len(w.records) for w in written)
+        self._notify(new, written, quarantine, summary)
+        return summary
+
+    def reprocess(self, entries: list[tuple[_Item, int]]) -> Summary:
+        """Classify and decide stored events again (``inbox retry`` of held events) and update their rows."""
+        summary = Summary()
+        items = [item for item, _row_id in entries]
+        for item in items:
+            self._classify(item)
+        plans, stored_updates = self._plan(items)
+        summary.held_for_review = sum(1 for item in items if item.status == "held")
+
+        def store(conn: Connection, written: list[WrittenCase]) -> None:
+            for item, row_id in entries:
+                conn.execute(update(_EVENTS).where(_EVENTS.c.id == row_id).values(**_outcome(item, written)))
+            self._apply_stored_updates(conn, stored_updates, written)
+
+        change = audit.Change("inbox.retry", "inbox", None, None, {"after": {
+            "events": len(items), "still_held": summary.held_for_review}})
+        written = self.service.write_batch(plans, after=store, audit_extra=[change])
+        summary.cases_opened = sum(1 for w in written if w.opened)
+        summary.records_added = sum(len(w.records) for w in written)
+        self._notify(items, written, [], summary)
+        return summary
+
+    def _apply_stored_updates(self, conn: Connection, updates: dict[tuple[str, str], tuple[int, int]],
+                              written: list[WrittenCase]) -> None:
+        # Stored comments that this batch's replies made registrable are registered now.
+        for (platform, external_id), (plan, record) in updates.items():
+            case = written[plan]
+            conn.execute(
+                update(_EVENTS)
+                .where(_EVENTS.c.platform == platform, _EVENTS.c.external_id == external_id,
+                       _EVENTS.c.status == "trivial", _EVENTS.c.direction == "in")
+                .values(status="registered", case_id=case.id, record_id=case.records[record].id,
+                        action=Action.REGISTER.value, reason="answered by the municipality")
+            )
+
+    # -- stages ----------------------------------------------------------------------
+
+    def _quarantined_digests(self, digests: list[str]) -> set[str]:
+        if not digests:
+            return set()
+        with self.service.reading() as conn:
+            return set(conn.execute(select(_QUARANTINE.c.digest).where(_QUARANTINE.c.digest.in_(digests))).scalars())
+
+    def _existing_keys(self, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        with self.service.reading() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                found.update(conn.execute(select(_EVENTS.c.key).where(_EVENTS.c.key.in_(chunk))).scalars())
+        return found
+
+    def _classify(self, entry: _Item) -> None:
+        findings, failures = self.plugins.classify(entry.event, self.policy)
+        entry.findings = findings
+        if failures:
+            entry.status = "held"
+            entry.held_by = ", ".join(f.plugin for f in failures)
+            entry.decision = Decision(Action.HOLD, "; ".join(f"classifier {f.plugin!r} failed: {f.reason}"
+                                                            for f in failures))
+            return
+        decision, failure = self.plugins.decide(entry.event, findings, self.policy)
+        entry.decision = decision
+        if failure is not None or decision.action == Action.HOLD:
+            entry.status = "held"
+            entry.held_by = failure.plugin if failure else None
+
+    def _plan(self, new: list[_Item]) -> tuple[list[CasePlan], dict[tuple[str, str], tuple[int, int]]]:
+        """Turn the batch's decisions, the thread rule and edits of registered items into case plans.
+
+        Also returns the stored (earlier) comments that this batch's replies make
+        registrable: (platform, id) → (plan, record index).
+        """
+        plans: list[CasePlan] = []
+        by_id: dict[tuple[str, str], _Item] = {}
+        for e in new:  # the first occurrence is the original; later ones are its edits
+            by_id.setdefault((e.event.platform, e.event.external_id), e)
+        parents = self._stored_parents(new, by_id)
+        threads = self._thread_cases(new, by_id, parents)
+        originals = self._registered_originals(new)
+        thread_plan: dict[tuple[str, str], int] = {}
+        stored_updates: dict[tuple[str, str], tuple[int, int]] = {}
+        for entry in new:
+            event, decision = entry.event, entry.decision
+            parent_key = (event.platform, event.in_reply_to or "")
+            parent_thread = by_id[parent_key].thread if parent_key in by_id else parents.get(parent_key, {}).get("thread")
+            entry.thread = parent_thread or event.in_reply_to or event.external_id
+            if entry.status == "held" or decision is None:
+                continue
+            if decision.action == Action.CONFIDENTIAL_CASE:
+                self._add(plans, entry, CaseSpec(
+                    title=self._title("confidential_case", event), confidential=decision.ground,
+                    class_code=self.policy.ingest.confidential_class), [self._record(entry, confidential=decision.ground)])
+            elif decision.action == Action.EVIDENCE:
+                self._add(plans, entry, CaseSpec(
+                    title=self._title("removal_case", event, category=decision.category),
+                    class_code=self.policy.ingest.removal_class),
+                    [self._record(entry, kind="evidence", title=self._title("evidence_record", event,
+                                                                             category=decision.category))])
+            elif decision.action == Action.REGISTER:
+                self._add(plans, entry, CaseSpec(title=_case_title(event) or self._title("registered", event),
+                                                 class_code=self.policy.ingest.complaint_class),
+                          [self._record(entry, kind="message")])
+            elif event.kind in (Kind.EDIT, Kind.DELETE):
+                self._version(plans, entry, by_id, originals)
+            elif event.direction == "out" and event.in_reply_to:
+                self._thread_rule(plans, entry, by_id, parents, threads, thread_plan, stored_updates)
+        return plans, stored_updates
+
+    def _version(self, plans: list[CasePlan], entry: _Item, by_id: dict[tuple[str, str], _Item],
+                 originals: dict[tuple[str, str], tuple[str, str | None]]) -> None:
+        """An edit or deletion of a registered item becomes a new record in its case (TOR-5)."""
+        event = entry.event
+        key = (event.platform, event.external_id)
+        original = by_id.get(key)
+        ground: str | None = None
+        if original is not None and original is not entry and original.plan is not None:
+            index = original.plan
+            source = original.decision
+            ground = source.ground if source and source.action == Action.CONFIDENTIAL_CASE else None
+        elif key in originals:
+            number, ground = originals[key]
+            plans.append(CasePlan(records=[], case_number=number))
+            index = len(plans) - 1
+        else:
+            return
+        if event.kind == Kind.EDIT:
+            record = self._record(entry, title=self._title("edit", event), confidential=ground)
+        else:
+            record = RecordSpec("memo", self._title("delete", event), kind="platform_delete",
+                                source=Source(event.platform, event.external_id, event.url))
+        plans[index] = CasePlan(records=[*plans[index].records, record], spec=plans[index].spec,
+                                case_number=plans[index].case_number)
+        entry.plan, entry.plan_record, entry.status = index, len(plans[index].records) - 1, "registered"
+
+    def _registered_originals(self, new: list[_Item]) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """Stored, registered items that this batch edits or deletes: → (case number, case ground)."""
+        wanted = {(e.event.platform, e.event.external_id) for e in new if e.event.kind in (Kind.EDIT, Kind.DELETE)}
+        found: dict[tuple[str, str], tuple[str, str | None]] = {}
+        if not wanted:
+            return found
+        cases = table_of(Case)
+        ids = sorted({external for _p, external in wanted})
+        with self.service.reading() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(_EVENTS.c.platform, _EVENTS.c.external_id, cases.c.diary_number,
+                           cases.c.confidentiality_ground)
+                    .join(cases, cases.c.id == _EVENTS.c.case_id)
+                    .where(_EVENTS.c.external_id.in_(ids[start:start + 500]), cases.c.status != "closed")
+                )
+                for platform, external_id, number, ground in rows:
+                    if (platform, external_id) in wanted:
+                        found[(platform, external_id)] = (number, self._ground_id(ground))
+        return found
+
+    def _ground_id(self, citation: str | None) -> str | None:
+        return self.policy.ground(citation).id if citation else None
+
+    def _thread_rule(self, plans: list[CasePlan], reply: _Item, by_id: dict[tuple[str, str], _Item],
+                     parents: dict[tuple[str, str], dict[str, Any]], threads: dict[tuple[str, str], str],
+                     thread_plan: dict[tuple[str, str], int],
+                     stored_updates: dict[tuple[str, str], tuple[int, int]]) -> None:
+        key = (reply.event.platform, reply.event.in_reply_to or "")
+        in_batch = by_id.get(key)
+        stored = parents.get(key)
+        if in_batch is not None:
+            if in_batch.event.direction != "in" or in_batch.status != "trivial" or in_batch.plan is not None:
+                return
+        elif stored is None or stored["direction"] != "in" or stored["status"] != "trivial":
+            return
+        thread_key = (reply.event.platform, reply.thread)
+        records = []
+        if in_batch is not None:
+            records.append(self._record(in_batch, direction="in"))
+        elif stored is not None:
+            records.append(self._stored_record(stored))
+        reply_record = self._record(reply, direction="out", title=self._title("outgoing", reply.event))
+        records.append(reply_record)
+        if thread_key in thread_plan:  # the thread already has a case in this batch
+            index = thread_plan[thread_key]
+            plans[index] = CasePlan(records=[*plans[index].records, *records], spec=plans[index].spec,
+                                    case_number=plans[index].case_number)
+        else:
+            parent_text = in_batch.event if in_batch is not None else None
+            title = _case_title(parent_text) if parent_text else (stored or {}).get("title")
+            spec = None if thread_key in threads else CaseSpec(
+                title=title or self._title("incoming", reply.event), class_code=self.policy.ingest.complaint_class)
+            plans.append(CasePlan(records=records, spec=spec, case_number=threads.get(thread_key)))
+            index = len(plans) - 1
+            thread_plan[thread_key] = index
+        first = len(plans[index].records) - len(records)
+        if in_batch is not None:
+            in_batch.plan, in_batch.plan_record, in_batch.status = index, first, "registered"
+        else:
+            stored_updates[key] = (index, first)
+        reply.plan, reply.plan_record, reply.status = index, len(plans[index].records) - 1, "registered"
+
+    def _add(self, plans: list[CasePlan], entry: _Item, spec: CaseSpec, records: list[RecordSpec]) -> None:
+        plans.append(CasePlan(records=records, spec=spec))
+        entry.plan, entry.plan_record, entry.status = len(plans) - 1, 0, "registered"
+
+    def _title(self, key: str, event: SocialEvent, **extra: Any) -> str:
+        return self.texts[key].format(platform=event.platform, **extra)
+
+    def _record(self, entry: _Item, *, direction: str | None = None, kind: str = "social_post",
+                title: str | None = None, confidential: str | None = None) -> RecordSpec:
+        event = entry.event
+        raw_sha = hashlib.sha256(_raw_json(event).encode()).hexdigest()
+        direction = direction or event.direction
+        default_title = self._title("confidential_record" if confidential else
+                                    ("incoming" if direction == "in" else "outgoing"), event)
+        author = event.author_name or event.author_id
+        return RecordSpec(
+            direction=direction,
+            title=title or default_title,
+            kind=kind,
+            parties=[Party("sender" if direction == "in" else "recipient", author)] if author and direction == "in"
+            else [],
+            attachments=[(f"{event.platform}-{_safe(event.external_id)}-r{event.revision}.txt",
+                          render_capture(event, raw_sha))],
+            confidential=confidential,
+            document_date=event.created_at.date(),
+            source=Source(event.platform, event.external_id, event.url, event.author_name, event.author_id),
+        )
+
+    def _stored_record(self, stored: dict[str, Any]) -> RecordSpec:
+        event = SocialEvent(
+            platform=stored["platform"], external_id=stored["external_id"], kind=stored["kind"],
+            channel=stored["channel"], author_id=stored["author_id"], author_name=stored["author_name"],
+            text=stored["text"], created_at=stored["created_at"], url=stored["url"],
+            in_reply_to=stored["in_reply_to"], revision=stored["revision"], direction="in",
+            raw=json.loads(stored["raw"]) if stored["raw"] else None, public=stored["public"],
+        )
+        return self._record(_Item(event, stored["position"]), direction="in")
+
+    def _stored_parents(self, new: list[_Item], by_id: dict[tuple[str, str], _Item]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Stored events that new ones reply to (latest revision of each)."""
+        wanted = {(e.event.platform, e.event.in_reply_to) for e in new
+                  if e.event.in_reply_to and (e.event.platform, e.event.in_reply_to) not in by_id}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        if not wanted:
+            return found
+        ids = sorted({external for _platform, external in wanted if external})
+        with self.service.reading() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(select(_EVENTS).where(_EVENTS.c.external_id.in_(ids[start:start + 500]))
+                                    .order_by(_EVENTS.c.id)).mappings()
+                for row in rows:
+                    key = (row["platform"], row["external_id"])
+                    if key in wanted:
+                        found[key] = dict(row)
+        return found
+
+    def _thread_cases(self, new: list[_Item], by_id: dict[tuple[str, str], _Item],
+                      parents: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], str]:
+        """Open cases of the threads this batch touches: (platform, thread) → diary number."""
+        threads = {(p["platform"], p["thread"]) for p in parents.values()}
+        threads |= {(e.event.platform, e.event.in_reply_to) for e in new if e.event.in_reply_to}
+        found: dict[tuple[str, str], str] = {}
+        if not threads:
+            return found
+        cases = table_of(Case)
+        names = sorted({t for _p, t in threads if t})
+        with self.service.reading() as conn:
+            for start in range(0, len(names), 500):
+                rows = conn.execute(
+                    select(_EVENTS.c.platform, _EVENTS.c.thread, cases.c.diary_number)
+                    .join(cases, cases.c.id == _EVENTS.c.case_id)
+                    .where(_EVENTS.c.thread.in_(names[start:start + 500]), cases.c.status != "closed",
+                           cases.c.confidentiality_ground.is_(None))
+                )
+                for platform, thread, number in rows:
+                    if (platform, thread) in threads:
+                        found[(platform, thread)] = number
+        return found
+
+    def _channel_ids(self) -> dict[str, int]:
+        if self._channels is None:
+            with self.service.reading() as conn:
+                rows = conn.execute(select(Channel.address, Channel.id)).all()
+            self._channels = {address.casefold(): channel_id for address, channel_id in rows}
+        return self._channels
+
+    def _store_events(self, conn: Connection, new: list[_Item], written: list[WrittenCase], adapter: str,
+                      context: ParseContext, now: datetime, channels: dict[str, int]) -> None:
+        rows = []
+        for entry in new:
+            event = entry.event
+            raw = _raw_json(event)
+            rows.append({
+                "key": event.key(), "platform": event.platform, "external_id": event.external_id,
+                "revision": event.revision, "kind": event.kind, "channel": event.channel,
+                "channel_id": channels.get((event.channel or "").casefold()), "author_id": event.author_id,
+                "author_name": event.author_name, "text": event.text, "created_at": event.created_at,
+                "url": event.url, "in_reply_to": event.in_reply_to,
+                "direction": event.direction, "public": event.public, "raw": raw,
+                "raw_sha256": hashlib.sha256(raw.encode()).hexdigest(), "adapter": adapter,
+                "source": context.source_name[:500], "position": entry.position, "ingested_at": now,
+                "ingested_by": self.service.actor.username,
+                "resolution": None, "resolved_at": None, "resolved_by": None,
+                **_outcome(entry, written),
+            })
+        if rows:
+            conn.execute(insert(_EVENTS), rows)
+
+    def _notify(self, new: list[_Item], written: list[WrittenCase], quarantine: list[dict[str, Any]],
+                summary: Summary) -> None:
+        plugins, failures = self.plugins, []
+        for row in quarantine:
+            failures += plugins.notify("smcase_notify_event_quarantined", adapter=row["adapter"],
+                                       position=row["position"], reason=row["reason"])
+        for entry in new:
+            tags = sorted({f.label for f in entry.findings if f.label in (Label.POLITICAL, Label.CRISIS)})
+            if tags:
+                failures += plugins.notify("smcase_notify_event_routed", event=entry.event, tags=tags)
+        hooks: dict[str, str] = {Action.CONFIDENTIAL_CASE: "smcase_notify_confidential_registered",
+                 Action.EVIDENCE: "smcase_notify_prohibited_captured"}
+        wanted = [h for h in ("smcase_notify_case_opened", "smcase_notify_complaint_received", *hooks.values())
+                  if plugins.has_implementations(h)]
+        if wanted:
+            views = {}
+            for case in written:
+                views[case.id] = self.service.get_case(case.diary_number, records=False)
+                if case.opened:
+                    failures += plugins.notify("smcase_notify_case_opened", case=views[case.id])
+            for entry in new:
+                if entry.plan is None or entry.decision is None:
+                    continue
+                view = views[written[entry.plan].id]
+                action = entry.decision.action
+                if action == Action.CONFIDENTIAL_CASE:
+                    failures += plugins.notify(hooks[action], event=entry.event, case=view)
+                elif action == Action.EVIDENCE:
+                    failures += plugins.notify(hooks[action], event=entry.event, case=view,
+                                               category=entry.decision.category or "")
+                elif entry.event.direction == "out":
+                    failures += plugins.notify("smcase_notify_complaint_received", event=entry.event, case=view)
+        summary.warnings += [f"notifier {f.plugin!r} failed: {f.reason}" for f in failures]
+
+
+def _outcome(entry: _Item, written: list[WrittenCase]) -> dict[str, Any]:
+    """The columns of an event row that classification and decision set."""
+    case_id = record_id = None
+    if entry.plan is not None and entry.plan_record is not None:
+        case = written[entry.plan]
+        case_id, record_id = case.id, case.records[entry.plan_record].id
+    decision = entry.decision
+    return {
+        "status": entry.status,
+        "action": decision.action if decision else None,
+        "reason": decision.reason if decision else None,
+        "findings": [[f.label, f.category, f.detail, f.classifier] for f in entry.findings] or None,
+        "held_by": entry.held_by,
+        "case_id": case_id,
+        "record_id": record_id,
+        "thread": entry.thread[:200],
+    }
+
+
+def _case_title(event: SocialEvent | None) -> str | None:
+    """A case title from a citizen's text: its first line, cut at 120 characters."""
+    if event is None or not event.text:
+        return None
+    first = event.text.strip().splitlines()[0].strip()
+    return first if len(first) <= 120 else first[:117].rstrip() + "..."
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:80]
+
+
+def events_of(rows: Iterable[dict[str, Any]]) -> Iterator[SocialEvent]:
+    """Stored event rows back as SocialEvents (for retry)."""
+    for row in rows:
+        yield SocialEvent(
+            platform=row["platform"], external_id=row["external_id"], kind=row["kind"], channel=row["channel"],
+            author_id=row["author_id"], author_name=row["author_name"], text=row["text"],
+            created_at=row["created_at"], url=row["url"], in_reply_to=row["in_reply_to"], revision=row["revision"],
+            direction=row["direction"], raw=json.loads(row["raw"]) if row["raw"] else None, identity=row["key"],
+            public=row["public"],
+        )
+
+
+__all__ = ["Ingest", "Summary", "render_capture", "Kind"]
