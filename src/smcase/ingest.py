@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -407,37 +407,37 @@ class Ingest:
                      stored_updates: dict[tuple[str, str], tuple[int, int]]) -> None:
         key = (reply.event.platform, reply.event.in_reply_to or "")
         in_batch = by_id.get(key)
-        stored = parents.get(key)
-        if in_batch is not None:
-            if in_batch.event.direction != "in" or in_batch.status != "trivial" or in_batch.plan is not None:
-                return
-        elif stored is None or stored["direction"] != "in" or stored["status"] != "trivial":
+        stored = parents.get(key) if in_batch is None else None
+        parent = in_batch.event if in_batch is not None else (_stored_event(stored) if stored else None)
+        if parent is None or parent.direction != "in":
             return
         thread_key = (reply.event.platform, reply.thread)
+        unregistered = (in_batch.status == "trivial" and in_batch.plan is None) if in_batch is not None \
+            else (stored or {}).get("status") == "trivial"
+        if not unregistered and thread_key not in thread_plan and thread_key not in threads:
+            return  # the comment is registered elsewhere (e.g. confidential) or held: leave the reply trivial
         records = []
-        if in_batch is not None:
-            records.append(self._record(in_batch, direction="in"))
-        elif stored is not None:
-            records.append(self._stored_record(stored))
-        reply_record = self._record(reply, direction="out", title=self._title("outgoing", reply.event))
-        records.append(reply_record)
+        if unregistered:
+            records.append(self._record(in_batch, direction="in") if in_batch is not None
+                           else self._stored_record(stored or {}))
+        records.append(self._record(reply, direction="out", title=self._title("outgoing", reply.event)))
         if thread_key in thread_plan:  # the thread already has a case in this batch
             index = thread_plan[thread_key]
             plans[index] = CasePlan(records=[*plans[index].records, *records], spec=plans[index].spec,
                                     case_number=plans[index].case_number)
         else:
-            parent_text = in_batch.event if in_batch is not None else None
-            title = _case_title(parent_text) if parent_text else (stored or {}).get("title")
             spec = None if thread_key in threads else CaseSpec(
-                title=title or self._title("incoming", reply.event), class_code=self.policy.ingest.complaint_class)
+                title=_case_title(parent) or self._title("incoming", reply.event),
+                class_code=self.policy.ingest.complaint_class)
             plans.append(CasePlan(records=records, spec=spec, case_number=threads.get(thread_key)))
             index = len(plans) - 1
             thread_plan[thread_key] = index
-        first = len(plans[index].records) - len(records)
-        if in_batch is not None:
-            in_batch.plan, in_batch.plan_record, in_batch.status = index, first, "registered"
-        else:
-            stored_updates[key] = (index, first)
+        if unregistered:
+            first = len(plans[index].records) - len(records)
+            if in_batch is not None:
+                in_batch.plan, in_batch.plan_record, in_batch.status = index, first, "registered"
+            else:
+                stored_updates[key] = (index, first)
         reply.plan, reply.plan_record, reply.status = index, len(plans[index].records) - 1, "registered"
 
     def _add(self, plans: list[CasePlan], entry: _Item, spec: CaseSpec, records: list[RecordSpec]) -> None:
@@ -469,14 +469,7 @@ class Ingest:
         )
 
     def _stored_record(self, stored: dict[str, Any]) -> RecordSpec:
-        event = SocialEvent(
-            platform=stored["platform"], external_id=stored["external_id"], kind=stored["kind"],
-            channel=stored["channel"], author_id=stored["author_id"], author_name=stored["author_name"],
-            text=stored["text"], created_at=stored["created_at"], url=stored["url"],
-            in_reply_to=stored["in_reply_to"], revision=stored["revision"], direction="in",
-            raw=json.loads(stored["raw"]) if stored["raw"] else None, public=stored["public"],
-        )
-        return self._record(_Item(event, stored["position"]), direction="in")
+        return self._record(_Item(_stored_event(stored), stored["position"]), direction="in")
 
     def _stored_parents(self, new: list[_Item], by_id: dict[tuple[str, str], _Item]) -> dict[tuple[str, str], dict[str, Any]]:
         """Stored events that new ones reply to (latest revision of each)."""
@@ -614,16 +607,20 @@ def _safe(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:80]
 
 
-def events_of(rows: Iterable[dict[str, Any]]) -> Iterator[SocialEvent]:
+def _stored_event(row: Mapping[str, Any]) -> SocialEvent:
+    """A stored event row back as the SocialEvent it was."""
+    return SocialEvent(
+        platform=row["platform"], external_id=row["external_id"], kind=row["kind"], channel=row["channel"],
+        author_id=row["author_id"], author_name=row["author_name"], text=row["text"],
+        created_at=row["created_at"], url=row["url"], in_reply_to=row["in_reply_to"], revision=row["revision"],
+        direction=row["direction"], raw=json.loads(row["raw"]) if row["raw"] else None, identity=row["key"],
+        public=row["public"],
+    )
+
+
+def events_of(rows: Iterable[Mapping[str, Any]]) -> Iterator[SocialEvent]:
     """Stored event rows back as SocialEvents (for retry)."""
-    for row in rows:
-        yield SocialEvent(
-            platform=row["platform"], external_id=row["external_id"], kind=row["kind"], channel=row["channel"],
-            author_id=row["author_id"], author_name=row["author_name"], text=row["text"],
-            created_at=row["created_at"], url=row["url"], in_reply_to=row["in_reply_to"], revision=row["revision"],
-            direction=row["direction"], raw=json.loads(row["raw"]) if row["raw"] else None, identity=row["key"],
-            public=row["public"],
-        )
+    return (_stored_event(row) for row in rows)
 
 
 __all__ = ["Ingest", "Summary", "render_capture", "Kind"]

@@ -12,13 +12,20 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def _pattern(term: str) -> str:
+    # A term matches whole words; a trailing '*' lets it take any ending ("översvämning*").
+    if term.endswith("*"):
+        return re.escape(normalise(term[:-1])) + r"\w*"
+    return re.escape(normalise(term)) + r"(?!\w)"
+
+
 @lru_cache(maxsize=256)
 def matcher(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     """One compiled pattern for a term list (longest terms first); None for an empty list."""
     if not terms:
         return None
-    alternatives = "|".join(re.escape(normalise(t)) for t in sorted(terms, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+    alternatives = "|".join(_pattern(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})")
 
 
 def first_match(terms: tuple[str, ...], text: str) -> str | None:

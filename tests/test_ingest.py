@@ -1,0 +1,276 @@
+"""Ingest scenarios, named by the guideline rule each proves, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from smcase import audit, inbox
+from smcase.errors import InvalidState
+from smcase.events import ParseContext
+from smcase.hookspecs import hookimpl
+from smcase.ingest import Ingest
+from smcase.model import EventRow, Record
+from smcase.plugins import create_plugins
+from smcase.register import RegisterService
+
+from .conftest import REPO, Cli
+
+EVENTS = REPO / "fixtures" / "events"
+PNR = "19121212-1212"
+
+
+def jsonl(*events: dict[str, Any]) -> bytes:
+    base = {"platform": "facebook", "kind": "comment", "channel": "https://www.facebook.com/kommunen",
+            "created_at": "2026-01-13T10:00:00+01:00", "direction": "in"}
+    return b"".join(json.dumps({**base, **e}).encode() + b"\n" for e in events)
+
+
+def run(service: RegisterService, data: bytes, fmt: str = "jsonl", plugins: Any = None) -> Any:
+    return Ingest(service, plugins or create_plugins(env={}), batch_size=3).run(
+        io.BytesIO(data), fmt, ParseContext(source_name="test"))
+
+
+def event_rows(service: RegisterService) -> list[Any]:
+    with service.engine.connect() as conn:
+        return list(conn.execute(select(EventRow).order_by(EventRow.id)).mappings())
+
+
+@pytest.fixture
+def ready(cli: Cli) -> Cli:
+    assert cli("init", "--name", "Torsby kommun", "--country", "SE").exit_code == 0
+    return cli
+
+
+def test_nor4_every_item_is_stored_whether_or_not_it_becomes_a_case(ready: Cli) -> None:
+    result = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"), "--format", "jsonl", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert {k: summary[k] for k in ("received", "stored", "duplicates", "skipped", "quarantined", "held_for_review",
+                                    "cases_opened")} == {
+        "received": 10, "stored": 7, "duplicates": 0, "skipped": 1, "quarantined": 2, "held_for_review": 0,
+        "cases_opened": 3}
+    assert summary["by_kind"] == {"comment": 6, "post": 1}
+    listed = json.loads(ready("inbox", "list", "--json").stdout)
+    assert len(listed) == 7
+    assert {e["status"] for e in listed} == {"trivial", "registered"}
+    trivial = [e for e in listed if e["status"] == "trivial"]
+    assert any(e["text"] == "Bra jobbat!" for e in trivial)  # kept and searchable without a case (TOR-9)
+    quarantined = json.loads(ready("inbox", "list", "--quarantined", "--json").stdout)
+    assert [(q["position"], q["adapter"]) for q in quarantined] == [("line 9", "jsonl"), ("line 10", "jsonl")]
+
+
+def test_ingesting_the_same_file_twice_adds_nothing_and_says_so(ready: Cli) -> None:
+    first = ready("ingest", str(EVENTS / "facebook-webhook.json"), "--format", "facebook-webhook")
+    assert first.exit_code == 0, first.stderr
+    cases = ready("case", "list", "--json").stdout
+    again = ready("ingest", str(EVENTS / "facebook-webhook.json"), "--format", "facebook-webhook", "--json")
+    summary = json.loads(again.stdout)
+    assert summary["stored"] == 0 and summary["quarantined"] == 0 and summary["cases_opened"] == 0
+    assert summary["received"] == summary["duplicates"] + summary["skipped"]
+    assert ready("case", "list", "--json").stdout == cases
+    human = ready("ingest", str(EVENTS / "facebook-webhook.json"), "--format", "facebook-webhook").stdout
+    assert "nothing new" in human
+
+
+def test_tor9_rat9_a_personnummer_opens_a_confidential_case_a_phone_number_does_not(se: RegisterService) -> None:
+    summary = run(se, jsonl({"id": "c1", "text": f"Min mamma {PNR} får ingen hemtjänst", "author": {"name": "Kalle"}},
+                            {"id": "c2", "text": "Ring mig på 070-123 45 67 om snöröjningen"}))
+    assert (summary.stored, summary.cases_opened) == (2, 1)
+    (case,) = se.iter_cases()
+    assert case.confidentiality == "OSL 21 kap. 3 §"
+    full = se.get_case(case.diary_number)
+    (record,) = full.records or ()
+    public = json.dumps([case.public_title, record.public_title])
+    assert PNR not in public and "1212" not in public
+    assert record.direction == "incoming" and record.confidentiality == "OSL 21 kap. 3 §"
+    assert record.documents[0].format == "txt"  # the capture, in an archival format
+    assert PNR in se.files.path(record.documents[0].sha256).read_text(encoding="utf-8")  # type: ignore[union-attr]
+    rows = event_rows(se)
+    assert [r["status"] for r in rows] == ["registered", "trivial"]
+    assert [e.open_work for e in inbox.list_events(se)] == ["unpublish", None]
+
+
+def test_ren5_a_norwegian_fodselsnummer_opens_a_skjermet_case(no: RegisterService) -> None:
+    run(no, jsonl({"id": "n1", "text": "Fødselsnummeret mitt er 01010012356, hjelp meg"}))
+    (case,) = no.iter_cases()
+    assert case.confidentiality == "Offl. § 26 femte ledd" and case.public_title == "Skjermet sak"
+    assert case.diary_number == "2026/1"
+    (record,) = no.get_case(case.diary_number).records or ()
+    assert (record.journal_year, record.journal_seq) == (2026, 1)
+
+
+def test_a_direct_message_is_confidential_but_leaves_no_unpublish_work(se: RegisterService) -> None:
+    run(se, (EVENTS / "mastodon-outbox.json").read_bytes(), fmt="mastodon")
+    (case,) = se.iter_cases()
+    assert case.confidentiality == "OSL 21 kap. 3 §"
+    assert [e.open_work for e in inbox.list_events(se, open_work=True)] == []
+
+
+def test_vim6c_nor8_a_threat_is_evidence_first_and_removal_is_refused_before_it(se: RegisterService) -> None:
+    class BrokenDecision:
+        @hookimpl(tryfirst=True)
+        def smcase_decide_action(self) -> None:
+            raise RuntimeError("rule engine down")
+
+    broken = create_plugins(env={}, extra=[("rules-plugin", BrokenDecision())])
+    run(se, jsonl({"id": "t1", "text": "Jag vet var du bor, akta dig.", "author": {"id": "troll"}}), plugins=broken)
+    (held,) = list(inbox.list_events(se, review=True))
+    assert held.held_by == "rules-plugin" and "prohibited" in held.labels
+    with pytest.raises(InvalidState, match="no evidence record: capture it first"):
+        inbox.resolve(se, broken, str(held.uuid), "removed")
+    summary = inbox.retry(se, create_plugins(env={}))  # the plugin was fixed (removed)
+    assert summary.cases_opened == 1 and summary.held_for_review == 0
+    (event,) = list(inbox.list_events(se, open_work=True))
+    assert event.open_work == "removal"
+    case = se.get_case(event.case or "")
+    (evidence,) = case.records or ()
+    assert evidence.kind == "evidence" and evidence.documents
+    capture = se.files.path(evidence.documents[0].sha256).read_text(encoding="utf-8")  # type: ignore[union-attr]
+    assert "Jag vet var du bor" in capture and "SHA-256 of the captured payload" in capture
+    done = inbox.resolve(se, broken, event.key, "removed", note="borttagen 10:05")
+    assert done.record == f"{case.diary_number}-2"
+    assert list(inbox.list_events(se, open_work=True)) == []
+    with pytest.raises(InvalidState, match="already recorded as removed"):
+        inbox.resolve(se, broken, event.key, "removed")
+    assert audit.verify(se.engine).ok
+
+
+def test_inbox_resolve_through_the_cli(ready: Cli) -> None:
+    ready("ingest", str(EVENTS / "torsby-facebook.jsonl"), "--format", "jsonl")
+    open_work = json.loads(ready("inbox", "list", "--open", "--json").stdout)
+    assert sorted(e["open_work"] for e in open_work) == ["removal", "unpublish"]
+    confidential = next(e for e in open_work if e["open_work"] == "unpublish")
+    result = ready("inbox", "resolve", confidential["uuid"], "--action", "unpublished")
+    assert result.exit_code == 0 and "recorded as unpublished" in result.stdout
+    missing = ready("inbox", "resolve", "facebook:nope", "--action", "removed")
+    assert missing.exit_code == 1 and "no event 'facebook:nope'" in missing.stderr
+
+
+def test_vim6b_ren1_an_answered_complaint_becomes_a_case_with_comment_and_reply(se: RegisterService) -> None:
+    run(se, jsonl({"id": "c1", "text": "Varför är gångbanan inte sandad?", "author": {"name": "Anna"}},
+                  {"id": "c9", "text": "Bra jobbat!"}))
+    assert list(se.iter_cases()) == []  # unanswered: kept in the inbox
+    run(se, jsonl({"id": "r1", "text": "Vi sandar i eftermiddag.", "in_reply_to": "c1", "direction": "out"}))
+    (case,) = se.iter_cases()
+    records = se.get_case(case.diary_number).records or ()
+    assert [(r.direction, r.running_number) for r in records] == [("incoming", 1), ("outgoing", 2)]
+    assert case.title == "Varför är gångbanan inte sandad?" and case.class_code == "1.4.4"
+    assert records[0].correspondents[0].name == "Anna"
+    # a second answer in the same thread joins the open case
+    run(se, jsonl({"id": "r2", "text": "Nu är det sandat.", "in_reply_to": "c1", "direction": "out"}))
+    assert len(list(se.iter_cases())) == 1
+    assert len(se.get_case(case.diary_number).records or ()) == 3
+    statuses = {r["external_id"]: r["status"] for r in event_rows(se)}
+    assert statuses == {"c1": "registered", "c9": "trivial", "r1": "registered", "r2": "registered"}
+
+
+def test_tor5_edits_keep_versions_and_nothing_registered_is_overwritten(se: RegisterService) -> None:
+    run(se, jsonl({"id": "c1", "text": f"Kalle {PNR} behöver hjälp"}))
+    run(se, jsonl({"id": "c1", "kind": "edit", "revision": 2, "text": "Kalle behöver hjälp (ändrat)"}))
+    (case,) = se.iter_cases()
+    records = se.get_case(case.diary_number).records or ()
+    assert [r.running_number for r in records] == [1, 2]
+    assert all(r.confidentiality == "OSL 21 kap. 3 §" for r in records)  # the version stays as confidential
+    texts = [r["text"] for r in event_rows(se)]
+    assert texts == [f"Kalle {PNR} behöver hjälp", "Kalle behöver hjälp (ändrat)"]
+
+
+def test_nor9_a_question_from_another_route_is_registered_from_standard_input(ready: Cli) -> None:
+    line = (EVENTS / "manual-question.jsonl").read_text(encoding="utf-8")
+    result = ready("ingest", "-", "--format", "jsonl", "--json", input=line)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["cases_opened"] == 1
+    (case,) = json.loads(ready("case", "list", "--json").stdout)
+    assert case["title"].startswith("Hej! Jag skrev till dig privat")
+
+
+def test_a_broken_third_party_classifier_holds_events_with_its_name(se: RegisterService) -> None:
+    class Broken:
+        @hookimpl
+        def smcase_classify_event(self) -> list[Any]:
+            raise ValueError("model file missing")
+
+    plugins = create_plugins(env={}, extra=[("acme-classifier", Broken())])
+    summary = run(se, jsonl({"id": "a", "text": f"pnr {PNR}"}, {"id": "b", "text": "hej"}), plugins=plugins)
+    assert summary.held_for_review == 2 and summary.stored == 2 and summary.cases_opened == 0
+    held = list(inbox.list_events(se, review=True))
+    assert {e.held_by for e in held} == {"acme-classifier"}
+    assert all("model file missing" in (e.reason or "") for e in held)
+    assert "confidential" in held[0].labels  # the built-ins kept working
+    assert inbox.retry(se, plugins).held_for_review == 2  # still broken: still held, nothing lost
+    assert inbox.retry(se, create_plugins(env={})).cases_opened == 1
+
+
+def test_every_item_is_accounted_for_in_one_place(se: RegisterService) -> None:
+    for path, fmt in (("torsby-facebook.jsonl", "jsonl"), ("facebook-webhook.json", "facebook-webhook"),
+                      ("mastodon-outbox.json", "mastodon"), ("facebook-dyi-posts.json", "facebook-dyi"),
+                      ("facebook-dyi-comments.json", "facebook-dyi"), ("x-tweets.js", "x-archive")):
+        summary = run(se, (EVENTS / path).read_bytes(), fmt=fmt)
+        assert summary.accounted, path
+        assert summary.received > 0
+    with se.engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(EventRow)).scalar_one()
+        registered = conn.execute(select(func.count()).select_from(EventRow).where(EventRow.record_id.is_not(None)))
+        records = conn.execute(select(func.count()).select_from(Record)).scalar_one()
+    assert stored == 7 + 6 + 4 + 2 + 1 + 3
+    assert registered.scalar_one() <= records
+    assert audit.verify(se.engine).ok
+
+
+def test_ren4_tor12_routing_tags_reach_plugins(se: RegisterService) -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    class Router:
+        @hookimpl
+        def smcase_notify_event_routed(self, event: Any, tags: list[str]) -> None:
+            seen.append((event.external_id, tags))
+
+        @hookimpl
+        def smcase_notify_case_opened(self, case: Any) -> None:
+            raise RuntimeError("mail server down")
+
+    plugins = create_plugins(env={}, extra=[("router", Router())])
+    summary = run(se, jsonl({"id": "p", "text": "Vad säger kommunalrådet om översvämningen?"},
+                            {"id": "q", "text": f"pnr {PNR}"}), plugins=plugins)
+    assert seen == [("p", ["crisis", "political"])]
+    assert summary.cases_opened == 1  # the failing notifier did not undo the case
+    assert summary.warnings == ["notifier 'router' failed: RuntimeError: mail server down"]
+
+
+def test_quarantined_input_is_retried_after_the_adapter_is_fixed(se: RegisterService) -> None:
+    from smcase.builtin import jsonl as builtin_jsonl
+    from smcase.events import Adapter, Unparsable
+
+    class Strict:
+        @hookimpl
+        def smcase_parse_adapters(self) -> list[Adapter]:
+            def parse(stream: Any, context: Any) -> Any:
+                for n, line in enumerate(stream, 1):
+                    yield Unparsable(f"line {n}", line.decode(), "strict mode rejects everything")
+            return [Adapter("strict", "test", parse)]
+
+    class Fixed:
+        @hookimpl
+        def smcase_parse_adapters(self) -> list[Adapter]:
+            return [Adapter("strict", "test", builtin_jsonl.parse)]
+
+    summary = run(se, jsonl({"id": "z", "text": "hej"}), fmt="strict",
+                  plugins=create_plugins(env={}, extra=[("strict", Strict())]))
+    assert summary.quarantined == 1
+    retried = inbox.retry(se, create_plugins(env={}, extra=[("strict", Fixed())]))
+    assert retried.stored == 1
+    assert inbox.list_quarantined(se) == []
+    assert [r["external_id"] for r in event_rows(se)] == ["z"]
+
+
+def test_ingest_refuses_an_unknown_format_and_a_missing_file(ready: Cli, tmp_path: Path) -> None:
+    bad = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"), "--format", "myspace")
+    assert bad.exit_code == 1 and "unknown input format 'myspace'; known: facebook-dyi" in bad.stderr
+    missing = ready("ingest", str(tmp_path / "nope.jsonl"), "--format", "jsonl")
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
