@@ -104,6 +104,6 @@ def test_the_default_decision() -> None:
     assert decision.smcase_decide_action(event("x"), confidential, SE).ground == "osl-21-3"
     threat = decision.smcase_decide_action(event("x"), [Finding("prohibited", "threat")], SE)
     assert (threat.action, threat.category) == (Action.EVIDENCE, "threat")
-    asked = decision.smcase_decide_action(event("x", raw={"register": True}), [], SE)
+    asked = decision.smcase_decide_action(event("x", register=True), [], SE)
     assert asked.action == Action.REGISTER
     assert decision.smcase_decide_action(event("x"), [Finding("question")], SE).action == Action.TRIVIAL

@@ -13,6 +13,7 @@ mean that driver.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, Table, create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -149,6 +150,27 @@ def require_current(engine: Engine) -> None:
         raise ConfigError(
             f"database schema is at revision {current}, this smcase needs {head_revision()}: run 'smcase db upgrade'"
         )
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows with one driver ``executemany``, converting each column's values once.
+
+    Values go through the column type's own bind processor (so they are stored
+    exactly as an ORM or Core insert stores them), without the per-row
+    bookkeeping of a Core ``insert()``: this is the ingest hot path.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    columns = list(rows[0])
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+           f"VALUES ({', '.join([marker] * len(columns))})")
+    params = [tuple(value if process is None else process(value)
+                    for value, process in zip((row[name] for name in columns), processors, strict=True))
+              for row in rows]
+    conn.exec_driver_sql(sql, params)
 
 
 def connect(engine: Engine) -> Connection:

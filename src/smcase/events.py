@@ -36,7 +36,9 @@ class SocialEvent:
     account. ``identity`` is what makes two deliveries the same item (the
     adapter decides: for a Mastodon post its id and revision, for a Facebook
     webhook change the item id, the verb and the time). ``public`` is False for
-    direct messages and other items never shown to the public.
+    direct messages and other items never shown to the public. ``raw`` is the
+    payload as received: the original JSON text where the adapter has it (kept
+    verbatim as evidence), else the parsed object.
     """
 
     platform: str
@@ -54,6 +56,7 @@ class SocialEvent:
     raw: Any = None
     identity: str = ""
     public: bool = True
+    register: bool = False  # a person asked for this item to be registered (manual registration, NOR-9)
 
     def key(self) -> str:
         """The deduplication key: the adapter's identity, or platform, id and revision."""

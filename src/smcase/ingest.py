@@ -21,7 +21,7 @@ else a new case.
 from __future__ import annotations
 
 import hashlib
-import json
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, insert, select, update
 
 from . import audit
+from .db import bulk_insert
 from .events import Action, Decision, Finding, Kind, Label, ParseContext, Skipped, SocialEvent, Unparsable
 from .model import Case, Channel, EventRow, QuarantineRow, table_of
 from .plugins import Plugins
@@ -123,6 +124,14 @@ class _Item:
     plan: int | None = None  # index of the plan that registers it
     plan_record: int | None = None  # its record's index in that plan
     status: str = "trivial"
+    _raw: tuple[str, str] | None = None
+
+    def raw(self) -> tuple[str, str]:
+        """The raw payload as text and its SHA-256 (computed once)."""
+        if self._raw is None:
+            text = _raw_json(self.event)
+            self._raw = (text, hashlib.sha256(text.encode()).hexdigest())
+        return self._raw
 
 
 def render_capture(event: SocialEvent, raw_sha256: str) -> bytes:
@@ -144,6 +153,9 @@ def render_capture(event: SocialEvent, raw_sha256: str) -> bytes:
 
 
 def _raw_json(event: SocialEvent) -> str:
+    """The raw payload as text: verbatim when the adapter kept it, else canonical JSON."""
+    if isinstance(event.raw, str):
+        return event.raw
     return canonical_json(event.raw) if event.raw is not None else "null"
 
 
@@ -326,9 +338,7 @@ class Ingest:
         stored_updates: dict[tuple[str, str], tuple[int, int]] = {}
         for entry in new:
             event, decision = entry.event, entry.decision
-            parent_key = (event.platform, event.in_reply_to or "")
-            parent_thread = by_id[parent_key].thread if parent_key in by_id else parents.get(parent_key, {}).get("thread")
-            entry.thread = parent_thread or event.in_reply_to or event.external_id
+            entry.thread = self._thread_of(event, by_id, parents)
             if entry.status == "held" or decision is None:
                 continue
             if decision.action == Action.CONFIDENTIAL_CASE:
@@ -401,6 +411,23 @@ class Ingest:
     def _ground_id(self, citation: str | None) -> str | None:
         return self.policy.ground(citation).id if citation else None
 
+    @staticmethod
+    def _thread_of(event: SocialEvent, by_id: dict[tuple[str, str], _Item],
+                   parents: dict[tuple[str, str], dict[str, Any]]) -> str:
+        """A thread is a comment on a post with the replies under it (not the whole post).
+
+        Comments by different people under one post are different matters; a
+        reply belongs to the thread of the comment it answers.
+        """
+        key = (event.platform, event.in_reply_to or "")
+        if key in by_id and by_id[key].event.kind != Kind.POST:
+            return by_id[key].thread or by_id[key].event.external_id
+        if key in parents and parents[key]["kind"] != Kind.POST:
+            return str(parents[key]["thread"])
+        if event.direction == "out" and event.in_reply_to and key not in by_id and key not in parents:
+            return event.in_reply_to  # our reply to a comment we never saw: keep it with that comment's thread
+        return event.external_id
+
     def _thread_rule(self, plans: list[CasePlan], reply: _Item, by_id: dict[tuple[str, str], _Item],
                      parents: dict[tuple[str, str], dict[str, Any]], threads: dict[tuple[str, str], str],
                      thread_plan: dict[tuple[str, str], int],
@@ -450,7 +477,7 @@ class Ingest:
     def _record(self, entry: _Item, *, direction: str | None = None, kind: str = "social_post",
                 title: str | None = None, confidential: str | None = None) -> RecordSpec:
         event = entry.event
-        raw_sha = hashlib.sha256(_raw_json(event).encode()).hexdigest()
+        raw_sha = entry.raw()[1]
         direction = direction or event.direction
         default_title = self._title("confidential_record" if confidential else
                                     ("incoming" if direction == "in" else "outgoing"), event)
@@ -524,22 +551,21 @@ class Ingest:
         rows = []
         for entry in new:
             event = entry.event
-            raw = _raw_json(event)
+            raw, raw_sha256 = entry.raw()
             rows.append({
-                "key": event.key(), "platform": event.platform, "external_id": event.external_id,
+                "uuid": uuid.uuid4(), "key": event.key(), "platform": event.platform, "external_id": event.external_id,
                 "revision": event.revision, "kind": event.kind, "channel": event.channel,
                 "channel_id": channels.get((event.channel or "").casefold()), "author_id": event.author_id,
                 "author_name": event.author_name, "text": event.text, "created_at": event.created_at,
                 "url": event.url, "in_reply_to": event.in_reply_to,
                 "direction": event.direction, "public": event.public, "raw": raw,
-                "raw_sha256": hashlib.sha256(raw.encode()).hexdigest(), "adapter": adapter,
+                "raw_sha256": raw_sha256, "adapter": adapter,
                 "source": context.source_name[:500], "position": entry.position, "ingested_at": now,
                 "ingested_by": self.service.actor.username,
                 "resolution": None, "resolved_at": None, "resolved_by": None,
                 **_outcome(entry, written),
             })
-        if rows:
-            conn.execute(insert(_EVENTS), rows)
+        bulk_insert(conn, _EVENTS, rows)
 
     def _notify(self, new: list[_Item], written: list[WrittenCase], quarantine: list[dict[str, Any]],
                 summary: Summary) -> None:
@@ -613,8 +639,7 @@ def _stored_event(row: Mapping[str, Any]) -> SocialEvent:
         platform=row["platform"], external_id=row["external_id"], kind=row["kind"], channel=row["channel"],
         author_id=row["author_id"], author_name=row["author_name"], text=row["text"],
         created_at=row["created_at"], url=row["url"], in_reply_to=row["in_reply_to"], revision=row["revision"],
-        direction=row["direction"], raw=json.loads(row["raw"]) if row["raw"] else None, identity=row["key"],
-        public=row["public"],
+        direction=row["direction"], raw=row["raw"], identity=row["key"], public=row["public"],
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -80,6 +80,7 @@ class Plugins:
 
     manager: pluggy.PluginManager
     infos: list[PluginInfo] = field(default_factory=list)
+    _cache: dict[str, list[tuple[str, Any]]] = field(default_factory=dict, repr=False)
 
     # -- what is loaded --------------------------------------------------------------
 
@@ -100,10 +101,13 @@ class Plugins:
         """True when at least one loaded plugin implements ``hook``."""
         return bool(getattr(self.manager.hook, hook).get_hookimpls())
 
-    def _impls(self, hook: str) -> Iterator[tuple[str, Any]]:
+    def _impls(self, hook: str) -> list[tuple[str, Any]]:
         # Same order pluggy uses: tryfirst first, trylast last, later registrations before earlier ones.
-        for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
-            yield impl.plugin_name, impl
+        # Cached: classify and decide run once per event on the ingest hot path.
+        if hook not in self._cache:
+            impls = reversed(getattr(self.manager.hook, hook).get_hookimpls())
+            self._cache[hook] = [(impl.plugin_name, impl) for impl in impls]
+        return self._cache[hook]
 
     @staticmethod
     def _call(impl: Any, kwargs: Mapping[str, Any]) -> Any:

@@ -19,7 +19,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -467,7 +467,8 @@ class RegisterService:
             raise InvalidInput("each plan needs either a new case's spec or an existing case's number")
         if not plans and after is None and not audit_extra:
             return [], []
-        prepared = [[self._prepare_record(spec) for spec in plan.records] for plan in plans]
+        with self.files.deferred_sync() if self.files else nullcontext():
+            prepared = [[self._prepare_record(spec) for spec in plan.records] for plan in plans]
         now = self.clock()
         year = local_date(now, self.tz).year
         with self._write() as session:

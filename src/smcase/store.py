@@ -13,6 +13,8 @@ import io
 import mimetypes
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -45,6 +47,24 @@ class FileStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._deferred = False
+        self._unsynced = False
+
+    @contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Write files without an fsync each and make them all durable with one sync at the end.
+
+        For batches: the caller leaves the block (and so syncs) before it commits
+        the transaction that refers to the files.
+        """
+        self._deferred = True
+        try:
+            yield
+        finally:
+            self._deferred = False
+            if self._unsynced:
+                os.sync()
+                self._unsynced = False
 
     def path(self, sha256: str) -> Path:
         """Where the file with this digest is (or would be) kept."""
@@ -75,7 +95,10 @@ class FileStore:
                         size += len(chunk)
                         out.write(chunk)
                     out.flush()
-                    os.fsync(out.fileno())
+                    if self._deferred:
+                        self._unsynced = True
+                    else:
+                        os.fsync(out.fileno())
                 target = self.path(digest.hexdigest())
                 target.parent.mkdir(exist_ok=True)
                 if target.exists():

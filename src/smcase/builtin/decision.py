@@ -32,6 +32,6 @@ def smcase_decide_action(event: SocialEvent, findings: list[Finding], policy: Po
         category = next(f.category for f in findings if f.label == Label.PROHIBITED)
         return Decision(Action.EVIDENCE, f"prohibited content: {category}", category=category,
                         findings=tuple(findings))
-    if isinstance(event.raw, dict) and event.raw.get("register") is True:
+    if event.register:
         return Decision(Action.REGISTER, "registration was asked for (manual registration)", findings=tuple(findings))
     return Decision(Action.TRIVIAL, "nothing to register", findings=tuple(findings))

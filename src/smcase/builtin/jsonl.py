@@ -48,6 +48,7 @@ def event_from_json(obj: dict[str, Any], context: ParseContext, raw: Any = None)
         direction=obj.get("direction", "in"),
         raw=obj if raw is None else raw,
         public=obj.get("public", True),
+        register=obj.get("register", False) is True,
     )
 
 
@@ -68,7 +69,7 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             if obj["kind"] == "reaction":
                 yield Skipped(position, "reaction", "a reaction carries no content to keep")
                 continue
-            yield event_from_json(obj, context)
+            yield event_from_json(obj, context, raw=line.decode("utf-8").rstrip("\r\n"))
         except fastjsonschema.JsonSchemaValueException as exc:
             field = (exc.name or "data").removeprefix("data").lstrip(".") or "(line)"
             yield Unparsable(position, excerpt(line), f"{field}: {exc.message.removeprefix(exc.name or '').strip()}")
