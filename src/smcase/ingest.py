@@ -394,14 +394,14 @@ class Ingest:
         if not wanted:
             return found
         cases = table_of(Case)
-        ids = sorted({external for _p, external in wanted})
         with self.service.reading() as conn:
-            for start in range(0, len(ids), 500):
+            for platform, chunk in _by_platform(wanted):
                 rows = conn.execute(
                     select(_EVENTS.c.platform, _EVENTS.c.external_id, cases.c.diary_number,
                            cases.c.confidentiality_ground)
                     .join(cases, cases.c.id == _EVENTS.c.case_id)
-                    .where(_EVENTS.c.external_id.in_(ids[start:start + 500]), cases.c.status != "closed")
+                    .where(_EVENTS.c.platform == platform, _EVENTS.c.external_id.in_(chunk),
+                           cases.c.status != "closed")
                 )
                 for platform, external_id, number, ground in rows:
                     if (platform, external_id) in wanted:
@@ -505,10 +505,10 @@ class Ingest:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         if not wanted:
             return found
-        ids = sorted({external for _platform, external in wanted if external})
         with self.service.reading() as conn:
-            for start in range(0, len(ids), 500):
-                rows = conn.execute(select(_EVENTS).where(_EVENTS.c.external_id.in_(ids[start:start + 500]))
+            for platform, chunk in _by_platform(wanted):
+                rows = conn.execute(select(_EVENTS).where(_EVENTS.c.platform == platform,
+                                                          _EVENTS.c.external_id.in_(chunk))
                                     .order_by(_EVENTS.c.id)).mappings()
                 for row in rows:
                     key = (row["platform"], row["external_id"])
@@ -525,14 +525,13 @@ class Ingest:
         if not threads:
             return found
         cases = table_of(Case)
-        names = sorted({t for _p, t in threads if t})
         with self.service.reading() as conn:
-            for start in range(0, len(names), 500):
+            for platform, chunk in _by_platform(threads):
                 rows = conn.execute(
                     select(_EVENTS.c.platform, _EVENTS.c.thread, cases.c.diary_number)
                     .join(cases, cases.c.id == _EVENTS.c.case_id)
-                    .where(_EVENTS.c.thread.in_(names[start:start + 500]), cases.c.status != "closed",
-                           cases.c.confidentiality_ground.is_(None))
+                    .where(_EVENTS.c.platform == platform, _EVENTS.c.thread.in_(chunk),
+                           cases.c.status != "closed", cases.c.confidentiality_ground.is_(None))
                 )
                 for platform, thread, number in rows:
                     if (platform, thread) in threads:
@@ -600,6 +599,18 @@ class Ingest:
                 elif entry.event.direction == "out":
                     failures += plugins.notify("smcase_notify_complaint_received", event=entry.event, case=view)
         summary.warnings += [f"notifier {f.plugin!r} failed: {f.reason}" for f in failures]
+
+
+def _by_platform(pairs: Iterable[tuple[str, str | None]], size: int = 500) -> Iterator[tuple[str, list[str]]]:
+    """(platform, up to ``size`` values) chunks, so that lookups use the (platform, …) indexes."""
+    grouped: dict[str, set[str]] = {}
+    for platform, value in pairs:
+        if value:
+            grouped.setdefault(platform, set()).add(value)
+    for platform, values in grouped.items():
+        ordered = sorted(values)
+        for start in range(0, len(ordered), size):
+            yield platform, ordered[start:start + size]
 
 
 def _outcome(entry: _Item, written: list[WrittenCase]) -> dict[str, Any]:
