@@ -274,3 +274,25 @@ def test_ingest_refuses_an_unknown_format_and_a_missing_file(ready: Cli, tmp_pat
     assert bad.exit_code == 1 and "unknown input format 'myspace'; known: facebook-dyi" in bad.stderr
     missing = ready("ingest", str(tmp_path / "nope.jsonl"), "--format", "jsonl")
     assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+@pytest.mark.parametrize(("name", "fmt", "expected"), [
+    ("torsby-facebook.jsonl", "jsonl",
+     {"received": 10, "stored": 7, "duplicates": 0, "skipped": 1, "quarantined": 2, "held_for_review": 0,
+      "cases_opened": 3}),
+    ("facebook-webhook.json", "facebook-webhook",
+     {"received": 9, "stored": 6, "duplicates": 1, "skipped": 1, "quarantined": 1, "held_for_review": 0,
+      "cases_opened": 2}),
+    ("mastodon-outbox.json", "mastodon",
+     {"received": 5, "stored": 4, "duplicates": 0, "skipped": 1, "quarantined": 0, "held_for_review": 0,
+      "cases_opened": 1}),
+], ids=["jsonl", "facebook-webhook", "mastodon"])
+def test_each_format_ingests_from_the_cli_with_a_summary_that_adds_up(ready: Cli, name: str, fmt: str,
+                                                                       expected: dict[str, int]) -> None:
+    result = ready("ingest", str(EVENTS / name), "--format", fmt, "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert {k: summary[k] for k in expected} == expected
+    assert all(isinstance(summary[k], int) for k in expected)
+    assert summary["received"] == summary["stored"] + summary["duplicates"] + summary["skipped"] + summary["quarantined"]
+    assert sum(summary["by_kind"].values()) == summary["stored"]

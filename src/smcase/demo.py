@@ -8,11 +8,16 @@ number 19121212-1212 (SE) or a synthetic fødselsnummer (NO), never a real perso
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
+from .events import ParseContext
+from .ingest import Ingest
+from .plugins import create_plugins
 from .policy import load_file
 from .register import CaseSpec, Party, RecordSpec, RegisterService, Source, create_register
 from .resources import default_policy
@@ -69,6 +74,39 @@ _TEXT: dict[str, dict[str, Any]] = {
         "class_complaint": "076",
     },
 }
+
+
+# A page's comment feed in smcase's JSON Lines: a question the municipality answers, a
+# personnummer, a threat, praise, a reaction and one line that is not JSON.
+_FEED = {
+    "SE": [
+        ("p1", "post", "out", "Kommunen", None, "Biblioteket har nya öppettider från måndag."),
+        ("c1", "comment", "in", "Lena Ek", "p1", "Varför stänger biblioteket redan kl. 16 på fredagar?"),
+        ("r1", "comment", "out", "Kommunen", "c1", "Hej Lena! Personalen går på utbildning, det gäller bara i mars."),
+        ("c2", "comment", "in", "Jonas Berg", "p1", "Min son 20101010-1010 har inte fått sitt lånekort."),
+        ("c3", "comment", "in", "Anonym", "p1", "Jag vet var du bor, bibliotekarien."),
+        ("c4", "comment", "in", "Maja Lind", "p1", "Tack, så bra!"),
+        ("c5", "reaction", "in", "Ola Nyman", "p1", None),
+    ],
+    "NO": [
+        ("p1", "post", "out", "Kommunen", None, "Biblioteket har nye åpningstider fra mandag."),
+        ("c1", "comment", "in", "Lena Ek", "p1", "Hvorfor stenger biblioteket allerede kl. 16 på fredager?"),
+        ("r1", "comment", "out", "Kommunen", "c1", "Hei Lena! De ansatte er på kurs, det gjelder bare i mars."),
+        ("c2", "comment", "in", "Jonas Berg", "p1", "Sønnen min 01010012356 har ikke fått lånekort."),
+        ("c3", "comment", "in", "Anonym", "p1", "Jeg vet hvor du bor, bibliotekar."),
+        ("c4", "comment", "in", "Maja Lind", "p1", "Takk, så bra!"),
+        ("c5", "reaction", "in", "Ola Nyman", "p1", None),
+    ],
+}
+
+
+def _feed(country: str) -> bytes:
+    lines = [json.dumps({"platform": "facebook", "id": i, "kind": kind, "direction": direction,
+                         "channel": "https://www.facebook.com/exempelby", "author": {"id": name, "name": name},
+                         "text": text, "in_reply_to": parent, "created_at": f"2026-03-0{n + 1}T10:00:00+01:00"},
+                        ensure_ascii=False)
+             for n, (i, kind, direction, name, parent, text) in enumerate(_FEED[country])]
+    return ("\n".join(lines) + '\n{"platform": "facebook", "id": "c6" "text": "broken line"}\n').encode()
 
 
 def build_demo(engine: Engine, files: FileStore, *, country: str = "SE", user: str = "anna") -> list[DemoStep]:
@@ -141,4 +179,12 @@ def build_demo(engine: Engine, files: FileStore, *, country: str = "SE", user: s
     admin.add_record(case.diary_number, RecordSpec("internal", plan, kind="channel_plan",
                                                    attachments=[("plan.txt", plan.encode())]))
     steps.append(DemoStep(case.diary_number, "channel case with its plan"))
+
+    # The heart of smcase: a page's comment feed through the plugins into the register.
+    summary = Ingest(admin, create_plugins(env={})).run(
+        io.BytesIO(_feed(country)), "jsonl", ParseContext(source_name="demo feed"))
+    steps.append(DemoStep("ingest", (
+        f"a Facebook feed: {summary.received} items, {summary.stored} stored, {summary.skipped} skipped, "
+        f"{summary.quarantined} quarantined; {summary.cases_opened} cases opened (answered question, "
+        "personnummer, threat)")))
     return steps

@@ -51,6 +51,7 @@ def demo(folder: Path | None, country: str) -> None:
     click.echo(f"  export SMCASE_DB={url} SMCASE_USER=anna")
     click.echo(f"  smcase case show '{steps[0].number}'")
     click.echo("  smcase case list --json")
+    click.echo("  smcase inbox list --open          # posts still to unpublish or remove")
     click.echo("  smcase audit verify")
 
 
