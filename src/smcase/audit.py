@@ -15,7 +15,7 @@ commit order by exactly one writer at a time.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -174,8 +174,3 @@ def _check(entry: AuditEntry, payload: str | None, expected: int, prev: str) -> 
     if payload is not None and sha256(payload.encode()).hexdigest() != entry.payload_sha256:
         return Problem(entry.seq, "its payload was changed after it was written")
     return None
-
-
-def history(session: Session, entity_uuid: uuid.UUID) -> Iterable[AuditEntry]:
-    """The entries about one entity, oldest first."""
-    return session.scalars(select(AuditEntry).where(AuditEntry.entity_uuid == entity_uuid).order_by(AuditEntry.seq))

@@ -26,7 +26,7 @@ from . import audit
 from .access import EventView, QuarantineView
 from .errors import InvalidInput, InvalidState, NotFound
 from .events import Action, Label, ParseContext, SocialEvent
-from .ingest import Ingest, Summary, _Item, events_of
+from .ingest import Ingest, Summary, stored_event
 from .model import Case, EventRow, QuarantineRow, table_of
 from .plugins import Plugins
 from .register import CasePlan, RecordSpec, RegisterService, Source, WrittenCase
@@ -90,10 +90,11 @@ def _find_event(conn: Connection, ref: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Resolved:
-    """What ``resolve`` registered."""
+    """What ``resolve`` registered, and notifiers that failed afterwards (it stays registered)."""
 
     event: EventView
     record: str | None
+    warnings: tuple[str, ...] = ()
 
 
 def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, note: str | None = None) -> Resolved:
@@ -134,12 +135,9 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
     with service.reading() as conn:
         updated = _find_event(conn, str(row["uuid"]))
     view = service.access.event(updated, updated["diary_number"])
-    if record:
-        event = next(events_of([updated]))
-        failures = plugins.notify("smcase_notify_post_resolved", event=event, action=action,
-                                  record=service.get_record(record))
-        del failures  # a notifier's failure does not undo what was registered
-    return Resolved(view, record)
+    failures = plugins.notify("smcase_notify_post_resolved", event=stored_event(updated), action=action,
+                              record=service.get_record(record)) if record else []
+    return Resolved(view, record, tuple(f"notifier {f.plugin!r} failed: {f.reason}" for f in failures))
 
 
 def retry(service: RegisterService, plugins: Plugins) -> Summary:
@@ -163,6 +161,5 @@ def retry(service: RegisterService, plugins: Plugins) -> Summary:
         held = [dict(r) for r in conn.execute(select(_EVENTS).where(_EVENTS.c.status == "held")
                                               .order_by(_EVENTS.c.id)).mappings()]
     if held:
-        entries = [(_Item(event, row["position"]), row["id"]) for event, row in zip(events_of(held), held, strict=True)]
-        total.add(ingest.reprocess(entries))
+        total.add(ingest.reprocess(held))
     return total

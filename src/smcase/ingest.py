@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -255,9 +255,10 @@ class Ingest:
         self._notify(new, written, quarantine, summary)
         return summary
 
-    def reprocess(self, entries: list[tuple[_Item, int]]) -> Summary:
+    def reprocess(self, rows: Sequence[Mapping[str, Any]]) -> Summary:
         """Classify and decide stored events again (``inbox retry`` of held events) and update their rows."""
         summary = Summary()
+        entries = [(_Item(stored_event(row), row["position"]), row["id"]) for row in rows]
         items = [item for item, _row_id in entries]
         for item in items:
             self._classify(item)
@@ -435,7 +436,7 @@ class Ingest:
         key = (reply.event.platform, reply.event.in_reply_to or "")
         in_batch = by_id.get(key)
         stored = parents.get(key) if in_batch is None else None
-        parent = in_batch.event if in_batch is not None else (_stored_event(stored) if stored else None)
+        parent = in_batch.event if in_batch is not None else (stored_event(stored) if stored else None)
         if parent is None or parent.direction != "in":
             return
         thread_key = (reply.event.platform, reply.thread)
@@ -496,7 +497,7 @@ class Ingest:
         )
 
     def _stored_record(self, stored: dict[str, Any]) -> RecordSpec:
-        return self._record(_Item(_stored_event(stored), stored["position"]), direction="in")
+        return self._record(_Item(stored_event(stored), stored["position"]), direction="in")
 
     def _stored_parents(self, new: list[_Item], by_id: dict[tuple[str, str], _Item]) -> dict[tuple[str, str], dict[str, Any]]:
         """Stored events that new ones reply to (latest revision of each)."""
@@ -644,7 +645,7 @@ def _safe(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:80]
 
 
-def _stored_event(row: Mapping[str, Any]) -> SocialEvent:
+def stored_event(row: Mapping[str, Any]) -> SocialEvent:
     """A stored event row back as the SocialEvent it was."""
     return SocialEvent(
         platform=row["platform"], external_id=row["external_id"], kind=row["kind"], channel=row["channel"],
@@ -652,11 +653,3 @@ def _stored_event(row: Mapping[str, Any]) -> SocialEvent:
         created_at=row["created_at"], url=row["url"], in_reply_to=row["in_reply_to"], revision=row["revision"],
         direction=row["direction"], raw=row["raw"], identity=row["key"], public=row["public"],
     )
-
-
-def events_of(rows: Iterable[Mapping[str, Any]]) -> Iterator[SocialEvent]:
-    """Stored event rows back as SocialEvents (for retry)."""
-    return (_stored_event(row) for row in rows)
-
-
-__all__ = ["Ingest", "Summary", "render_capture", "Kind"]

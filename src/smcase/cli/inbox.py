@@ -57,6 +57,8 @@ def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, limit
 def inbox_resolve(app: App, event: str, action: str, note: str | None) -> None:
     """Record that EVENT (uuid, key or platform:id) was unpublished, removed or hidden."""
     done = inbox_workflow.resolve(app.service, app.plugins, event, action, note)
+    for warning in done.warnings:
+        click.echo(f"warning: {warning}", err=True)
     where = f" as {done.record}" if done.record else ""
     click.echo(f"{done.event.key} recorded as {action}{where}")
 
