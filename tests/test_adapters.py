@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smcase.builtin import facebook_dyi, facebook_webhook, jsonl, mastodon, x_archive
 from smcase.builtin._common import fix_mojibake
@@ -145,3 +148,18 @@ def test_garbage_never_raises_it_is_quarantined(module: object) -> None:
     for garbage in (b"", b"\x00\xff\xfe not json", b"[1, 2, 3]", b'{"orderedItems": "nope"}'):
         items = list(module.parse(io.BytesIO(garbage), ParseContext()))  # type: ignore[attr-defined]
         assert all(isinstance(i, (Unparsable, Skipped)) for i in items)
+
+
+@given(st.lists(st.one_of(
+    st.binary(max_size=80),
+    st.builds(lambda i, k, t: json.dumps({"platform": "x", "id": i, "kind": k, "text": t,
+                                          "created_at": "2026-01-01T10:00:00+01:00"}).encode(),
+              st.text(min_size=1, max_size=8), st.sampled_from(["post", "comment", "reaction", "poke"]),
+              st.text(max_size=20)),
+), max_size=30))
+def test_every_jsonl_line_ends_in_exactly_one_place(lines: list[bytes]) -> None:
+    clean = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]
+    data = b"\n".join(clean) + b"\n"
+    items = list(jsonl.parse(io.BytesIO(data), ParseContext()))
+    assert len(items) == sum(1 for line in data.split(b"\n")[:-1] if line.strip())
+    assert all(isinstance(i, (SocialEvent, Skipped, Unparsable)) for i in items)

@@ -296,3 +296,19 @@ def test_each_format_ingests_from_the_cli_with_a_summary_that_adds_up(ready: Cli
     assert all(isinstance(summary[k], int) for k in expected)
     assert summary["received"] == summary["stored"] + summary["duplicates"] + summary["skipped"] + summary["quarantined"]
     assert sum(summary["by_kind"].values()) == summary["stored"]
+
+
+def test_events_on_a_registered_channel_are_linked_to_it_and_others_kept_as_given(se: RegisterService) -> None:
+    from datetime import UTC, datetime
+
+    from smcase.model import Channel
+
+    with se.engine.begin() as conn:  # the channel workflow registers channels; here one is set up directly
+        conn.execute(Channel.__table__.insert().values(
+            uuid=__import__("uuid").uuid4(), platform="facebook", address="https://www.facebook.com/Kommunen",
+            name="Kommunen på Facebook", state="active", created_at=datetime.now(UTC)))
+    run(se, jsonl({"id": "a", "text": "hej", "channel": "https://www.facebook.com/kommunen"},
+                  {"id": "b", "text": "hej", "channel": "@someone-else"}))
+    rows = {r["external_id"]: (r["channel"], r["channel_id"]) for r in event_rows(se)}
+    assert rows["a"][1] is not None and rows["a"][0] == "https://www.facebook.com/kommunen"
+    assert rows["b"] == ("@someone-else", None)
