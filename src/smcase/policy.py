@@ -97,6 +97,59 @@ class IngestRules:
 
 
 @dataclass(frozen=True)
+class ApprovalStep:
+    """One step of a channel's approval: who (role) approves or is consulted, in policy order."""
+
+    step: str
+    role: str
+    kind: str = "approval"  # approval | consultation
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """A question a channel plan must answer (VIM-1, TOR-3)."""
+
+    id: str
+    question: str
+    guideline: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """How channels are proposed, approved and run under this policy."""
+
+    min_administrators: int
+    approval_steps: tuple[ApprovalStep, ...]
+    checklist: tuple[ChecklistItem, ...] = ()
+    owner_must_be_function: bool = True
+    channel_class: str = ""
+    mandate_roles: tuple[str, ...] = ()
+    controller_of_visitor_content: Mapping[str, bool] = field(default_factory=dict)
+    credential_custody_required: Mapping[str, bool] = field(default_factory=dict)
+
+    def controller_for(self, platform: str) -> bool:
+        """Does the municipality answer for visitors' content on ``platform`` (TOR-10)? Default: yes."""
+        return self.controller_of_visitor_content.get(platform, self.controller_of_visitor_content.get("*", True))
+
+    def custody_required(self, platform: str) -> bool:
+        """Must a plan for ``platform`` say where the credentials are kept (TOR-2, RAT-4)?"""
+        return self.credential_custody_required.get(platform, self.credential_custody_required.get("*", False))
+
+
+@dataclass(frozen=True)
+class DutyRules:
+    """What falls due for every active channel (RAT-8, RAT-10, NOR-6, TOR-4, TOR-7, TOR-8, TOR-13)."""
+
+    monitoring: str | None = None  # daily | twice_weekly | weekly | weekdays
+    snapshot_every_months: int | None = None
+    snapshot_dates: tuple[str, ...] = ()  # "MM-DD"
+    snapshot_on_major_change: bool = False
+    annual_report_quarter: int | None = None
+    policy_review_months: int | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated policy. ``document`` is the normalised file content, as stored in the register."""
 
@@ -119,6 +172,9 @@ class Policy:
     terms: Mapping[str, tuple[str, ...]]
     prohibited: tuple[TermCategory, ...]
     ingest: IngestRules
+    channels: ChannelRules
+    duties: DutyRules
+    reviewed: str | None
     document: dict[str, Any] = field(repr=False)
 
     @property
@@ -195,6 +251,29 @@ class Policy:
                 {"category": c.category, "description": c.description, "guideline": c.guideline, "terms": list(c.terms)}
                 for c in self.prohibited
             ],
+            "approval_steps": [
+                {"step": s.step, "role": s.role, "kind": s.kind, "description": s.description}
+                for s in self.channels.approval_steps
+            ],
+            "channels": {
+                "min_administrators": self.channels.min_administrators,
+                "owner_must_be_function": self.channels.owner_must_be_function,
+                "class": self.channels.channel_class,
+                "checklist": [{"id": c.id, "question": c.question, "guideline": c.guideline}
+                              for c in self.channels.checklist],
+                "mandate_roles": list(self.channels.mandate_roles),
+                "controller_of_visitor_content": dict(self.channels.controller_of_visitor_content),
+                "credential_custody_required": dict(self.channels.credential_custody_required),
+            },
+            "duties": {
+                "monitoring": self.duties.monitoring,
+                "snapshot_every_months": self.duties.snapshot_every_months,
+                "snapshot_dates": list(self.duties.snapshot_dates),
+                "snapshot_on_major_change": self.duties.snapshot_on_major_change,
+                "annual_report_quarter": self.duties.annual_report_quarter,
+                "policy_review_months": self.duties.policy_review_months,
+            },
+            "reviewed": self.reviewed,
             "ingest": {
                 "confidential_ground": self.ingest.confidential_ground,
                 "confidential_class": self.ingest.confidential_class,
@@ -346,6 +425,19 @@ def _build(doc: dict[str, Any]) -> Policy:
     for key in ("confidential_class", "complaint_class", "removal_class"):
         if getattr(ingest, key) not in codes:
             raise PolicyError("", f"ingest.{key}", f"{getattr(ingest, key)!r} is not among register.classes")
+    channels = _channel_rules(doc.get("channels"), roles, codes, reg["default_class"])
+    duty_doc = doc.get("duties", {})
+    duties = DutyRules(
+        monitoring=duty_doc.get("monitoring"),
+        snapshot_every_months=duty_doc.get("snapshot_every_months"),
+        snapshot_dates=tuple(duty_doc.get("snapshot_dates", ())),
+        snapshot_on_major_change=duty_doc.get("snapshot_on_major_change", False),
+        annual_report_quarter=duty_doc.get("annual_report_quarter"),
+        policy_review_months=duty_doc.get("policy_review_months"),
+    )
+    for i, day in enumerate(duties.snapshot_dates):
+        if not _valid_month_day(day):
+            raise PolicyError("", f"duties.snapshot_dates[{i}]", f"{day!r} is not a day of the year")
     for key in ("case_rule", "record_rule"):
         if disposal[key] not in ids:
             raise PolicyError("", f"disposal.{key}", f"{disposal[key]!r} is not the id of a rule in disposal.rules")
@@ -370,8 +462,46 @@ def _build(doc: dict[str, Any]) -> Policy:
         terms=terms,
         prohibited=prohibited,
         ingest=ingest,
+        channels=channels,
+        duties=duties,
+        reviewed=meta.get("reviewed"),
         document=doc,
     )
+
+
+def _channel_rules(section: Mapping[str, Any] | None, roles: tuple[str, ...], codes: list[str],
+                   default_class: str) -> ChannelRules:
+    if section is None:  # a policy without channel rules: one approval by an admin, two administrators
+        return ChannelRules(min_administrators=2, approval_steps=(ApprovalStep("approval", "admin"),),
+                            channel_class=default_class, mandate_roles=("admin",))
+    steps = tuple(ApprovalStep(s["step"], s["role"], s.get("kind", "approval"), s.get("description"))
+                  for s in section["approval_steps"])
+    _unique("channels.approval_steps", [s.step for s in steps], "step")
+    for i, step in enumerate(steps):
+        _known_roles(f"channels.approval_steps[{i}].role", (step.role,), roles)
+    mandate_roles = tuple(section.get("mandate_roles", ()))
+    _known_roles("channels.mandate_roles", mandate_roles, roles)
+    _known_roles("channels.approver_roles", tuple(section.get("approver_roles", ())), roles)
+    checklist = tuple(ChecklistItem(c["id"], c["question"], c.get("guideline")) for c in section.get("checklist", []))
+    _unique("channels.checklist", [c.id for c in checklist], "question id")
+    channel_class = section.get("class", default_class)
+    if channel_class not in codes:
+        raise PolicyError("", "channels.class", f"{channel_class!r} is not among register.classes")
+    return ChannelRules(
+        min_administrators=section["min_administrators"], approval_steps=steps, checklist=checklist,
+        owner_must_be_function=section.get("owner_must_be_function", True), channel_class=channel_class,
+        mandate_roles=mandate_roles or tuple(dict.fromkeys(s.role for s in steps if s.kind == "approval")),
+        controller_of_visitor_content=dict(section.get("controller_of_visitor_content", {})),
+        credential_custody_required=dict(section.get("credential_custody_required", {})),
+    )
+
+
+def _valid_month_day(text: str) -> bool:
+    try:
+        date.fromisoformat(f"2024-{text}")  # a leap year, so 02-29 is a day of the year
+    except ValueError:
+        return False
+    return True
 
 
 def _all_languages(section: Mapping[str, Any]) -> tuple[str, ...]:
