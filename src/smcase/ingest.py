@@ -171,6 +171,7 @@ class Ingest:
         self.progress = progress
         self.texts = TEXTS["nb" if self.policy.language in ("nb", "nn") else "sv"]
         self._channels: dict[str, int] | None = None
+        self._not_controller: set[str] = set()
 
     # -- the run ---------------------------------------------------------------------
 
@@ -317,6 +318,11 @@ class Ingest:
                                                             for f in failures))
             return
         decision, failure = self.plugins.decide(entry.event, findings, self.policy)
+        channel = (entry.event.channel or "").casefold()
+        if decision.action == Action.EVIDENCE and entry.event.direction == "in" and channel in self._not_controller:
+            # TOR-10: where the municipality answers only for its own posts, visitors' posts are not removed by it.
+            decision = Decision(Action.TRIVIAL, f"{decision.reason}; not the controller of visitors' content on "
+                                                "this platform (TOR-10)", findings=decision.findings)
         entry.decision = decision
         if failure is not None or decision.action == Action.HOLD:
             entry.status = "held"
@@ -542,8 +548,9 @@ class Ingest:
     def _channel_ids(self) -> dict[str, int]:
         if self._channels is None:
             with self.service.reading() as conn:
-                rows = conn.execute(select(Channel.address, Channel.id)).all()
-            self._channels = {address.casefold(): channel_id for address, channel_id in rows}
+                rows = conn.execute(select(Channel.address, Channel.id, Channel.controller_of_visitor_content)).all()
+            self._channels = {address.casefold(): channel_id for address, channel_id, _c in rows}
+            self._not_controller = {address.casefold() for address, _i, controller in rows if not controller}
         return self._channels
 
     def _store_events(self, conn: Connection, new: list[_Item], written: list[WrittenCase], adapter: str,

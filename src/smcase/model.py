@@ -35,6 +35,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import true
 
 # Constraint names are fixed so that migrations name the same things on every
 # database (SQLite and PostgreSQL would otherwise invent different names).
@@ -184,8 +185,10 @@ class Classification(Base):
 class Channel(Base):
     """A social-media account run in the municipality's name.
 
-    The register core knows only its identity and state; the channel workflow
-    (plan, approvals, administrators) extends it.
+    State: proposed → approved → active → stopped. Its whole history (plan,
+    approvals, mandates, start, snapshots, monitoring, stop) is records in the
+    case ``case_id``. The plan (with administrators' contact details) is kept as
+    proposed; the public list shows only the function's contact.
     """
 
     __tablename__ = "channels"
@@ -197,6 +200,46 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(32), default="proposed")
     created_at: Mapped[datetime]
+    owner: Mapped[str | None] = mapped_column(String(200))  # the owning function, never a person (VIM-1)
+    contact: Mapped[str | None] = mapped_column(String(300))  # the function's public contact
+    purpose: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    custody_location: Mapped[str | None] = mapped_column(String(300))  # where credentials are kept, never them
+    controller_of_visitor_content: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # TOR-10
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", use_alter=True))
+    started_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ChannelApproval(Base):
+    """One approval or consultation step done for a channel, by whom, and its record."""
+
+    __tablename__ = "channel_approvals"
+    __table_args__ = (UniqueConstraint("channel_id", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    step: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str] = mapped_column(String(100))
+    approved_at: Mapped[datetime]
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+
+
+class Mandate(Base):
+    """A person's mandate to write for the municipality on a channel (RAT-1, RAT-3, NOR-2, REN-3)."""
+
+    __tablename__ = "mandates"
+    __table_args__ = (Index("ix_mandates_channel_user", "channel_id", "username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    username: Mapped[str] = mapped_column(String(100))
+    granted_by: Mapped[str] = mapped_column(String(100))
+    granted_at: Mapped[datetime]
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    revoked_at: Mapped[datetime | None]
 
 
 class Counter(Base):
@@ -262,7 +305,7 @@ class Case(ConfidentialityMixin, Base):
 
     classification: Mapped[Classification] = relationship(lazy="joined")
     officer: Mapped[User] = relationship(foreign_keys=[officer_id], lazy="joined")
-    channel: Mapped[Channel | None] = relationship(lazy="joined")
+    channel: Mapped[Channel | None] = relationship(lazy="joined", foreign_keys=[channel_id])
     records: Mapped[list[Record]] = relationship(back_populates="case", order_by="Record.number")
 
 

@@ -42,6 +42,8 @@ DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "record.add": ("registrar", "officer", "admin"),
     "class.add": ("registrar", "archivist", "admin"),
     "user.manage": ("admin",),
+    "channel.propose": ("registrar", "officer", "communications", "admin"),
+    "channel.manage": ("registrar", "officer", "communications", "admin"),
 }
 
 
@@ -206,7 +208,12 @@ class Policy:
         return self.record_disposal_rule
 
     def roles_for(self, action: str) -> tuple[str, ...]:
-        """The roles allowed to perform ``action`` (e.g. ``case.open``)."""
+        """The roles allowed to perform ``action`` (e.g. ``case.open``).
+
+        ``channel.approve`` belongs to the roles of the policy's approval steps.
+        """
+        if action == "channel.approve":
+            return tuple(dict.fromkeys(step.role for step in self.channels.approval_steps))
         return self.permissions[action]
 
     def to_json(self) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from .model import (
     CorrespondentRole,
     Direction,
     Document,
+    Mandate,
     Record,
     Register,
     User,
@@ -442,7 +443,9 @@ class RegisterService:
 
     def write_batch(self, plans: Sequence[CasePlan],
                     after: Callable[[Connection, list[WrittenCase]], None] | None = None,
-                    audit_extra: Sequence[audit.Change] = ()) -> list[WrittenCase]:
+                    audit_extra: Sequence[audit.Change] = (),
+                    before: Callable[[Connection], None] | None = None,
+                    permission: str | None = None) -> list[WrittenCase]:
         """Register many records, in new cases or open ones, in one transaction.
 
         New cases take one block of consecutive diary numbers, each case's records
@@ -451,18 +454,27 @@ class RegisterService:
         written)`` runs inside the same transaction, so that what the caller
         writes beside the register (the inbox) commits or fails with it, and
         ``audit_extra`` entries are appended to the audit chain with the rest.
-        This is the bulk path (ingest): Core statements, no ORM objects.
+        ``before(connection)`` runs first in the transaction (e.g. to create the
+        channel a new case belongs to). This is the bulk path (ingest): Core
+        statements, no ORM objects. ``permission`` names the act a workflow
+        performs (e.g. ``channel.approve``), checked instead of ``case.open`` and
+        ``record.add``.
         """
-        return self._write_batch(plans, after, audit_extra)[0]
+        return self._write_batch(plans, after, audit_extra, before, permission)[0]
 
     def _write_batch(self, plans: Sequence[CasePlan],
                      after: Callable[[Connection, list[WrittenCase]], None] | None = None,
                      audit_extra: Sequence[audit.Change] = (),
+                     before: Callable[[Connection], None] | None = None,
+                     permission: str | None = None,
                      ) -> tuple[list[WrittenCase], list[dict[str, Any]]]:
-        if any(p.spec for p in plans):
-            self._require("case.open")
-        if any(p.records for p in plans):
-            self._require("record.add")
+        if permission is not None:
+            self._require(permission)
+        else:
+            if any(p.spec for p in plans):
+                self._require("case.open")
+            if any(p.records for p in plans):
+                self._require("record.add")
         if any((p.spec is None) == (p.case_number is None) for p in plans):
             raise InvalidInput("each plan needs either a new case's spec or an existing case's number")
         if not plans and after is None and not audit_extra:
@@ -473,10 +485,13 @@ class RegisterService:
         year = local_date(now, self.tz).year
         with self._write() as session:
             conn = session.connection()
+            if before is not None:
+                before(conn)
             # Everything that needs no number is done before the counter's lock is taken.
             new_rows = {i: self._case_row(session, plan.spec, now) for i, plan in enumerate(plans) if plan.spec}
             case_payloads = {i: _jsonable(row) for i, row in new_rows.items()}
             targets = self._existing_targets(conn, plans, prepared, now)
+            self._check_mandates(conn, plans, prepared, new_rows, targets)
             if new_rows:
                 first = allocate(conn, CASE_SCOPE, year, len(new_rows))
                 for offset, i in enumerate(new_rows):
@@ -489,7 +504,8 @@ class RegisterService:
                     [{k: v for k, v in row.items() if k != "class_code"} for row in new_rows.values()],
                 ).scalars().all()
                 for i, case_id in zip(new_rows, inserted, strict=True):
-                    targets[i] = (case_id, new_rows[i]["uuid"], new_rows[i]["diary_number"], 1)
+                    targets[i] = (case_id, new_rows[i]["uuid"], new_rows[i]["diary_number"], 1,
+                                  new_rows[i]["channel_id"])
             written = self._insert_records(conn, plans, prepared, targets, now)
             changes = [audit.Change("case.open", "case", new_rows[i]["uuid"], new_rows[i]["diary_number"],
                                     {"after": case_payloads[i]}) for i in new_rows]
@@ -520,15 +536,40 @@ class RegisterService:
                 .where(_CASES.c.year == parsed.year, _CASES.c.seq == parsed.seq)
                 .values(next_record_number=_CASES.c.next_record_number + len(prepared[i]), updated_at=now)
                 .returning(_CASES.c.id, _CASES.c.uuid, _CASES.c.diary_number, _CASES.c.status,
-                           _CASES.c.next_record_number)
+                           _CASES.c.next_record_number, _CASES.c.channel_id)
             ).one_or_none()
             if taken is None:
                 raise NotFound(f"no case {plan.case_number!r} in the register")
-            case_id, case_uuid, diary_number, status, next_number = taken
+            case_id, case_uuid, diary_number, status, next_number, channel_id = taken
             if status == CaseStatus.CLOSED:
                 raise InvalidState(f"case {diary_number} is closed; reopen it before adding records")
-            targets[i] = (case_id, case_uuid, diary_number, next_number - len(prepared[i]))
+            targets[i] = (case_id, case_uuid, diary_number, next_number - len(prepared[i]), channel_id)
         return targets
+
+    def _check_mandates(self, conn: Connection, plans: Sequence[CasePlan], prepared: list[list[_PreparedRecord]],
+                        new_rows: dict[int, dict[str, Any]], targets: dict[int, tuple[Any, ...]]) -> None:
+        """An outgoing record that a person enters for a channel needs that person's mandate (RAT-3, REN-3).
+
+        Records with a social-media source were ingested from the platform: they
+        carry the page, not a person, and are accepted.
+        """
+        for i in range(len(plans)):
+            channel_id = new_rows[i]["channel_id"] if i in new_rows else targets[i][4]
+            if channel_id is None:
+                continue
+            typed = [r for r in prepared[i] if r.row["direction"] == Direction.OUTGOING and not r.row["source_platform"]]
+            if not typed:
+                continue
+            mandates = table_of(Mandate)
+            held = conn.execute(select(mandates.c.id).where(
+                mandates.c.channel_id == channel_id, mandates.c.username == self.actor.username,
+                mandates.c.revoked_at.is_(None))).first()
+            if held is None:
+                address = conn.execute(select(Channel.address).where(Channel.id == channel_id)).scalar_one()
+                raise PermissionDenied(
+                    f"user {self.actor.username!r} has no mandate to write for the channel {address} (RAT-3): "
+                    "register one with 'smcase channel designate'"
+                )
 
     def _insert_records(self, conn: Connection, plans: Sequence[CasePlan], prepared: list[list[_PreparedRecord]],
                         targets: dict[int, tuple[Any, ...]], now: datetime) -> list[WrittenCase]:
@@ -538,7 +579,7 @@ class RegisterService:
         rows: list[dict[str, Any]] = []
         numbers: list[tuple[int, str, int]] = []  # (plan index, record number, running number)
         for i in range(len(plans)):
-            case_id, _case_uuid, diary_number, first_running = targets[i]
+            case_id, _case_uuid, diary_number, first_running, _channel = targets[i]
             for offset, record in enumerate(prepared[i]):
                 running = first_running + offset
                 row = {**record.row, "uuid": uuid.uuid4(), "case_id": case_id, "number": running,

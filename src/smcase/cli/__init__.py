@@ -18,10 +18,11 @@ from .. import __version__
 from ..db import DEFAULT_DB
 from ..errors import SmcaseError
 from ..plugins import Plugins, create_plugins
-from . import audit, cases, classes, demo, inbox, info, ingest, plugins, policy, records, setup, users
+from . import audit, cases, channels, classes, demo, duties, inbox, info, ingest, plugins, policy, records, setup, users
 from .app import App
 
-_GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, plugins, demo)
+_GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, channels, duties, plugins,
+           demo)
 
 
 class SmcaseGroup(click.Group):

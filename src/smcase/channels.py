@@ -1,0 +1,354 @@
+"""Channels: proposal with a plan, approvals in the policy's order, start, stop, mandates.
+
+Each step is a record in the channel's own case, written through
+``RegisterService.write_batch`` together with the channel's row, in one
+transaction:
+
+* ``propose`` (plan checked against the policy: administrators, owner,
+  checklist, credential custody) opens the case; the plan is its first record;
+* ``approve`` takes the steps in the policy's order, each only by a user who
+  holds the step's role (VIM-2, TOR-3);
+* ``start`` when every step is done, ``stop`` with a reason (TOR-1); both fire
+  the ``channel started``/``channel stopped`` hooks and change the public list;
+* ``designate`` registers who may write for the municipality (RAT-1, RAT-3,
+  RAT-4, NOR-2, REN-3); the register service refuses outgoing records from
+  anyone else.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from . import audit
+from .errors import InvalidInput, InvalidState, NotFound, PermissionDenied
+from .model import Case, Channel, ChannelApproval, Mandate, User, UserRole, table_of
+from .plan import Plan, problems
+from .plugins import Plugins
+from .register import CasePlan, CaseSpec, RecordSpec, RegisterService, WrittenCase
+
+_CHANNELS = table_of(Channel)
+_APPROVALS = table_of(ChannelApproval)
+_MANDATES = table_of(Mandate)
+
+_TEXTS = {
+    "sv": {"case": "Kanal i sociala medier: {name} ({platform})", "plan": "Handlingsplan för {name}",
+           "approval": "Godkännande: {description} ({user})", "consultation": "Samråd: {description} ({user})",
+           "start": "Kanalen {name} startad", "stop": "Kanalen {name} avslutad: {reason}",
+           "mandate": "Uppdrag att skriva för kommunen på {name}: {person}, beviljat av {granted_by}",
+           "revoke": "Uppdraget att skriva för kommunen på {name} återkallat: {person}"},
+    "nb": {"case": "Kanal i sosiale medier: {name} ({platform})", "plan": "Handlingsplan for {name}",
+           "approval": "Godkjenning: {description} ({user})", "consultation": "Drøfting: {description} ({user})",
+           "start": "Kanalen {name} startet", "stop": "Kanalen {name} avsluttet: {reason}",
+           "mandate": "Oppnevnt til å skrive for kommunen på {name}: {person}, oppnevnt av {granted_by}",
+           "revoke": "Oppnevningen til å skrive for kommunen på {name} trukket tilbake: {person}"},
+}
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """A channel as the register shows it. ``public()`` is what the public list may carry."""
+
+    id: int
+    uuid: uuid.UUID
+    platform: str
+    url: str
+    name: str
+    state: str
+    owner: str | None
+    contact: str | None
+    purpose: str | None
+    case: str | None
+    controller_of_visitor_content: bool
+    custody_location: str | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    approvals: tuple[tuple[str, str], ...]  # (step, approved by)
+    writers: tuple[str, ...]
+    plan: dict[str, Any] | None
+
+    def public(self) -> dict[str, Any]:
+        """The public list's fields: no administrators, no personal contact details (RAT-5, NOR-3, TOR-1)."""
+        return {"id": self.id, "platform": self.platform, "url": self.url, "name": self.name, "state": self.state,
+                "owner": self.owner, "contact": self.contact, "purpose": self.purpose}
+
+    def to_json(self) -> dict[str, Any]:
+        """The full JSON form for registrars (``channel list --json`` without ``--public``)."""
+        return {**self.public(), "uuid": str(self.uuid), "case": self.case,
+                "controller_of_visitor_content": self.controller_of_visitor_content,
+                "custody_location": self.custody_location,
+                "started_at": self.started_at.isoformat() if self.started_at else None,
+                "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
+                "approvals": [{"step": s, "by": u} for s, u in self.approvals], "writers": list(self.writers)}
+
+
+class Channels:
+    """The channel workflow for one acting user."""
+
+    def __init__(self, service: RegisterService, plugins: Plugins) -> None:
+        self.service = service
+        self.plugins = plugins
+        self.rules = service.policy.channels
+        self.texts = _TEXTS["nb" if service.policy.language in ("nb", "nn") else "sv"]
+
+    # -- reads -----------------------------------------------------------------------
+
+    def _row(self, conn: Connection, ref: str) -> dict[str, Any]:
+        ref = ref.strip()
+        column = _CHANNELS.c.id if ref.isdigit() else _CHANNELS.c.address
+        query = select(_CHANNELS).where(column == (int(ref) if ref.isdigit() else ref))
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(f"no channel {ref!r} (give its number or its address)")
+        return dict(row)
+
+    def get(self, ref: str) -> ChannelView:
+        """The channel with this number or address."""
+        with self.service.reading() as conn:
+            return self._view(conn, self._row(conn, ref))
+
+    def list(self, *, public: bool = False) -> list[ChannelView]:
+        """Every channel (or, ``public``, only the active ones), by number."""
+        query = select(_CHANNELS).order_by(_CHANNELS.c.id)
+        if public:
+            query = query.where(_CHANNELS.c.state == "active")
+        with self.service.reading() as conn:
+            return [self._view(conn, dict(row)) for row in conn.execute(query).mappings()]
+
+    def _view(self, conn: Connection, row: dict[str, Any]) -> ChannelView:
+        number = conn.execute(select(Case.diary_number).where(Case.id == row["case_id"])).scalar_one_or_none()
+        approvals = conn.execute(select(_APPROVALS.c.step, _APPROVALS.c.approved_by)
+                                 .where(_APPROVALS.c.channel_id == row["id"]).order_by(_APPROVALS.c.id)).all()
+        writers = conn.execute(select(_MANDATES.c.username).where(_MANDATES.c.channel_id == row["id"],
+                                                                   _MANDATES.c.revoked_at.is_(None))
+                               .order_by(_MANDATES.c.id)).scalars().all()
+        tz = self.service.tz
+        return ChannelView(
+            id=row["id"], uuid=row["uuid"], platform=row["platform"], url=row["address"], name=row["name"],
+            state=row["state"], owner=row["owner"], contact=row["contact"], purpose=row["purpose"], case=number,
+            controller_of_visitor_content=row["controller_of_visitor_content"],
+            custody_location=row["custody_location"],
+            started_at=row["started_at"].astimezone(tz) if row["started_at"] else None,
+            stopped_at=row["stopped_at"].astimezone(tz) if row["stopped_at"] else None,
+            approvals=tuple((s, u) for s, u in approvals), writers=tuple(writers), plan=row["plan"],
+        )
+
+    # -- the lifecycle -----------------------------------------------------------------
+
+    def propose(self, plan: Plan) -> ChannelView:
+        """Open the channel's case with the plan as its first record; refused when the policy says no."""
+        found = problems(plan, self.service.policy)
+        if found:
+            raise InvalidInput("the plan is refused: " + "; ".join(found))
+        with self.service.reading() as conn:
+            if conn.execute(select(_CHANNELS.c.id).where(_CHANNELS.c.address == plan.url)).first():
+                raise InvalidState(f"a channel {plan.url} is already registered")
+        now = self.service.clock()
+        text = {"name": plan.name, "platform": plan.platform}
+        created: dict[str, int] = {}
+
+        def create(conn: Connection) -> None:
+            created["id"] = conn.execute(insert(_CHANNELS).values(
+                uuid=uuid.uuid4(), platform=plan.platform, address=plan.url, name=plan.name, state="proposed",
+                created_at=now, owner=plan.owner, contact=plan.contact, purpose=plan.purpose, plan=plan.document,
+                custody_location=plan.credential_custody,
+                controller_of_visitor_content=self.rules.controller_for(plan.platform),
+            ).returning(_CHANNELS.c.id)).scalar_one()
+
+        def link(conn: Connection, written: list[WrittenCase]) -> None:
+            conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == created["id"]).values(case_id=written[0].id))
+
+        self.service.write_batch(
+            [CasePlan(spec=CaseSpec(title=self.texts["case"].format(**text), class_code=self.rules.channel_class,
+                                    owner_unit=plan.owner, channel=plan.url),
+                      records=[RecordSpec("internal", self.texts["plan"].format(**text), kind="channel_plan",
+                                          attachments=[(f"plan-{plan.platform}.toml", plan.text.encode("utf-8"))])])],
+            before=create, after=link, permission="channel.propose")
+        return self.get(str(created["id"]))
+
+    def approve(self, ref: str, step: str) -> ChannelView:
+        """Do approval step ``step``: the next one in the policy's order, by a holder of its role."""
+        channel = self.get(ref)
+        if channel.state != "proposed":
+            raise InvalidState(f"channel {channel.url} is {channel.state}; only a proposed channel is approved")
+        done = {s for s, _u in channel.approvals}
+        pending = [s for s in self.rules.approval_steps if s.step not in done]
+        wanted = next((s for s in self.rules.approval_steps if s.step == step), None)
+        if wanted is None:
+            raise InvalidInput(f"unknown step {step!r}; the policy's steps are "
+                               f"{', '.join(s.step for s in self.rules.approval_steps)}")
+        if wanted.step in done:
+            raise InvalidState(f"step {step!r} of channel {channel.url} is already done")
+        if pending[0].step != step:
+            raise InvalidState(f"step {step!r} comes after {pending[0].step!r}, which is not done yet")
+        if wanted.role not in self.service.actor.roles:
+            raise PermissionDenied(f"step {step!r} is done by the role {wanted.role!r}, which "
+                                   f"{self.service.actor.username!r} does not hold")
+        user = self.service.actor.username
+        title = self.texts[wanted.kind].format(description=wanted.description or step, user=user)
+        last = len(pending) == 1
+        now = self.service.clock()
+
+        def record(conn: Connection, written: list[WrittenCase]) -> None:
+            conn.execute(insert(_APPROVALS).values(channel_id=channel.id, step=step, role=wanted.role,
+                                                   approved_by=user, approved_at=now,
+                                                   record_id=written[0].records[0].id))
+            if last:
+                conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == channel.id).values(state="approved"))
+
+        self._record(channel, RecordSpec("internal", title, kind=f"channel_{wanted.kind}"), record,
+                     permission="channel.approve")
+        return self.get(str(channel.id))
+
+    def start(self, ref: str) -> ChannelView:
+        """Start an approved channel (a record; the public list shows it from now on)."""
+        channel = self.get(ref)
+        if channel.state != "approved":
+            missing = [s.step for s in self.rules.approval_steps if s.step not in {a for a, _u in channel.approvals}]
+            why = f"steps not done: {', '.join(missing)}" if missing else f"it is {channel.state}"
+            raise InvalidState(f"channel {channel.url} cannot start: {why}")
+        now = self.service.clock()
+        self._record(channel, RecordSpec("memo", self.texts["start"].format(name=channel.name),
+                                         kind="channel_start"),
+                     lambda conn, _w: conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == channel.id)
+                                                   .values(state="active", started_at=now)))
+        self.plugins.notify("smcase_notify_channel_started", channel=channel.url)
+        return self.get(str(channel.id))
+
+    def stop(self, ref: str, reason: str) -> ChannelView:
+        """Stop an active channel, with the reason (TOR-1: the end is reported too)."""
+        channel = self.get(ref)
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("the reason for stopping may not be empty")
+        if channel.state != "active":
+            raise InvalidState(f"channel {channel.url} is {channel.state}; only an active channel is stopped")
+        now = self.service.clock()
+        self._record(channel, RecordSpec("memo", self.texts["stop"].format(name=channel.name, reason=reason),
+                                         kind="channel_stop"),
+                     lambda conn, _w: conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == channel.id)
+                                                   .values(state="stopped", stopped_at=now, stop_reason=reason)))
+        self.plugins.notify("smcase_notify_channel_stopped", channel=channel.url, reason=reason)
+        return self.get(str(channel.id))
+
+    def designate(self, ref: str, person: str, granted_by: str) -> ChannelView:
+        """Register ``person``'s mandate to write for the channel, granted by ``granted_by`` (RAT-1, RAT-3)."""
+        channel = self.get(ref)
+        if channel.state == "stopped":
+            raise InvalidState(f"channel {channel.url} is stopped")
+        with self.service.reading() as conn:
+            for name in (person, granted_by):
+                if conn.execute(select(User.id).where(User.username == name)).first() is None:
+                    raise NotFound(f"no user {name!r}: writers and those who grant mandates are users")
+            grantor_roles = set(conn.execute(select(UserRole.role).join(User).where(User.username == granted_by))
+                                .scalars())
+        if not grantor_roles & set(self.rules.mandate_roles):
+            raise PermissionDenied(f"{granted_by!r} cannot grant a mandate: it takes one of the roles "
+                                   f"{', '.join(self.rules.mandate_roles)} (RAT-1, NOR-1)")
+        if person in channel.writers:
+            raise InvalidState(f"{person!r} already has a mandate for {channel.url}")
+        now = self.service.clock()
+        title = self.texts["mandate"].format(name=channel.name, person=person, granted_by=granted_by)
+        self._record(channel, RecordSpec("internal", title, kind="mandate"),
+                     lambda conn, written: conn.execute(insert(_MANDATES).values(
+                         channel_id=channel.id, username=person, granted_by=granted_by, granted_at=now,
+                         record_id=written[0].records[0].id)))
+        return self.get(str(channel.id))
+
+    def log(self, ref: str, kind: str, title: str, files: Sequence[Path] = ()) -> str:
+        """Register a record of ``kind`` (``snapshot``, ``monitoring``, ``major_change``) in the channel's case.
+
+        This is how a duty is done: the next one is computed from this record.
+        """
+        channel = self.get(ref)
+        if channel.state != "active":
+            raise InvalidState(f"channel {channel.url} is {channel.state}; duties apply to active channels")
+        written: list[str] = []
+        self._record(channel, RecordSpec("memo" if not files else "internal", title, kind=kind, files=files),
+                     lambda _conn, w: written.append(w[0].records[0].number))
+        return written[0]
+
+    def _record(self, channel: ChannelView, spec: RecordSpec, after: Any, permission: str = "channel.manage") -> None:
+        if channel.case is None:
+            raise InvalidState(f"channel {channel.url} has no case")
+        change = audit.Change(f"channel.{spec.kind.removeprefix('channel_')}", "channel", channel.uuid, channel.url,
+                              {"after": {"record": spec.title}})
+        self.service.write_batch([CasePlan(records=[spec], case_number=channel.case)], after=after,
+                                 audit_extra=[change], permission=permission)
+
+    # -- texts -----------------------------------------------------------------------
+
+    def profile(self, ref: str, language: str | None = None) -> str:
+        """The text the channel must show (VIM-5, TOR-6), from the policy and the plan."""
+        channel = self.get(ref)
+        lang = language or ("nb" if self.service.policy.language in ("nb", "nn") else "sv")
+        if lang not in PROFILE:
+            raise InvalidInput(f"no profile text in {lang!r}: use sv or nb")
+        plan = (channel.plan or {}).get("channel", {})
+        prohibited = "; ".join(c.description for c in self.service.policy.prohibited) or "-"
+        return PROFILE[lang].format(
+            name=channel.name, organisation=self.service.register_name, owner=channel.owner or "",
+            contact=channel.contact or "", purpose=channel.purpose or "",
+            hours=plan.get("monitoring_hours", ""), prohibited=prohibited,
+        ).strip() + "\n"
+
+
+PROFILE = {
+    "sv": """
+{name}
+Det här är ett officiellt konto för {organisation}, som drivs av {owner}. Kontakt: {contact}.
+
+Syfte: {purpose}.
+
+Allt som skrivs här, av oss och av dig, blir allmänna handlingar. Inlägg och kommentarer syns för alla som besöker kontot.
+
+Vi är aktiva och svarar: {hours}.
+
+Du får inte publicera: {prohibited}. Sådant innehåll sparas och tas bort, och kan polisanmälas; den som bryter mot reglerna kan blockeras.
+
+Personliga ärenden (personuppgifter, ekonomiska förhållanden, sekretessbelagda uppgifter) tar vi inte här: kontakta oss via {contact}, brev eller telefon.
+""",
+    "nb": """
+{name}
+Dette er en offisiell konto for {organisation}, drevet av {owner}. Kontakt: {contact}.
+
+Formål: {purpose}.
+
+Alt som skrives her, av oss og av deg, kan være offentlige dokumenter. Innlegg og kommentarer er synlige for alle.
+
+Vi er aktive og svarer: {hours}.
+
+Du kan ikke publisere: {prohibited}. Slikt innhold lagres og slettes, og kan bli anmeldt; den som bryter reglene kan bli blokkert.
+
+Vi driver ikke saksbehandling her: personlige henvendelser sendes til {contact} eller per brev.
+""",
+}
+
+
+def public_html(channels: Sequence[ChannelView], organisation: str, language: str) -> str:
+    """A small, valid, accessible HTML page of the active channels (RAT-5, NOR-3, TOR-1)."""
+    sv = language == "sv"
+    title = ("Våra kanaler i sociala medier" if sv else "Våre kanaler i sosiale medier") + f": {organisation}"
+    head = ("Kanal", "Plattform", "Ansvarig", "Kontakt") if sv else ("Kanal", "Plattform", "Ansvarlig", "Kontakt")
+    rows = "\n".join(
+        f'      <tr><td><a href="{html.escape(c.url, quote=True)}">{html.escape(c.name)}</a></td>'
+        f"<td>{html.escape(c.platform)}</td><td>{html.escape(c.owner or '')}</td>"
+        f"<td>{html.escape(c.contact or '')}</td></tr>"
+        for c in channels
+    )
+    empty = "Inga aktiva kanaler." if sv else "Ingen aktive kanaler."
+    body = (f'    <table>\n      <caption>{html.escape(title)}</caption>\n      <thead><tr>'
+            + "".join(f'<th scope="col">{h}</th>' for h in head)
+            + f"</tr></thead>\n      <tbody>\n{rows}\n      </tbody>\n    </table>") if channels else f"    <p>{empty}</p>"
+    # Void elements are closed (<meta ... />): valid HTML5 that is also well-formed XML.
+    return (f'<!DOCTYPE html>\n<html lang="{"sv" if sv else "nb"}">\n<head>\n  <meta charset="utf-8" />\n'
+            f'  <meta name="viewport" content="width=device-width, initial-scale=1" />\n'
+            f"  <title>{html.escape(title)}</title>\n</head>\n<body>\n  <main>\n"
+            f"    <h1>{html.escape(title)}</h1>\n{body}\n  </main>\n</body>\n</html>\n")

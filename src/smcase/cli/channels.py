@@ -1,0 +1,136 @@
+"""``smcase channel …``: propose, approve, start, stop, designate, profile and list channels."""
+
+from __future__ import annotations
+
+import click
+
+from ..channels import Channels, ChannelView, public_html
+from ..plan import load_plan
+from .app import App, pass_app
+from .output import emit_json, fields, table
+
+
+def channels_of(app: App) -> Channels:
+    """The channel workflow for the acting user."""
+    return Channels(app.service, app.plugins)
+
+
+def render(channel: ChannelView) -> str:
+    """A channel as a registrar reads it."""
+    return f"{channel.id}  {channel.name}\n" + fields([
+        ("address", channel.url), ("platform", channel.platform), ("state", channel.state),
+        ("owner", channel.owner), ("case", channel.case),
+        ("approvals", ", ".join(f"{s} ({u})" for s, u in channel.approvals) or None),
+        ("writers", ", ".join(channel.writers) or None), ("credentials kept", channel.custody_location),
+        ("controller of visitor content", "yes" if channel.controller_of_visitor_content else "no (TOR-10)"),
+    ])
+
+
+@click.group("channel")
+def channel() -> None:
+    """Channels: the plan, approvals, start and stop, mandates, the public list."""
+
+
+@channel.command("propose")
+@click.option("--plan", "plan_file", required=True, type=click.Path(dir_okay=False), help="The channel plan (TOML).")
+@pass_app
+def channel_propose(app: App, plan_file: str) -> None:
+    """Propose a channel: opens its case with the plan as the first record."""
+    proposed = channels_of(app).propose(load_plan(plan_file))
+    click.echo(f"channel {proposed.id} proposed: {proposed.url} (case {proposed.case})")
+
+
+@channel.command("approve")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.option("--step", required=True, help="The approval step (in the policy's order).")
+@pass_app
+def channel_approve(app: App, channel_ref: str, step: str) -> None:
+    """Do the next approval step of CHANNEL (number or address) as a holder of the step's role."""
+    approved = channels_of(app).approve(channel_ref, step)
+    click.echo(f"channel {approved.id}: step {step} done; now {approved.state}")
+
+
+@channel.command("start")
+@click.argument("channel_ref", metavar="CHANNEL")
+@pass_app
+def channel_start(app: App, channel_ref: str) -> None:
+    """Start CHANNEL once every approval step is done."""
+    click.echo(f"channel {channels_of(app).start(channel_ref).id} started")
+
+
+@channel.command("stop")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.option("--reason", required=True, help="Why the channel stops (registered, TOR-1).")
+@pass_app
+def channel_stop(app: App, channel_ref: str, reason: str) -> None:
+    """Stop CHANNEL."""
+    click.echo(f"channel {channels_of(app).stop(channel_ref, reason).id} stopped")
+
+
+@channel.command("designate")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.argument("person")
+@click.option("--granted-by", required=True, help="The user who grants the mandate (e.g. the head of administration).")
+@pass_app
+def channel_designate(app: App, channel_ref: str, person: str, granted_by: str) -> None:
+    """Register PERSON's mandate to write for the municipality on CHANNEL (RAT-1, RAT-3)."""
+    done = channels_of(app).designate(channel_ref, person, granted_by)
+    click.echo(f"{person} may write for channel {done.id} (granted by {granted_by})")
+
+
+@channel.command("change")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.option("--description", required=True, help="What changes (a major change makes a snapshot due).")
+@pass_app
+def channel_change(app: App, channel_ref: str, description: str) -> None:
+    """Register a major change of CHANNEL (RAT-8, NOR-6, TOR-8)."""
+    click.echo(channels_of(app).log(channel_ref, "major_change", description))
+
+
+@channel.command("show")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def channel_show(app: App, channel_ref: str, as_json: bool) -> None:
+    """Show CHANNEL."""
+    found = channels_of(app).get(channel_ref)
+    if as_json:
+        emit_json(found.to_json())
+    else:
+        click.echo(render(found))
+
+
+@channel.command("profile")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.option("--lang", type=click.Choice(["sv", "nb"]), help="Language (default: the policy's).")
+@pass_app
+def channel_profile(app: App, channel_ref: str, lang: str | None) -> None:
+    """The text CHANNEL must show (VIM-5, TOR-6)."""
+    click.echo(channels_of(app).profile(channel_ref, lang), nl=False)
+
+
+@channel.command("list")
+@click.option("--public", is_flag=True, help="Only active channels, without personal contact details.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True,
+              help="Output format.")
+@click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
+@pass_app
+def channel_list(app: App, public: bool, fmt: str, as_json: bool) -> None:
+    """List channels; with --public, the list the website shows (RAT-5, NOR-3, TOR-1)."""
+    fmt = "json" if as_json else fmt
+    found = channels_of(app).list(public=public)
+    if fmt == "json":
+        emit_json([c.public() if public else c.to_json() for c in found])
+    elif fmt == "html":
+        service = app.service
+        click.echo(public_html(found if public else [c for c in found if c.state == "active"],
+                               service.register_name, "nb" if service.policy.language in ("nb", "nn") else "sv"),
+                   nl=False)
+    else:
+        rows = [[c.id, c.platform, c.url, c.state, c.owner] for c in found]
+        click.echo(table(rows, ["no.", "platform", "address", "state", "owner"]) if rows else "No channels.")
+
+
+def register(cli: click.Group) -> None:
+    """Add this group to the root group."""
+    cli.add_command(channel)
