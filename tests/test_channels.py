@@ -263,3 +263,13 @@ def test_duty_dates() -> None:
     assert next_fixed_date(date(2026, 12, 31), ("06-30", "12-31")) == date(2027, 6, 30)
     assert next_weekday(date(2026, 11, 20)) == date(2026, 11, 23)  # Friday → Monday
     assert quarter_end(2027, 3) == date(2027, 9, 30)
+
+
+def test_vim7_an_answer_carries_the_officers_name_and_title(cli: Cli, snapshot: Path) -> None:
+    channel = walk(cli, "vimmerby", snapshot)
+    ok(cli("record", "add", channel["case"], "--direction", "out", "--description", "Svar på fråga",
+           "--to", "Anna Andersson", user="writer"))
+    record = json.loads(ok(cli("case", "show", channel["case"], "--json")))["records"][-1]
+    assert record["correspondents"] == [
+        {"role": "sender", "name": "Wilma Writer, Kommunikatör", "address": None},
+        {"role": "recipient", "name": "Anna Andersson", "address": None}]

@@ -319,6 +319,8 @@ class RegisterService:
         self.register_name = register.name
         self._actor_id = actor.id
         self.actor = Viewer(actor.username, tuple(actor.role_names), actor.clearance)
+        # VIM-7: whoever answers states name and title; outgoing records carry them.
+        self._signature = ", ".join(filter(None, (actor.full_name, actor.job_title))) or actor.username
         self.access = Access(self.actor, self.tz, self.numbering)
         # Classes are only ever added, never changed: cache them for the hot paths.
         self._class_ids: dict[str, int] = {}
@@ -617,6 +619,8 @@ class RegisterService:
         title = _text(spec.title, "a record's description")
         ground = self.policy.ground(spec.confidential) if spec.confidential else None
         parties = [self._party(p) for p in spec.parties]
+        if direction == Direction.OUTGOING and spec.source is None and not any(p.role == "sender" for p in parties):
+            parties.insert(0, Party("sender", self._signature))  # VIM-7: the officer's name and title
         stored = self._store_files(spec.files, spec.attachments)
         public_title = (spec.public_title or "").strip() or (
             _PLACEHOLDER_RECORD_TITLES[self.policy.country] if ground and "title" in ground.withheld else title
