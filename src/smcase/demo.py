@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from .channels import Channels
 from .events import ParseContext
 from .ingest import Ingest
+from .plan import load_plan
 from .plugins import create_plugins
 from .policy import load_file
 from .register import CaseSpec, Party, RecordSpec, RegisterService, Source, create_register
@@ -47,10 +49,8 @@ _TEXT: dict[str, dict[str, Any]] = {
         "question": ("Fråga om öppettider för återvinningscentralen", "Fråga i kommentar på Facebook",
                      "Svar med öppettider", "Har återvinningscentralen öppet på lördag?"),
         "reopen": "Medborgaren återkom med en följdfråga",
-        "channel": ("Kanal: Exempelby kommun på Instagram", "Handlingsplan för Instagramkontot"),
         "citizen": "Medborgare",
         "ground": "osl-21-3",
-        "class_channel": "1.4.5",
         "class_complaint": "1.4.4",
     },
     "NO": {
@@ -67,10 +67,8 @@ _TEXT: dict[str, dict[str, Any]] = {
         "question": ("Spørsmål om åpningstider for gjenbruksstasjonen", "Spørsmål i kommentar på Facebook",
                      "Svar med åpningstider", "Har gjenbruksstasjonen åpent på lørdag?"),
         "reopen": "Innbyggeren kom tilbake med et oppfølgingsspørsmål",
-        "channel": ("Kanal: Eksempelby kommune på Instagram", "Handlingsplan for Instagram-kontoen"),
         "citizen": "Innbygger",
         "ground": "offl-26-5",
-        "class_channel": "070",
         "class_complaint": "076",
     },
 }
@@ -78,6 +76,38 @@ _TEXT: dict[str, dict[str, Any]] = {
 
 # A page's comment feed in smcase's JSON Lines: a question the municipality answers, a
 # personnummer, a threat, praise, a reaction and one line that is not JSON.
+_PLAN = {
+    "SE": """[channel]
+platform = "facebook"
+url = "https://www.facebook.com/exempelby"
+name = "Exempelby kommun på Facebook"
+owner = "Kommunikationsenheten"
+purpose = "Samhällsinformation och dialog med invånarna"
+target_group = "Invånare och besökare"
+goals = ["Svar inom en arbetsdag"]
+monitoring_hours = "Vardagar 08-16"
+weekly_hours = 5
+contact = "kommunikation@exempelby.example"
+
+[[administrators]]
+name = "Sara Holm"
+email = "sara.holm@exempelby.example"
+phone = "0560-100 01"
+
+[[administrators]]
+name = "Erik Lund"
+email = "erik.lund@exempelby.example"
+phone = "0560-100 02"
+
+[checklist]
+""",
+}
+_PLAN["NO"] = (_PLAN["SE"].replace("exempelby", "eksempelby").replace("Exempelby kommun på", "Eksempelby kommune på")
+               .replace("Samhällsinformation och dialog med invånarna", "Informasjon og dialog med innbyggerne")
+               .replace("Invånare och besökare", "Innbyggere").replace("Svar inom en arbetsdag", "Svar samme dag")
+               .replace("Kommunikationsenheten", "Servicetorget").replace("Vardagar", "Hverdager")
+               .replace("0560-100", "72 42 81"))
+
 _FEED = {
     "SE": [
         ("p1", "post", "out", "Kommunen", None, "Biblioteket har nya öppettider från måndag."),
@@ -173,12 +203,17 @@ def build_demo(engine: Engine, files: FileStore, *, country: str = "SE", user: s
     admin.reopen_case(case.diary_number, t["reopen"])
     steps.append(DemoStep(case.diary_number, "question answered and closed, then reopened (logged)"))
 
-    # The case that holds a channel's history, with its plan as the first record (TOR-3).
-    title, plan = t["channel"]
-    case = admin.open_case(CaseSpec(title=title, class_code=t["class_channel"], owner_unit=t["comms"][3]))
-    admin.add_record(case.diary_number, RecordSpec("internal", plan, kind="channel_plan",
-                                                   attachments=[("plan.txt", plan.encode())]))
-    steps.append(DemoStep(case.diary_number, "channel case with its plan"))
+    # A channel: proposed with its plan, approved, started, a writer designated (TOR-3, RAT-1, RAT-3).
+    plan_file = files.root.parent / "demo-plan.toml"
+    plan_file.write_text(_PLAN[country], encoding="utf-8")
+    channels = Channels(admin, create_plugins(env={}))
+    channel = channels.propose(load_plan(plan_file))
+    for step in policy.channels.approval_steps:
+        channel = channels.approve(str(channel.id), step.step)
+    channels.start(str(channel.id))
+    channel = channels.designate(str(channel.id), t["comms"][0], user)
+    steps.append(DemoStep(channel.case or "", f"channel {channel.url}: plan, approval, start, "
+                                              f"{t['comms'][0]} may write for it"))
 
     # The heart of smcase: a page's comment feed through the plugins into the register.
     summary = Ingest(admin, create_plugins(env={})).run(
