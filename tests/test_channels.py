@@ -273,3 +273,9 @@ def test_vim7_an_answer_carries_the_officers_name_and_title(cli: Cli, snapshot: 
     assert record["correspondents"] == [
         {"role": "sender", "name": "Wilma Writer, Kommunikatör", "address": None},
         {"role": "recipient", "name": "Anna Andersson", "address": None}]
+
+
+def test_vim3_the_communications_strategist_sees_every_channel(cli: Cli, snapshot: Path) -> None:
+    walk(cli, "vimmerby", snapshot)
+    listed = json.loads(ok(cli("channel", "list", "--json", user="u_communications")))
+    assert [(c["id"], c["state"], c["writers"]) for c in listed] == [(1, "active", ["writer"])]

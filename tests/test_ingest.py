@@ -112,7 +112,7 @@ def test_a_direct_message_is_confidential_but_leaves_no_unpublish_work(se: Regis
     assert [e.open_work for e in inbox.list_events(se, open_work=True)] == []
 
 
-def test_vim6c_nor8_a_threat_is_evidence_first_and_removal_is_refused_before_it(se: RegisterService) -> None:
+def test_vim6c_nor8_ren2_a_threat_is_evidence_first_and_removal_is_refused_before_it(se: RegisterService) -> None:
     class BrokenDecision:
         @hookimpl(tryfirst=True)
         def smcase_decide_action(self) -> None:
@@ -312,3 +312,12 @@ def test_events_on_a_registered_channel_are_linked_to_it_and_others_kept_as_give
     rows = {r["external_id"]: (r["channel"], r["channel_id"]) for r in event_rows(se)}
     assert rows["a"][1] is not None and rows["a"][0] == "https://www.facebook.com/kommunen"
     assert rows["b"] == ("@someone-else", None)
+
+
+def test_vim6a_the_municipalitys_own_post_can_be_captured_as_a_record(se: RegisterService) -> None:
+    summary = run(se, jsonl({"id": "own1", "kind": "post", "direction": "out", "register": True,
+                             "text": "Kommunen informerar: nya öppettider"}))
+    assert summary.cases_opened == 1
+    (case,) = se.iter_cases()
+    (record,) = se.get_case(case.diary_number).records or ()
+    assert record.direction == "outgoing" and record.documents[0].format == "txt"

@@ -230,3 +230,10 @@ def test_the_view_open_case_returns_is_the_view_read_back(se: RegisterService, s
     opened = se.open_case(spec)
     assert opened == se.get_case(opened.diary_number)
     assert opened.to_json() == se.get_case(opened.diary_number).to_json()
+
+
+def test_rat6_a_link_decision_is_registered_as_a_record(se: RegisterService) -> None:
+    case = se.open_case(CaseSpec(title="Länk till kommunalrådets blogg"))
+    record = se.add_record(case.diary_number, RecordSpec(
+        "internal", "Beslut: länk till bloggen; åsikterna är politikerns egna", kind="link_decision"))
+    assert (record.kind, record.number) == ("link_decision", "KS 2026/0001-1")
