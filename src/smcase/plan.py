@@ -9,24 +9,11 @@ credential custody where the policy wants one (TOR-2, RAT-4).
 
 from __future__ import annotations
 
-import json
-import tomllib
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
-
-from .errors import PolicyError
-from .policy import Policy
-from .resources import schemas_dir
-
-
-@cache
-def _validator() -> Any:
-    schema = json.loads((schemas_dir() / "plan.schema.json").read_text(encoding="utf-8"))
-    return fastjsonschema.compile(schema)
+from .policy import Policy, check_schema, read_toml
 
 
 @dataclass(frozen=True)
@@ -63,21 +50,8 @@ class Plan:
 
 def load_plan(path: str | Path) -> Plan:
     """Read and validate a plan file; PolicyError names the key and the reason."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        document = tomllib.loads(text)
-    except FileNotFoundError:
-        raise PolicyError(str(path), "", "no such file") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(str(path), "", f"not a readable TOML file: {exc}") from None
-    try:
-        _validator()(document)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        key = (exc.name or "data").removeprefix("data").lstrip(".") or "(top level)"
-        reason = exc.message.removeprefix(exc.name or "").strip()
-        raise PolicyError(str(path), key, ("unknown key (" + reason + ")") if exc.rule == "additionalProperties"
-                          else reason) from None
+    text, document = read_toml(path)
+    check_schema("plan.schema.json", document, str(path))
     channel = document["channel"]
     return Plan(
         platform=channel["platform"], url=channel["url"], name=channel["name"], owner=channel["owner"],

@@ -297,9 +297,36 @@ def canonical_json(value: Any) -> str:
 
 
 @cache
-def _validator() -> Any:
-    schema = json.loads((schemas_dir() / "policy.schema.json").read_text(encoding="utf-8"))
+def compiled(schema_name: str) -> Any:
+    """The compiled validator of one of smcase's own schemas (``schemas/<name>``)."""
+    schema = json.loads((schemas_dir() / schema_name).read_text(encoding="utf-8"))
     return fastjsonschema.compile(schema, formats={"date": r"^\d{4}-\d{2}-\d{2}$"})
+
+
+def read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """A TOML file's text and content; PolicyError says what is wrong with it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(str(path), "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(str(path), "", f"cannot read: {exc}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(str(path), "", f"not valid TOML: {exc}") from None
+
+
+def check_schema(schema_name: str, document: Any, source: str) -> None:
+    """Validate ``document`` against ``schemas/<schema_name>``; PolicyError names the key and the reason."""
+    try:
+        compiled(schema_name)(document)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        reason = exc.message.removeprefix(exc.name or "").strip() or exc.message
+        if exc.rule == "additionalProperties":
+            reason = "unknown key (" + reason + ")"
+        raise PolicyError(source, _key_of(exc), reason) from None
 
 
 def _normalise(value: Any) -> Any:
@@ -315,17 +342,7 @@ def _normalise(value: Any) -> Any:
 
 def load_file(path: str | Path) -> Policy:
     """Read, validate and check a policy file; PolicyError names the key and the reason."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(str(path), "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(str(path), "", f"cannot read: {exc}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(str(path), "", f"not valid TOML: {exc}") from None
+    _text, raw = read_toml(path)
     return from_document(raw, source=str(path))
 
 
@@ -338,13 +355,7 @@ def _key_of(error: fastjsonschema.JsonSchemaValueException) -> str:
 def from_document(raw: Mapping[str, Any], source: str = "") -> Policy:
     """Validate a policy document (parsed TOML or the JSON stored in a register)."""
     document = _normalise(dict(raw))
-    try:
-        _validator()(document)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        reason = exc.message.removeprefix(exc.name or "").strip() or exc.message
-        if exc.rule == "additionalProperties":
-            reason = "unknown key (" + reason + ")"
-        raise PolicyError(source, _key_of(exc), reason) from None
+    check_schema("policy.schema.json", document, source)
     try:
         return _build(document)
     except PolicyError as exc:

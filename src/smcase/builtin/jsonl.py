@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import cache
 from typing import IO, Any
 
 import fastjsonschema
 
 from ..events import Adapter, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ..resources import schemas_dir
+from ..policy import compiled
 from ._common import excerpt, from_iso
 
 NAME = "jsonl"
 
 
-@cache
 def validator() -> Any:
     """The compiled validator of ``schemas/event.schema.json``."""
-    schema = json.loads((schemas_dir() / "event.schema.json").read_text(encoding="utf-8"))
-    return fastjsonschema.compile(schema)
+    return compiled("event.schema.json")
 
 
 def event_from_json(obj: dict[str, Any], context: ParseContext, raw: Any = None) -> SocialEvent:
