@@ -18,11 +18,27 @@ from .. import __version__
 from ..db import DEFAULT_DB
 from ..errors import SmcaseError
 from ..plugins import Plugins, create_plugins
-from . import audit, cases, channels, classes, demo, duties, inbox, info, ingest, plugins, policy, records, setup, users
+from . import (
+    audit,
+    cases,
+    channels,
+    classes,
+    demo,
+    duties,
+    inbox,
+    info,
+    ingest,
+    plugins,
+    policy,
+    records,
+    setup,
+    standards,
+    users,
+)
 from .app import App
 
 _GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, channels, duties, plugins,
-           demo)
+           standards, demo)
 
 
 class SmcaseGroup(click.Group):
