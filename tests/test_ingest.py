@@ -321,3 +321,47 @@ def test_vim6a_the_municipalitys_own_post_can_be_captured_as_a_record(se: Regist
     (case,) = se.iter_cases()
     (record,) = se.get_case(case.diary_number).records or ()
     assert record.direction == "outgoing" and record.documents[0].format == "txt"
+
+
+def _ingest_file(url: str, files: str, path: str) -> None:
+    from smcase.db import make_engine
+    from smcase.store import FileStore
+
+    engine = make_engine(url)
+    try:
+        service = RegisterService.open(engine, user="anna", files=FileStore(Path(files)))
+        with open(path, "rb") as stream:
+            Ingest(service, create_plugins(env={}), batch_size=50).run(stream, "jsonl", ParseContext(source_name=path))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_two_processes_ingesting_at_once_leave_gap_free_numbers(se: RegisterService, db_url: str,
+                                                                tmp_path: Path) -> None:
+    import multiprocessing
+
+    from smcase.model import Case
+
+    paths = []
+    for worker in range(2):
+        events = []
+        for n in range(150):
+            text = f"Min granne {PNR} behöver hjälp" if n % 3 == 0 else "Tack!"
+            events.append({"id": f"w{worker}-{n}", "text": text})
+        path = tmp_path / f"w{worker}.jsonl"
+        path.write_bytes(jsonl(*events))
+        paths.append(path)
+    se.engine.dispose()
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_ingest_file, args=(db_url, str(tmp_path / "files"), str(p))) for p in paths]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    with se.engine.connect() as conn:
+        seqs = sorted(conn.execute(select(Case.seq)).scalars())
+        stored = conn.execute(select(func.count()).select_from(EventRow)).scalar_one()
+    assert stored == 300 and seqs == list(range(1, 101))  # 50 confidential posts per file
+    assert audit.verify(se.engine).ok

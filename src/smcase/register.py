@@ -527,12 +527,17 @@ class RegisterService:
                           prepared: list[list[_PreparedRecord]], now: datetime) -> dict[int, tuple[Any, ...]]:
         """Take running numbers in existing cases; this also locks their rows until commit."""
         targets: dict[int, tuple[Any, ...]] = {}
+        existing = []
         for i, plan in enumerate(plans):
-            if plan.case_number is None:
-                continue
-            parsed = self._parse(plan.case_number)
-            if parsed.record is not None:
-                raise InvalidInput(f"{plan.case_number!r} is a record number; give the case's diary number")
+            if plan.case_number is not None:
+                parsed = self._parse(plan.case_number)
+                if parsed.record is not None:
+                    raise InvalidInput(f"{plan.case_number!r} is a record number; give the case's diary number")
+                existing.append((parsed.year, parsed.seq, i))
+        # Case rows are locked in diary-number order, so two batches never wait on each other in a circle.
+        for _year, _seq, i in sorted(existing):
+            plan = plans[i]
+            parsed = self._parse(plan.case_number or "")
             taken = conn.execute(
                 update(_CASES)
                 .where(_CASES.c.year == parsed.year, _CASES.c.seq == parsed.seq)
