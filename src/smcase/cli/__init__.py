@@ -25,6 +25,7 @@ from . import (
     classes,
     demo,
     duties,
+    export,
     inbox,
     info,
     ingest,
@@ -37,8 +38,8 @@ from . import (
 )
 from .app import App
 
-_GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, channels, duties, plugins,
-           standards, demo)
+_GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, channels, duties, export,
+           plugins, standards, demo)
 
 
 class SmcaseGroup(click.Group):

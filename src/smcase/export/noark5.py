@@ -1,0 +1,656 @@
+"""Noark 5 v5.0 archive extraction (arkivuttrekk) of a Norwegian register (REN-6).
+
+Writes ``arkivstruktur.xml`` (arkiv → arkivdel → klassifikasjonssystem → klasse →
+saksmappe → journalpost → dokumentbeskrivelse → dokumentobjekt, in schema order),
+``endringslogg.xml`` from the audit log, ``loependeJournal.xml`` and
+``offentligJournal.xml`` (screened values as ``*****`` in the public one),
+``arkivuttrekk.xml`` filled in from the official template (Arkade reads it by
+position, so its order is kept), the official schemas, and ``DOKUMENT/`` with every
+registered file in an archival format.
+
+Only closed cases go in (Arkade N5.15, N5.22, N5.25); ``period_start``/``period_end``
+select by closing day; open cases are counted and reported. Cases stream from one
+cursor and are written as small subtrees with ``lxml.etree.xmlfile``, so memory does
+not grow with the register. Everything is written to a temporary folder, validated
+against the official schemas while streaming, and only then moved into place: a
+failure leaves nothing behind.
+
+System IDs are the register's UUIDs; the units smcase has no row for (arkivdel,
+klassifikasjonssystem, dokumentobjekt) get UUIDs derived from the register's, so an
+extraction of the same period has the same IDs every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, lazyload
+
+from .. import __version__
+from ..duties import add_months
+from ..errors import ConfigError, InvalidInput
+from ..model import (
+    AuditEntry,
+    AuditPayload,
+    Case,
+    Classification,
+    Correspondent,
+    Document,
+    Record,
+    Register,
+    User,
+    table_of,
+)
+from ..register import RegisterService
+from ..standards import Standards
+
+NS = "http://www.arkivverket.no/standarder/noark5/arkivstruktur"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+NSMAP = {None: NS, "xsi": XSI}
+SCREENED = "*****"
+MEDIUM = "Elektronisk arkiv"
+
+#: Formats Noark accepts as archival (riksarkivarens forskrift § 5-17), by file extension.
+ARCHIVAL = {"txt", "xml", "pdf", "png", "jpg", "jpeg", "tif", "tiff"}
+#: UTF-8 text kept under another extension (a plan in TOML, a report in JSON) goes in as text.
+TEXT_AS_TXT = {"toml", "json", "csv", "md", "html", "htm", "log", "text"}
+
+JOURNALPOSTTYPE = {"incoming": "Inngående dokument", "outgoing": "Utgående dokument",
+                   "internal": "Organinternt dokument for oppfølging", "memo": "Organinternt dokument uten oppfølging"}
+CASE_FIELDS = {"title": "tittel", "public_title": "offentligTittel", "owner_unit": "administrativEnhet",
+               "officer": "saksansvarlig"}
+STATUS = {"open": "Under behandling", "in_progress": "Under behandling", "closed": "Avsluttet"}
+
+SCHEMAS = {"arkivstruktur.xsd": "noark5/arkivstruktur", "metadatakatalog.xsd": "noark5/metadatakatalog",
+           "endringslogg.xsd": "noark5/endringslogg", "loependeJournal.xsd": "noark5/loependeJournal",
+           "offentligJournal.xsd": "noark5/offentligJournal", "addml.xsd": "noark5/addml"}
+VALIDATE = (("arkivstruktur.xml", "noark5/arkivstruktur"), ("endringslogg.xml", "noark5/endringslogg"),
+            ("loependeJournal.xml", "noark5/loependeJournal"), ("offentligJournal.xml", "noark5/offentligJournal"),
+            ("arkivuttrekk.xml", "noark5/addml"))
+
+
+@dataclass
+class Counts:
+    """What went into the extraction, and the open cases left out."""
+
+    cases: int = 0
+    records: int = 0
+    documents: int = 0
+    changes: int = 0
+    screened: int = 0
+    disposal_decisions: int = 0
+    open_cases: int = 0
+    first_journal_day: date | None = None
+    last_journal_day: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A finished extraction: where it is and what it holds."""
+
+    folder: Path
+    counts: Counts
+    period: tuple[date, date]
+    files: tuple[str, ...] = field(default=())
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _leaf(parent: etree._Element, name: str, value: Any) -> None:
+    """A child with text; optional values that are empty are left out (krav 6.4.5: no empty elements)."""
+    if value is None:
+        return
+    text = value.isoformat() if isinstance(value, date) and not isinstance(value, datetime) else \
+        _iso(value) if isinstance(value, datetime) else str(value)
+    if text.strip():
+        etree.SubElement(parent, f"{{{NS}}}{name}").text = text
+
+
+def _write_leaves(xf: Any, holder: etree._Element) -> None:
+    """Write the children of a scratch element inside the open element (no repeated namespace declarations)."""
+    for child in holder:
+        if len(child):
+            xf.write(child)
+        else:
+            with xf.element(child.tag):
+                xf.write(child.text)
+
+
+def _required(parent: etree._Element, name: str, value: Any, fallback: str) -> None:
+    _leaf(parent, name, value if value not in (None, "") and str(value).strip() else fallback)
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class NoarkExport:
+    """One extraction of the register behind ``service``."""
+
+    def __init__(self, service: RegisterService, standards: Standards) -> None:
+        if not service.numbering.journal:
+            raise InvalidInput("a Noark 5 extraction needs a Norwegian register with Noark numbering "
+                               "(journalaar/journalsekvensnummer); this register numbers the Swedish way")
+        if service.files is None:
+            raise ConfigError("no document store is configured (set SMCASE_FILES)")
+        self.service = service
+        self.standards = standards
+        self.tz = service.tz
+        self.counts = Counts()
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self, out: Path, period_start: date | None = None, period_end: date | None = None) -> Exported:
+        """Write, validate, then move the extraction into ``out`` (which must not exist yet)."""
+        out = Path(out)
+        if out.exists():
+            raise InvalidInput(f"{out} exists already: give a new folder for the extraction")
+        if not out.parent.is_dir():
+            raise InvalidInput(f"the folder {out.parent} does not exist")
+        for key in SCHEMAS.values():
+            self.standards.path(key)  # fail before writing anything if the standards are incomplete
+        self.standards.path("noark5/template")
+        start, end = self._period(period_start, period_end)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        try:
+            self._write_all(work, start, end)
+            self._validate(work)
+            os.replace(work, out)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return Exported(out, self.counts, (start, end),
+                        tuple(sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())))
+
+    def _period(self, start: date | None, end: date | None) -> tuple[date, date]:
+        with self.service.reading() as conn:
+            earliest, latest = conn.execute(select(func.min(Case.closed_at), func.max(Case.closed_at))
+                                            .where(Case.status == "closed")).one()
+        if earliest is None or latest is None:
+            raise InvalidInput("nothing to extract: the register has no closed case (only closed cases go in)")
+        first = start or earliest.astimezone(self.tz).date()
+        last = end or latest.astimezone(self.tz).date()
+        if last < first:
+            raise InvalidInput(f"the period ends ({last}) before it starts ({first})")
+        return first, last
+
+    def _bounds(self, start: date, end: date) -> tuple[datetime, datetime]:
+        return (datetime.combine(start, time(), self.tz),
+                datetime.combine(date.fromordinal(end.toordinal() + 1), time(), self.tz))
+
+    def _write_all(self, work: Path, start: date, end: date) -> None:
+        (work / "DOKUMENT").mkdir()
+        low, high = self._bounds(start, end)
+        in_period = and_(Case.status == "closed", Case.closed_at >= low, Case.closed_at < high)
+        with self.service.reading() as conn:
+            session = Session(bind=conn)
+            self.counts.open_cases = session.execute(select(func.count()).select_from(Case)
+                                                     .where(Case.status != "closed")).scalar_one()
+            register = session.execute(select(Register)).scalars().one()
+            self.users = {u.id: u for u in session.execute(select(User).options(lazyload("*"))).scalars()}
+            self.classes = list(session.execute(select(Classification).order_by(Classification.code)).scalars())
+            if not session.execute(select(func.count()).select_from(Case).where(in_period)).scalar_one():
+                raise InvalidInput(f"nothing to extract: no case was closed between {start} and {end}")
+            self.register = register
+            self.ids = self._unit_ids(register.uuid, start, end)
+            exported = self._arkivstruktur(session, work, start, end, in_period)
+            self._endringslogg(conn, work, exported)
+            self._journals(session, work, in_period)
+        for name, key in SCHEMAS.items():
+            shutil.copyfile(self.standards.path(key), work / name)
+        self._arkivuttrekk(work, start, end)
+
+    def _unit_ids(self, register: uuid.UUID, start: date, end: date) -> dict[str, str]:
+        return {"arkiv": str(register),
+                "arkivdel": str(uuid.uuid5(register, f"arkivdel:{start}:{end}")),
+                "klassifikasjonssystem": str(uuid.uuid5(register, "klassifikasjonssystem"))}
+
+    def _user(self, user_id: int | None) -> str:
+        user = self.users.get(user_id) if user_id is not None else None
+        return (user.full_name or user.username) if user else self.service.actor.username
+
+    # -- arkivstruktur.xml -------------------------------------------------------------
+
+    def _arkivstruktur(self, session: Session, work: Path, start: date, end: date, in_period: Any) -> set[uuid.UUID]:
+        now = self.service.clock()
+        actor = self.service.actor.username
+        exported: set[uuid.UUID] = set()
+        bundles = self._bundles(session, in_period)
+        pending = next(bundles, None)
+        with etree.xmlfile(str(work / "arkivstruktur.xml"), encoding="utf-8") as xf:
+            xf.write_declaration()
+            with xf.element(f"{{{NS}}}arkiv", nsmap=NSMAP, attrib={
+                    f"{{{XSI}}}schemaLocation": f"{NS} arkivstruktur.xsd"}):
+                head = etree.Element(f"{{{NS}}}x", nsmap=NSMAP)
+                _leaf(head, "systemID", self.ids["arkiv"])
+                _leaf(head, "tittel", self.register.name)
+                _leaf(head, "arkivstatus", "Avsluttet")
+                _leaf(head, "dokumentmedium", MEDIUM)
+                _leaf(head, "opprettetDato", self.register.created_at)
+                _leaf(head, "opprettetAv", self.register.created_by)
+                _leaf(head, "avsluttetDato", now)
+                _leaf(head, "avsluttetAv", actor)
+                creator = etree.SubElement(head, f"{{{NS}}}arkivskaper")
+                _required(creator, "arkivskaperID", self.register.org_number, str(self.register.uuid))
+                _leaf(creator, "arkivskaperNavn", self.register.name)
+                _write_leaves(xf, head)
+                with xf.element(f"{{{NS}}}arkivdel"):
+                    part = etree.Element(f"{{{NS}}}x", nsmap=NSMAP)
+                    _leaf(part, "systemID", self.ids["arkivdel"])
+                    _leaf(part, "tittel", f"{self.register.name} {start}–{end}")
+                    _leaf(part, "arkivdelstatus", "Avsluttet periode")
+                    _leaf(part, "dokumentmedium", MEDIUM)
+                    _leaf(part, "opprettetDato", self.register.created_at)
+                    _leaf(part, "opprettetAv", self.register.created_by)
+                    _leaf(part, "avsluttetDato", now)
+                    _leaf(part, "avsluttetAv", actor)
+                    _leaf(part, "arkivperiodeStartDato", start)
+                    _leaf(part, "arkivperiodeSluttDato", end)
+                    _write_leaves(xf, part)
+                    with xf.element(f"{{{NS}}}klassifikasjonssystem"):
+                        system = etree.Element(f"{{{NS}}}x", nsmap=NSMAP)
+                        _leaf(system, "systemID", self.ids["klassifikasjonssystem"])
+                        _leaf(system, "klassifikasjonstype", "Funksjonsbasert, hierarkisk")
+                        _leaf(system, "tittel", f"Arkivplan, {self.register.name}")
+                        _leaf(system, "opprettetDato", self.register.created_at)
+                        _leaf(system, "opprettetAv", self.register.created_by)
+                        _write_leaves(xf, system)
+                        # The whole classification system goes in (krav 6.4.13), cases under their class.
+                        for cls in self.classes:
+                            with xf.element(f"{{{NS}}}klasse"):
+                                leaves = etree.Element(f"{{{NS}}}x", nsmap=NSMAP)
+                                _leaf(leaves, "systemID", cls.uuid)
+                                _leaf(leaves, "klasseID", cls.code)
+                                _leaf(leaves, "tittel", cls.title)
+                                _leaf(leaves, "opprettetDato", cls.created_at)
+                                _leaf(leaves, "opprettetAv", self.register.created_by)
+                                _write_leaves(xf, leaves)
+                                while pending is not None and pending[0].class_id == cls.id:
+                                    case, records = pending
+                                    xf.write(self._saksmappe(work, case, records))
+                                    exported.add(case.uuid)
+                                    exported.update(r.uuid for r, _p, _d in records)
+                                    xf.flush()
+                                    pending = next(bundles, None)
+        return exported
+
+    def _bundles(self, session: Session, in_period: Any) -> Iterator[tuple[Any, list[tuple[Any, list[Any], list[Any]]]]]:
+        """Closed cases in archive order, each with its records, their parties and documents."""
+        # lazyload: the writer reads columns only; eager relationships would cost a join or a query per row.
+        query = (select(Case, Record).outerjoin(Record, Record.case_id == Case.id).where(in_period)
+                 .join(Classification, Classification.id == Case.class_id)
+                 .order_by(Classification.code, Case.year, Case.seq, Record.number)
+                 .options(lazyload("*")).execution_options(yield_per=1000))
+        current: Any = None
+        bundle: list[tuple[Any, list[Any], list[Any]]] = []
+        for partition in session.execute(query).partitions():
+            ids = [r.id for _c, r in partition if r is not None]
+            parties = self._children(session, Correspondent, Correspondent.record_id, ids, Correspondent.id)
+            documents = self._children(session, Document, Document.record_id, ids, Document.number)
+            for case, record in partition:
+                if current is not None and case.id != current.id:
+                    yield current, bundle
+                    bundle = []
+                current = case
+                if record is not None:
+                    bundle.append((record, parties.get(record.id, []), documents.get(record.id, [])))
+            session.expunge_all()
+        if current is not None:
+            yield current, bundle
+
+    @staticmethod
+    def _children(session: Any, model: Any, key: Any, ids: list[int], order: Any) -> dict[int, list[Any]]:
+        found: dict[int, list[Any]] = {}
+        if ids:
+            for row in session.execute(select(model).where(key.in_(ids)).order_by(key, order)).scalars():
+                found.setdefault(row.record_id, []).append(row)
+        return found
+
+    def _screening(self, parent: etree._Element, ground: str | None, withheld: list[str] | None, unit: str,
+                   with_document: bool = False) -> None:
+        if not ground:
+            return
+        fields = set(withheld or ())
+        shield = etree.SubElement(parent, f"{{{NS}}}skjerming")
+        _leaf(shield, "tilgangsrestriksjon", "Unntatt offentlighet")
+        _leaf(shield, "skjermingshjemmel", ground)
+        metadata = []
+        if "title" in fields or "description" in fields:
+            metadata.append(f"Skjerming tittel {unit} - utvalgte ord")
+        if "parties" in fields:
+            metadata += ["Skjerming navn part i sak"] if unit == "mappe" else ["Skjerming navn avsender",
+                                                                              "Skjerming navn mottaker"]
+        for value in metadata or [f"Skjerming tittel {unit} - utvalgte ord"]:
+            _leaf(shield, "skjermingMetadata", value)
+        if with_document and ("documents" in fields or "text" in fields):
+            _leaf(shield, "skjermingDokument", "Skjerming av hele dokumentet")
+        self.counts.screened += 1
+
+    def _disposal(self, parent: etree._Element, rule_id: str, closed: datetime) -> None:
+        # Only decisions to dispose are written: preserving is the default (and Arkade counts every kassasjon).
+        rule = self.service.policy.disposal_rule(rule_id)
+        if rule.action != "dispose":
+            return
+        years = rule.after_years if rule.after_years is not None else -(-(rule.after_days or 0) // 365)
+        due = closed.astimezone(self.tz).date()
+        disposal = etree.SubElement(parent, f"{{{NS}}}kassasjon")
+        _leaf(disposal, "kassasjonsvedtak", "Kasseres")
+        _leaf(disposal, "kassasjonshjemmel", rule.mandate or rule.description)
+        _leaf(disposal, "bevaringstid", years)
+        _leaf(disposal, "kassasjonsdato", add_months(due, 12 * years))
+        self.counts.disposal_decisions += 1
+
+    def _saksmappe(self, work: Path, case: Any, records: list[tuple[Any, list[Any], list[Any]]]) -> etree._Element:
+        folder = etree.Element(f"{{{NS}}}mappe", {f"{{{XSI}}}type": "saksmappe"}, nsmap=NSMAP)
+        closed_by = self._user(case.closed_by_id)
+        _leaf(folder, "systemID", case.uuid)
+        _leaf(folder, "mappeID", case.diary_number)
+        _leaf(folder, "tittel", case.title)
+        if case.public_title != case.title:
+            _leaf(folder, "offentligTittel", case.public_title)
+        _leaf(folder, "dokumentmedium", MEDIUM)
+        _leaf(folder, "opprettetDato", case.created_at)
+        _leaf(folder, "opprettetAv", self._user(case.created_by_id))
+        _leaf(folder, "avsluttetDato", case.closed_at)
+        _leaf(folder, "avsluttetAv", closed_by)
+        _leaf(folder, "referanseArkivdel", self.ids["arkivdel"])
+        self._disposal(folder, case.disposal_rule, case.closed_at)
+        self._screening(folder, case.confidentiality_ground, case.withheld_fields, "mappe")
+        for record, parties, documents in records:
+            folder.append(self._journalpost(work, case, record, parties, documents, closed_by))
+        _leaf(folder, "saksaar", case.year)
+        _leaf(folder, "sakssekvensnummer", case.seq)
+        _leaf(folder, "saksdato", case.created_at.astimezone(self.tz).date())
+        _required(folder, "administrativEnhet", case.owner_unit, self.register.name)
+        _leaf(folder, "saksansvarlig", self._user(case.officer_id))
+        _leaf(folder, "saksstatus", "Avsluttet")
+        self.counts.cases += 1
+        return folder
+
+    def _journalpost(self, work: Path, case: Any, record: Any, parties: list[Any], documents: list[Any],
+                     archived_by: str) -> etree._Element:
+        entry = etree.Element(f"{{{NS}}}registrering", {f"{{{XSI}}}type": "journalpost"}, nsmap=NSMAP)
+        by = self._user(record.registered_by_id)
+        _leaf(entry, "systemID", record.uuid)
+        _leaf(entry, "opprettetDato", record.registered_at)
+        _leaf(entry, "opprettetAv", by)
+        _leaf(entry, "arkivertDato", case.closed_at)
+        _leaf(entry, "arkivertAv", archived_by)
+        _leaf(entry, "referanseArkivdel", self.ids["arkivdel"])
+        self._disposal(entry, self.service.policy.record_rule_for(record.kind), case.closed_at)
+        self._screening(entry, record.confidentiality_ground, record.withheld_fields, "registrering")
+        for document in documents:
+            entry.append(self._dokumentbeskrivelse(work, record, document, by))
+        _leaf(entry, "registreringsID", self.service.numbering.record_number(case.diary_number, record.number))
+        _leaf(entry, "tittel", record.title)
+        if record.public_title != record.title:
+            _leaf(entry, "offentligTittel", record.public_title)
+        _leaf(entry, "dokumentmedium", MEDIUM)
+        for role, name in self._parties(record, parties, by):
+            party = etree.SubElement(entry, f"{{{NS}}}korrespondansepart")
+            _leaf(party, "korrespondanseparttype", role)
+            _leaf(party, "korrespondansepartNavn", name)
+        _leaf(entry, "journalaar", record.journal_year)
+        _leaf(entry, "journalsekvensnummer", record.journal_seq)
+        _leaf(entry, "journalpostnummer", record.number)
+        _leaf(entry, "journalposttype", JOURNALPOSTTYPE[record.direction])
+        _leaf(entry, "journalstatus", "Arkivert")
+        journal_day = record.registered_at.astimezone(self.tz).date()
+        _leaf(entry, "journaldato", journal_day)
+        _leaf(entry, "dokumentetsDato", record.document_date)
+        if record.direction == "incoming":
+            _leaf(entry, "mottattDato", record.registered_at)
+        elif record.direction == "outgoing":
+            _leaf(entry, "sendtDato", record.registered_at)
+        self.counts.records += 1
+        first, last = self.counts.first_journal_day, self.counts.last_journal_day
+        self.counts.first_journal_day = min(first, journal_day) if first else journal_day
+        self.counts.last_journal_day = max(last, journal_day) if last else journal_day
+        return entry
+
+    def _parties(self, record: Any, parties: list[Any], by: str) -> list[tuple[str, str]]:
+        """Correspondents as Noark parties; every journalpost needs at least one (1..*)."""
+        roles = {"sender": "Avsender", "recipient": "Mottaker", "copy_recipient": "Kopimottaker"}
+        internal = record.direction in ("internal", "memo")
+        found = [(("Intern " + roles[p.role].lower()) if internal else roles[p.role], p.name) for p in parties]
+        if not found:
+            if record.direction == "incoming":
+                found = [("Avsender", record.source_author or "Ukjent avsender")]
+            else:
+                found = [("Intern avsender", by)]
+        return found
+
+    def _dokumentbeskrivelse(self, work: Path, record: Any, document: Any, by: str) -> etree._Element:
+        extension = document.format.lower()
+        if extension in TEXT_AS_TXT:
+            extension = "txt"
+        if extension not in ARCHIVAL:
+            raise InvalidInput(f"document {document.original_name!r} of record "
+                               f"{record.uuid} is {document.format}, not an archival format "
+                               f"({', '.join(sorted(ARCHIVAL))}): convert it before the extraction")
+        name = f"DOKUMENT/{document.uuid}.{extension}"
+        source = self.service.files.path(document.sha256)  # type: ignore[union-attr]
+        if not source.is_file():
+            raise ConfigError(f"document {document.sha256} of record {record.uuid} is missing from the file store")
+        shutil.copyfile(source, work / name)
+        description = etree.Element(f"{{{NS}}}dokumentbeskrivelse", nsmap=NSMAP)
+        _leaf(description, "systemID", document.uuid)
+        _leaf(description, "dokumenttype", "Sosiale medier" if record.source_platform else "Dokument")
+        _leaf(description, "dokumentstatus", "Dokumentet er ferdigstilt")
+        _leaf(description, "tittel", record.title if document.number == 1 else document.original_name)
+        _leaf(description, "opprettetDato", document.added_at)
+        _leaf(description, "opprettetAv", by)
+        _leaf(description, "tilknyttetRegistreringSom", "Hoveddokument" if document.number == 1 else "Vedlegg")
+        _leaf(description, "dokumentnummer", document.number)
+        _leaf(description, "tilknyttetDato", document.added_at)
+        _leaf(description, "tilknyttetAv", by)
+        self._screening(description, record.confidentiality_ground, record.withheld_fields, "dokumentbeskrivelse",
+                        with_document=True)
+        obj = etree.SubElement(description, f"{{{NS}}}dokumentobjekt")
+        _leaf(obj, "systemID", uuid.uuid5(document.uuid, "dokumentobjekt:1"))
+        _leaf(obj, "versjonsnummer", 1)
+        _leaf(obj, "variantformat", "Arkivformat")
+        _leaf(obj, "format", extension)
+        _leaf(obj, "formatDetaljer", f"{document.media_type} ({document.original_name})")
+        _leaf(obj, "opprettetDato", document.added_at)
+        _leaf(obj, "opprettetAv", by)
+        _leaf(obj, "referanseDokumentfil", name)
+        _leaf(obj, "sjekksum", document.sha256)
+        _leaf(obj, "sjekksumAlgoritme", "SHA256")
+        _leaf(obj, "filstoerrelse", document.size)
+        self.counts.documents += 1
+        return description
+
+    # -- endringslogg.xml ---------------------------------------------------------------
+
+    def _endringslogg(self, conn: Any, work: Path, exported: set[uuid.UUID]) -> None:
+        ns = "http://www.arkivverket.no/standarder/noark5/endringslogg"
+        entries, payloads = table_of(AuditEntry), table_of(AuditPayload)
+        query = (select(entries, payloads.c.payload).outerjoin(payloads, payloads.c.seq == entries.c.seq)
+                 .where(entries.c.entity.in_(("case", "record")))
+                 .order_by(entries.c.seq).execution_options(yield_per=2000))
+        with etree.xmlfile(str(work / "endringslogg.xml"), encoding="utf-8") as xf:
+            xf.write_declaration()
+            with xf.element(f"{{{ns}}}endringslogg", nsmap={None: ns, "xsi": XSI},
+                            attrib={f"{{{XSI}}}schemaLocation": f"{ns} endringslogg.xsd"}):
+                for row in conn.execute(query).mappings():
+                    if row["entity_uuid"] not in exported:
+                        continue
+                    body = json.loads(row["payload"]) if row["payload"] else None
+                    for field, before, after in self._changes(row["action"], body):
+                        change = etree.Element(f"{{{ns}}}endring", nsmap={None: ns})
+                        for name, value in (("referanseArkivenhet", row["entity_uuid"]), ("referanseMetadata", field),
+                                            ("endretDato", _iso(row["at"])), ("endretAv", row["actor"]),
+                                            ("tidligereVerdi", before), ("nyVerdi", after)):
+                            etree.SubElement(change, f"{{{ns}}}{name}").text = str(value)
+                        xf.write(change)
+                        self.counts.changes += 1
+
+    @staticmethod
+    def _changes(action: str, body: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+        """Audit entries as Noark changes (vedlegg 3): element name, before, after (never empty)."""
+        def text(value: Any) -> str:
+            return str(value) if value not in (None, "") else "(tom)"
+
+        if action == "case.close":
+            before = (body or {}).get("before", {}).get("status", "in_progress")
+            return [("saksstatus", STATUS.get(before, "Under behandling"), "Avsluttet")]
+        if action == "case.reopen":
+            return [("saksstatus", "Avsluttet", "Under behandling")]
+        if action == "case.update" and body:
+            return [(CASE_FIELDS[k], text(body["before"].get(k)), text(v))
+                    for k, v in body.get("after", {}).items() if k in CASE_FIELDS]
+        if action in ("case.mark", "record.mark") and body:
+            return [("skjermingshjemmel", text(body["before"].get("ground")), text(body["after"].get("ground")))]
+        if action == "case.update" or action in ("case.mark", "record.mark"):
+            return [("tittel", "(kassert)", "(kassert)")]  # the payload was lawfully disposed of
+        return []
+
+    # -- the journals -----------------------------------------------------------------
+
+    def _journals(self, session: Session, work: Path, in_period: Any) -> None:
+        classes = {c.id: c for c in self.classes}
+        query = (select(Record, Case).join(Case, Case.id == Record.case_id).where(in_period)
+                 .order_by(Record.journal_year, Record.journal_seq).options(lazyload("*"))
+                 .execution_options(yield_per=1000))
+        names = {"loependeJournal": False, "offentligJournal": True}
+        files = {name: etree.xmlfile(str(work / f"{name}.xml"), encoding="utf-8") for name in names}
+        streams = {name: stack.__enter__() for name, stack in files.items()}
+        contexts = []
+        try:
+            for name, xf in streams.items():
+                ns = f"http://www.arkivverket.no/standarder/noark5/{name}"
+                xf.write_declaration()
+                root = xf.element(f"{{{ns}}}{name}", nsmap={None: ns, "xsi": XSI},
+                                  attrib={f"{{{XSI}}}schemaLocation": f"{ns} {name}.xsd"})
+                root.__enter__()
+                contexts.append(root)
+                xf.write(self._journal_head(ns))
+            for partition in session.execute(query).partitions():
+                ids = [r.id for r, _c in partition]
+                parties = self._children(session, Correspondent, Correspondent.record_id, ids, Correspondent.id)
+                for record, case in partition:
+                    for name, public in names.items():
+                        ns = f"http://www.arkivverket.no/standarder/noark5/{name}"
+                        streams[name].write(self._journal_entry(ns, public, record, case, classes[case.class_id],
+                                                                parties.get(record.id, [])))
+                session.expunge_all()
+        finally:
+            for root in reversed(contexts):
+                root.__exit__(None, None, None)
+            for stack in files.values():
+                stack.__exit__(None, None, None)
+
+    def _journal_head(self, ns: str) -> etree._Element:
+        head = etree.Element(f"{{{ns}}}journalhode", nsmap={None: ns})
+        for name, value in (("journalStartDato", self.counts.first_journal_day),
+                            ("journalSluttDato", self.counts.last_journal_day), ("seleksjon", "journaldato"),
+                            ("antallJournalposter", self.counts.records)):
+            etree.SubElement(head, f"{{{ns}}}{name}").text = str(value)
+        creator = etree.SubElement(head, f"{{{ns}}}arkivskaper")
+        etree.SubElement(creator, f"{{{ns}}}arkivskaperID").text = self.register.org_number or str(self.register.uuid)
+        etree.SubElement(creator, f"{{{ns}}}arkivskaperNavn").text = self.register.name
+        return head
+
+    def _journal_entry(self, ns: str, public: bool, record: Any, case: Any, cls: Any,
+                       parties: list[Any]) -> etree._Element:
+        def add(parent: etree._Element, name: str, value: Any) -> None:
+            if value not in (None, ""):
+                etree.SubElement(parent, f"{{{ns}}}{name}").text = str(value)
+
+        entry = etree.Element(f"{{{ns}}}journalregistrering", nsmap={None: ns})
+        klasse = etree.SubElement(entry, f"{{{ns}}}klasse")
+        add(klasse, "klasseID", cls.code)
+        add(klasse, "tittel", cls.title)
+        folder = etree.SubElement(entry, f"{{{ns}}}saksmappe")
+        add(folder, "saksaar", case.year)
+        add(folder, "sakssekvensnummer", case.seq)
+        if not public:
+            add(folder, "tittel", case.title)
+        add(folder, "offentligTittel", case.public_title)
+        post = etree.SubElement(entry, f"{{{ns}}}journalpost")
+        add(post, "systemID", record.uuid)
+        add(post, "journalaar", record.journal_year)
+        add(post, "journalsekvensnummer", record.journal_seq)
+        add(post, "journalpostnummer", record.number)
+        if not public:
+            add(post, "tittel", record.title)
+        add(post, "offentligTittel", record.public_title)
+        add(post, "journaldato", record.registered_at.astimezone(self.tz).date().isoformat())
+        withheld = "parties" in set(record.withheld_fields or ()) or "parties" in set(case.withheld_fields or ())
+        for role, name in self._parties(record, parties, self._user(record.registered_by_id)):
+            party = etree.SubElement(post, f"{{{ns}}}korrespondansepart")
+            add(party, "korrespondanseparttype", role)
+            add(party, "korrespondansepartNavn", SCREENED if public and withheld else name)
+        return entry
+
+    # -- arkivuttrekk.xml ----------------------------------------------------------------
+
+    def _arkivuttrekk(self, work: Path, start: date, end: date) -> None:
+        template = etree.parse(str(self.standards.path("noark5/template")), self.standards.parser)
+        counts = {("mappe", "arkivstruktur.xml"): self.counts.cases,
+                  ("registrering", "arkivstruktur.xml"): self.counts.records,
+                  ("endring", "endringslogg.xml"): self.counts.changes,
+                  ("journalregistrering", "loependeJournal.xml"): self.counts.records,
+                  ("journalregistrering", "offentligJournal.xml"): self.counts.records}
+        flags = {"inneholderSkjermetInformasjon": self.counts.screened > 0,
+                 "omfatterDokumenterSomErKassert": False,
+                 "inneholderDokumenterSomSkalKasseres": self.counts.disposal_decisions > 0,
+                 "inneholderVirksomhetsspesifikkeMetadata": False}
+        replacements = {"Arkivskaper A": self.register.name, "System X": f"smcase {__version__}",
+                        "Arkiv XYZ": self.register.name, "2014-01-01": start.isoformat(),
+                        "2019-01-01": end.isoformat(), "mykt/skarpt": "skarpt"}
+        documents = sum(1 for p in (work / "DOKUMENT").rglob("*") if p.is_file())
+        for value in template.iter("{http://www.arkivverket.no/standarder/addml}value"):
+            text = (value.text or "").strip()
+            owner = value.getparent()
+            if text in replacements:
+                value.text = replacements[text]
+            elif text == "true/false":
+                value.text = "true" if flags[owner.get("name")] else "false"
+            elif text.startswith("Oppgi antall dokumentfiler"):
+                value.text = str(documents)
+            elif match := re.match(r"Oppgi sjekksumverdi heksadesimalt for (\S+) her", text):
+                value.text = _hash(work / match[1])
+            elif match := re.match(r"Oppgi antall forekomster av (\S+) i (\S+) her", text):
+                value.text = str(counts[(match[1], match[2])])
+        leftover = [v.text for v in template.iter("{http://www.arkivverket.no/standarder/addml}value")
+                    if v.text and v.text.startswith("Oppgi")]
+        if leftover:
+            raise ConfigError(f"the arkivuttrekk template has a field smcase cannot fill: {leftover[0]!r}")
+        template.write(str(work / "arkivuttrekk.xml"), encoding="utf-8", xml_declaration=True)
+
+    # -- validation -------------------------------------------------------------------
+
+    def _validate(self, work: Path) -> None:
+        """Every XML file against its official schema, streaming: the export is not done until this passes."""
+        for name, key in VALIDATE:
+            schema = self.standards.schema(key)
+            try:
+                for _event, element in etree.iterparse(str(work / name), schema=schema, events=("end",)):
+                    element.clear()
+            except etree.XMLSyntaxError as exc:
+                raise ConfigError(f"the extraction does not validate: {name}: {exc}") from None
