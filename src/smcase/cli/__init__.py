@@ -35,11 +35,12 @@ from . import (
     setup,
     standards,
     users,
+    validate,
 )
 from .app import App
 
 _GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, channels, duties, export,
-           plugins, standards, demo)
+           validate, plugins, standards, demo)
 
 
 class SmcaseGroup(click.Group):

@@ -77,9 +77,6 @@ STATUS = {"open": "Under behandling", "in_progress": "Under behandling", "closed
 SCHEMAS = {"arkivstruktur.xsd": "noark5/arkivstruktur", "metadatakatalog.xsd": "noark5/metadatakatalog",
            "endringslogg.xsd": "noark5/endringslogg", "loependeJournal.xsd": "noark5/loependeJournal",
            "offentligJournal.xsd": "noark5/offentligJournal", "addml.xsd": "noark5/addml"}
-VALIDATE = (("arkivstruktur.xml", "noark5/arkivstruktur"), ("endringslogg.xml", "noark5/endringslogg"),
-            ("loependeJournal.xml", "noark5/loependeJournal"), ("offentligJournal.xml", "noark5/offentligJournal"),
-            ("arkivuttrekk.xml", "noark5/addml"))
 
 
 @dataclass
@@ -646,11 +643,11 @@ class NoarkExport:
     # -- validation -------------------------------------------------------------------
 
     def _validate(self, work: Path) -> None:
-        """Every XML file against its official schema, streaming: the export is not done until this passes."""
-        for name, key in VALIDATE:
-            schema = self.standards.schema(key)
-            try:
-                for _event, element in etree.iterparse(str(work / name), schema=schema, events=("end",)):
-                    element.clear()
-            except etree.XMLSyntaxError as exc:
-                raise ConfigError(f"the extraction does not validate: {name}: {exc}") from None
+        """The same validator as ``smcase validate``: the export is not done until every rule passes."""
+        from ..validate.noark5 import NoarkValidator  # the validator reads packages; it does not write them
+
+        report = NoarkValidator(self.standards).validate(work)
+        if not report.ok:
+            first = next(rule for rule in report.rules if not rule.ok)
+            raise ConfigError(f"the extraction does not validate: {', '.join(report.failed())}; "
+                              f"{first.id}: {first.errors[0]}")

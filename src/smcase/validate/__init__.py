@@ -1,0 +1,1 @@
+"""Validators of archive packages: rule by rule, against the official schemas."""

@@ -1,0 +1,146 @@
+"""The Noark 5 validator: the constructed sample passes; a broken copy fails with the rule it breaks named."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from smcase.cli import create_cli
+from smcase.standards import ENV, Standards
+from smcase.validate.noark5 import RULES, NoarkValidator
+
+from .conftest import REPO, STRICT
+
+
+def _folder(variable: str, default: Path) -> Path:
+    folder = Path(os.environ.get(variable, default))
+    if not folder.is_dir():
+        reason = f"{folder} is missing: set {variable}"
+        pytest.fail(reason) if STRICT else pytest.skip(reason)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def validator() -> NoarkValidator:
+    return NoarkValidator(Standards(_folder(ENV, REPO.parent / "shared" / "standards")))
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    shared = _folder("SMCASE_SHARED", REPO.parent / "shared")
+    copy = tmp_path / "uttrekk"
+    shutil.copytree(shared / "samples" / "noark5-v5.0-constructed" / "constructed-v5_0", copy)
+    return copy
+
+
+def edit(name: str, pattern: str, replacement: str, count: int = 1) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        path = root / name
+        text = path.read_text(encoding="utf-8")
+        changed, n = re.subn(pattern, replacement, text, count=count, flags=re.DOTALL)
+        assert n, f"{pattern!r} not found in {name}"
+        path.write_text(changed, encoding="utf-8")
+    return change
+
+
+def flag(name: str, value: str) -> Callable[[Path], None]:
+    return edit("arkivuttrekk.xml", rf'(name="{name}">\s*<value>)\w+', rf"\g<1>{value}")
+
+
+def unlink(name: str) -> Callable[[Path], None]:
+    return lambda root: (root / name).unlink()
+
+
+def stray(root: Path) -> None:
+    (root / "dokumenter" / "Thumbs.db").write_bytes(b"stray")
+
+
+BROKEN: dict[str, Callable[[Path], None]] = {
+    "N5.01": unlink("endringslogg.xml"),
+    "N5.02": edit("arkivuttrekk.xml", r"(<value>)[0-9a-f]{64}(</value>)", r"\g<1>" + "0" * 64 + r"\g<2>"),
+    "N5.03": edit("loependeJournal.xml", r"<journaldato>[^<]*</journaldato>", ""),
+    "N5.10": edit("arkivuttrekk.xml", r"(<value>mappe</value>.*?<value>)\d+", r"\g<1>99"),
+    "N5.12": edit("arkivstruktur.xml", r'(<mappe xsi:type="saksmappe">)',
+                  r"<klasse><systemID>00000000-0000-4000-8000-000000000001</systemID><klasseID>X</klasseID>"
+                  r"<tittel>Underklasse</tittel><opprettetDato>2025-01-01T00:00:00+01:00</opprettetDato>"
+                  r"<opprettetAv>A</opprettetAv></klasse>\g<1>"),
+    "N5.15": edit("arkivstruktur.xml", r"<saksstatus>Avsluttet</saksstatus>", "<saksstatus>Under behandling</saksstatus>"),
+    "N5.16": edit("arkivuttrekk.xml", r"(<value>registrering</value>.*?<value>)\d+", r"\g<1>99"),
+    "N5.19": edit("arkivstruktur.xml", r'(</klasse>\s*</klassifikasjonssystem>)',
+                  r"<klasse><systemID>00000000-0000-4000-8000-000000000002</systemID><klasseID>Y</klasseID>"
+                  r"<tittel>Underklasse</tittel><opprettetDato>2025-01-01T00:00:00+01:00</opprettetDato>"
+                  r"<opprettetAv>A</opprettetAv></klasse><registrering><systemID>"
+                  r"00000000-0000-4000-8000-000000000003</systemID><opprettetDato>2025-01-01T00:00:00+01:00"
+                  r"</opprettetDato><opprettetAv>A</opprettetAv><arkivertDato>2025-01-01T00:00:00+01:00"
+                  r"</arkivertDato><arkivertAv>A</arkivertAv><tittel>T</tittel></registrering>\g<1>"),
+    "N5.22": edit("arkivstruktur.xml", r"<journalstatus>Arkivert</journalstatus>", "<journalstatus>Journalført</journalstatus>"),
+    "N5.25": edit("arkivstruktur.xml", r"<dokumentstatus>Dokumentet er ferdigstilt</dokumentstatus>",
+                  "<dokumentstatus>Dokumentet er under redigering</dokumentstatus>"),
+    "N5.27": edit("arkivstruktur.xml", r'(<registrering xsi:type="journalpost">\s*<systemID>[^<]*</systemID>\s*'
+                                      r'<opprettetDato>)[^<]*', r"\g<1>3. mars 2025"),
+    "N5.28": edit("arkivuttrekk.xml", r'(name="antallDokumentfiler">\s*<value>)\d+', r"\g<1>7"),
+    "N5.29": edit("arkivstruktur.xml", r"<format>txt</format>", "<format>pdf</format>"),
+    "N5.30": edit("arkivstruktur.xml", r"(<sjekksum>)[0-9a-f]{64}", r"\g<1>" + "1" * 64),
+    "N5.32": edit("arkivstruktur.xml", r"<referanseDokumentfil>dokumenter/2025-1-1.txt",
+                  "<referanseDokumentfil>dokumenter/borte.txt"),
+    "N5.33": stray,
+    "N5.42": flag("inneholderSkjermetInformasjon", "false"),
+    "N5.44": flag("inneholderDokumenterSomSkalKasseres", "true"),
+    "N5.45": flag("omfatterDokumenterSomErKassert", "true"),
+    "N5.47": edit("arkivstruktur.xml", r"(<dokumentobjekt>\s*<systemID>)[^<]*",
+                  r"\g<1>8aff3b3d-d30c-5d60-b8a8-9753379e3860"),
+    "N5.48": edit("arkivstruktur.xml", r"<referanseArkivdel>8aff3b3d-d30c-5d60-b8a8-9753379e3860",
+                  "<referanseArkivdel>00000000-0000-4000-8000-0000000000aa"),
+    "N5.51": edit("arkivstruktur.xml", r"(<saksstatus>Avsluttet</saksstatus>)",
+                  r"\g<1><referanseSekundaerKlassifikasjon>00000000-0000-4000-8000-0000000000bb"
+                  r"</referanseSekundaerKlassifikasjon>"),
+    "N5.59": edit("offentligJournal.xml", r"(<antallJournalposter>)\d+", r"\g<1>9"),
+    "N5.60": edit("offentligJournal.xml", r"(<journalStartDato>)[^<]*", r"\g<1>2024-01-01"),
+    "N5.61": lambda root: (root / "endringslogg.xml").write_text("<endringslogg><endring>", encoding="utf-8"),
+    "N5.62": edit("endringslogg.xml", r"(<referanseArkivenhet>)[^<]*", r"\g<1>00000000-0000-4000-8000-0000000000cc"),
+    "N5.63": edit("arkivstruktur.xml", r"<dokumentmedium>Elektronisk arkiv</dokumentmedium>",
+                  "<dokumentmedium> </dokumentmedium>"),
+}
+
+
+def test_every_rule_has_a_broken_copy() -> None:
+    assert sorted(BROKEN) == sorted(rule for rule, _name in RULES)
+
+
+def test_the_constructed_sample_passes_every_rule(validator: NoarkValidator, sample: Path) -> None:
+    report = validator.validate(sample)
+    assert report.ok, [(r.id, r.errors) for r in report.rules if not r.ok]
+    assert len(report.rules) == 27
+
+
+@pytest.mark.parametrize("rule", sorted(BROKEN))
+def test_a_broken_copy_fails_with_the_rule_named(validator: NoarkValidator, sample: Path, rule: str) -> None:
+    BROKEN[rule](sample)
+    report = validator.validate(sample)
+    assert not report.ok
+    assert rule in report.failed(), report.failed()
+    failing = next(r for r in report.rules if r.id == rule)
+    assert failing.errors and all(isinstance(e, str) and e for e in failing.errors)
+
+
+def test_a_tar_in_arkades_layout_is_read(validator: NoarkValidator, sample: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "uttrekk.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(sample, arcname="6f2b0e1c-0000-4000-8000-000000000001/content")
+    assert validator.validate(archive).ok
+
+
+def test_the_validate_command_reports_per_rule_and_exits_1_on_errors(sample: Path) -> None:
+    standards = str(_folder(ENV, REPO.parent / "shared" / "standards"))
+    good = CliRunner().invoke(create_cli(), ["validate", str(sample), "--standards", standards])
+    assert good.exit_code == 0 and "all rules pass" in good.stdout and good.stdout.count(" OK ") == 27
+    BROKEN["N5.15"](sample)
+    bad = CliRunner().invoke(create_cli(), ["validate", str(sample), "--standards", standards, "--json"])
+    assert bad.exit_code == 1 and '"id": "N5.15"' in bad.stdout and "Under behandling" in bad.stdout
