@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -198,3 +199,20 @@ def test_refusals_name_the_problem_and_leave_nothing_behind(register: Cli, stand
 def test_a_swedish_register_is_not_extracted_as_noark(se: RegisterService, standards_dir: Path) -> None:
     with pytest.raises(Exception, match="needs a Norwegian register with Noark numbering"):
         NoarkExport(se, Standards(standards_dir))
+
+
+def test_tar_output_in_arkades_layout_validates(register: Cli, standards_dir: Path, tmp_path: Path) -> None:
+    import tarfile
+
+    from smcase.validate.noark5 import NoarkValidator
+
+    archive = tmp_path / "uttrekk.tar"
+    summary = json.loads(ok(register("export", "noark5", str(archive), "--tar", "--standards", str(standards_dir),
+                                     "--json")))
+    assert summary["tar_sha256"] == sha(archive)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert all(re.fullmatch(r"[0-9a-f-]{36}(/content(/.*)?)?", n) for n in names), names[:5]
+    assert any(n.endswith("/content/arkivuttrekk.xml") for n in names)
+    assert NoarkValidator(Standards(standards_dir)).validate(archive).ok
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())

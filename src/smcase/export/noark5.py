@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import tarfile
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -100,12 +101,13 @@ class Counts:
 
 @dataclass(frozen=True)
 class Exported:
-    """A finished extraction: where it is and what it holds."""
+    """A finished extraction: where it is (a folder, or a tar) and what it holds."""
 
     folder: Path
     counts: Counts
     period: tuple[date, date]
     files: tuple[str, ...] = field(default=())
+    tar_sha256: str | None = None
 
 
 def _iso(value: datetime) -> str:
@@ -160,8 +162,13 @@ class NoarkExport:
 
     # -- the run ---------------------------------------------------------------------
 
-    def run(self, out: Path, period_start: date | None = None, period_end: date | None = None) -> Exported:
-        """Write, validate, then move the extraction into ``out`` (which must not exist yet)."""
+    def run(self, out: Path, period_start: date | None = None, period_end: date | None = None,
+            tar: bool = False) -> Exported:
+        """Write, validate, then move the extraction into ``out`` (which must not exist yet).
+
+        With ``tar``, ``out`` is one uncompressed tar in the layout Arkade reads
+        (``<uuid>/content/…``), written to a temporary name and then renamed.
+        """
         out = Path(out)
         if out.exists():
             raise InvalidInput(f"{out} exists already: give a new folder for the extraction")
@@ -175,12 +182,21 @@ class NoarkExport:
         try:
             self._write_all(work, start, end)
             self._validate(work)
-            os.replace(work, out)
+            files = tuple(sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()))
+            if not tar:
+                os.replace(work, out)
+                return Exported(out, self.counts, (start, end), files)
+            partial = out.with_name(f".{out.name}.partial")
+            with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
+                archive.add(work, arcname=f"{self.ids['arkivdel']}/content")
+            os.replace(partial, out)
+            return Exported(out, self.counts, (start, end), files, tar_sha256=_hash(out))
         except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+            if tar:
+                out.with_name(f".{out.name}.partial").unlink(missing_ok=True)
             raise
-        return Exported(out, self.counts, (start, end),
-                        tuple(sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def _period(self, start: date | None, end: date | None) -> tuple[date, date]:
         with self.service.reading() as conn:
