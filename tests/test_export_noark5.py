@@ -216,3 +216,15 @@ def test_tar_output_in_arkades_layout_validates(register: Cli, standards_dir: Pa
     assert any(n.endswith("/content/arkivuttrekk.xml") for n in names)
     assert NoarkValidator(Standards(standards_dir)).validate(archive).ok
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_streaming_in_many_small_batches_gives_the_same_extraction(register: Cli, standards_dir: Path,
+                                                                   tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    export(register, standards_dir, tmp_path / "one")
+    monkeypatch.setattr(NoarkExport, "batch", 2)  # many partitions, as in a large register
+    summary = export(register, standards_dir, tmp_path / "many")
+    assert (summary["cases"], summary["records"]) == (4, 6)
+    ids = [[e.text for e in etree.parse(str(d / "arkivstruktur.xml")).iter(f"{N}systemID")]
+           for d in (tmp_path / "one", tmp_path / "many")]
+    assert ids[0] == ids[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sqlite3
 import tarfile
 import tempfile
 import uuid
@@ -221,22 +222,80 @@ class Addml:
         return None
 
 
+class IdStore:
+    """System IDs seen so far, kept on disk (16 bytes each in a temporary SQLite table), checked in batches.
+
+    A million-post extraction has a few million IDs; held as Python objects they
+    would cost hundreds of megabytes. Only the current batch is in memory.
+    """
+
+    BATCH = 20_000
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="smcase-ids-"))
+        self.db = sqlite3.connect(str(self.folder / "ids.db"))
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("CREATE TABLE ids (id BLOB PRIMARY KEY) WITHOUT ROWID")
+        self.pending: dict[bytes, str] = {}
+        self.duplicates: list[tuple[str, str]] = []  # (value, where), the first hundred
+
+    def add(self, value: str, where: str) -> None:
+        """Record a systemID; a duplicate is remembered with where it was found."""
+        key = _uuid_key(value)
+        if key in self.pending:
+            self._duplicate(value, where)
+        else:
+            self.pending[key] = where
+            if len(self.pending) >= self.BATCH:
+                self.flush()
+
+    def _duplicate(self, value: str, where: str) -> None:
+        if len(self.duplicates) < _MAX_ERRORS:
+            self.duplicates.append((value, where))
+
+    def flush(self) -> None:
+        """Move the pending IDs to disk, noting those already there."""
+        if not self.pending:
+            return
+        keys = list(self.pending)
+        for seen in self.present(keys):
+            self._duplicate(str(uuid.UUID(bytes=seen)), self.pending[seen])
+            del self.pending[seen]
+        self.db.executemany("INSERT OR IGNORE INTO ids VALUES (?)", ((k,) for k in self.pending))
+        self.pending.clear()
+
+    def present(self, keys: list[bytes]) -> set[bytes]:
+        """Which of ``keys`` are stored."""
+        found: set[bytes] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(f"SELECT id FROM ids WHERE id IN ({marks})", chunk))
+        return found
+
+    def close(self) -> None:
+        """Drop the temporary store."""
+        self.db.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 @dataclass
 class _Scan:
-    """What the streaming pass over arkivstruktur.xml collects."""
+    """What the streaming pass over arkivstruktur.xml collects (counts and small sets only)."""
 
+    ids: IdStore
     mappe: int = 0
     registrering: int = 0
     journalposts: int = 0
-    journal_days: list[date] = field(default_factory=list)
+    first_day: date | None = None
+    last_day: date | None = None
     skjerming: int = 0
     kassasjon: int = 0
     utfoert: int = 0
-    ids: set[bytes] = field(default_factory=set)
     arkivdeler: set[bytes] = field(default_factory=set)
     klasser: set[bytes] = field(default_factory=set)
-    arkivdel_refs: list[tuple[str, str]] = field(default_factory=list)
-    class_refs: list[tuple[str, str]] = field(default_factory=list)
+    class_refs: list[tuple[str, str]] = field(default_factory=list)  # only those not resolved when met
     referenced: set[str] = field(default_factory=set)
 
 
@@ -276,9 +335,16 @@ class NoarkValidator:
                 r["N5.02"].add(f"{name}: the documented SHA-256 {value} does not match the file")
         self._schemas(root, addml, r)
         documents = self._documents(root, addml, r)
-        scan = self._arkivstruktur(root, documents, r)
-        if scan is None:
-            return
+        ids = IdStore()
+        try:
+            scan = self._arkivstruktur(root, documents, r, ids)
+            if scan is not None:
+                self._content_rules(root, addml, documents, scan, r)
+        finally:
+            ids.close()
+
+    def _content_rules(self, root: Path, addml: Addml, documents: tuple[Path, set[str]] | None, scan: _Scan,
+                       r: dict[str, RuleResult]) -> None:
         for rule, element, found in (("N5.10", "mappe", scan.mappe), ("N5.16", "registrering", scan.registrering)):
             documented = addml.occurrences(0, element)
             if documented != found:
@@ -289,9 +355,6 @@ class NoarkValidator:
             stated = (addml.info(flag) or "false").lower() == "true"
             if stated != (found > 0):
                 r[rule].add(f"{flag} is {str(stated).lower()} but arkivstruktur.xml holds {found}")
-        for reference, where in scan.arkivdel_refs:
-            if _uuid_key(reference) not in scan.arkivdeler:
-                r["N5.48"].add(f"referanseArkivdel {reference} in {where} is no arkivdel's systemID")
         for reference, where in scan.class_refs:
             if _uuid_key(reference) not in scan.klasser:
                 r["N5.51"].add(f"referanseSekundaerKlassifikasjon {reference} in {where} is no klasse's systemID")
@@ -321,6 +384,8 @@ class NoarkValidator:
                 for _event, element in etree.iterparse(str(path), schema=self.standards.schema(key), events=("end",),
                                                        huge_tree=True):
                     element.clear()
+                    while element.getprevious() is not None:  # nothing behind the cursor is kept
+                        del element.getparent()[0]
             except etree.XMLSyntaxError as exc:
                 r["N5.03"].add(f"{name}: {exc}")
 
@@ -340,11 +405,11 @@ class NoarkValidator:
         return folder, files
 
     def _arkivstruktur(self, root: Path, documents: tuple[Path, set[str]] | None,
-                       r: dict[str, RuleResult]) -> _Scan | None:
+                       r: dict[str, RuleResult], ids: IdStore) -> _Scan | None:
         path = root / "arkivstruktur.xml"
         if not path.is_file():
             return None
-        scan = _Scan()
+        scan = _Scan(ids)
         stack: list[str] = []
         kinds: list[set[str]] = []  # per open klasse: the kinds of its children
         unit: list[str] = []  # nearest mappe/registrering ID, for messages
@@ -380,23 +445,26 @@ class NoarkValidator:
         except etree.XMLSyntaxError as exc:
             r["N5.03"].add(f"arkivstruktur.xml is not well-formed: {exc}")
             return None
+        ids.flush()
+        for value, where in ids.duplicates:
+            r["N5.47"].add(f"systemID {value} is used more than once ({where})")
         return scan
 
     def _leaf(self, scan: _Scan, r: dict[str, RuleResult], name: str, parent: str, text: str, where: str,
               files: set[str]) -> None:
         if name == "systemID":
-            key = _uuid_key(text)
-            if key in scan.ids:
-                r["N5.47"].add(f"systemID {text} is used twice ({where})")
-            scan.ids.add(key)
+            scan.ids.add(text, where)
             if parent == "arkivdel":
-                scan.arkivdeler.add(key)
+                scan.arkivdeler.add(_uuid_key(text))
             elif parent == "klasse":
-                scan.klasser.add(key)
+                scan.klasser.add(_uuid_key(text))
         elif name == "referanseArkivdel" and parent in ("mappe", "registrering", "dokumentbeskrivelse"):
-            scan.arkivdel_refs.append((text, where))
+            # An arkivdel's systemID comes before everything in it, so the reference is checked now.
+            if _uuid_key(text) not in scan.arkivdeler:
+                r["N5.48"].add(f"referanseArkivdel {text} in {where} is no arkivdel's systemID")
         elif name == "referanseSekundaerKlassifikasjon" and parent == "mappe":
-            scan.class_refs.append((text, where))
+            if _uuid_key(text) not in scan.klasser:  # a class later in the file may still resolve it
+                scan.class_refs.append((text, where))
         elif name == "saksstatus" and parent == "mappe" and text not in ("Avsluttet", "Utgår"):
             r["N5.15"].add(f"saksstatus {text!r} in {where}")
         elif name == "journalstatus" and parent == "registrering" and text not in ("Arkivert", "Utgår"):
@@ -410,7 +478,9 @@ class NoarkValidator:
                 r["N5.27"].add(f"opprettetDato {text!r} is not a dateTime ({where})")
         elif name == "journaldato" and parent == "registrering":
             with suppress(ValueError):  # the schema check reports a bad date
-                scan.journal_days.append(date.fromisoformat(text[:10]))
+                day = date.fromisoformat(text[:10])
+                scan.first_day = min(scan.first_day, day) if scan.first_day else day
+                scan.last_day = max(scan.last_day, day) if scan.last_day else day
         elif name == "referanseDokumentfil":
             reference = text.replace("\\", "/")
             scan.referenced.add(reference)
@@ -479,7 +549,7 @@ class NoarkValidator:
         if sharp and str(scan.journalposts) != counts["loependeJournal"]:
             r["N5.59"].add(f"the journals have {counts['loependeJournal']} journal posts, arkivstruktur.xml "
                            f"{scan.journalposts} (period split skarpt)")
-        if not scan.journal_days:
+        if scan.first_day is None or scan.last_day is None:
             r["N5.60"].add("no registrering/journaldato found in arkivstruktur.xml")
             return
         for field_name in ("journalStartDato", "journalSluttDato"):
@@ -487,7 +557,7 @@ class NoarkValidator:
             if len(values) != 1:
                 r["N5.60"].add(f"the journals differ in {field_name}: {sorted(v or '' for v in values)}")
         if sharp:
-            first, last = min(scan.journal_days).isoformat(), max(scan.journal_days).isoformat()
+            first, last = scan.first_day.isoformat(), scan.last_day.isoformat()
             head = heads["loependeJournal"]
             if (head.get("journalStartDato"), head.get("journalSluttDato")) != (first, last):
                 r["N5.60"].add(f"the journal heads say {head.get('journalStartDato')}–{head.get('journalSluttDato')}, "
@@ -495,14 +565,27 @@ class NoarkValidator:
 
     def _changelog(self, root: Path, scan: _Scan, r: dict[str, RuleResult]) -> None:
         path = root / "endringslogg.xml"
+        batch: dict[bytes, str] = {}
+
+        def check() -> None:
+            known = scan.ids.present(list(batch))
+            for key, value in batch.items():
+                if key not in known:
+                    r["N5.62"].add(f"endring refers to {value}, which is no systemID in arkivstruktur.xml")
+            batch.clear()
+
         try:
             for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True):
                 if _local(element.tag) == "referanseArkivenhet":
                     value = (element.text or "").strip()
-                    if _uuid_key(value) not in scan.ids:
-                        r["N5.62"].add(f"endring refers to {value}, which is no systemID in arkivstruktur.xml")
+                    batch[_uuid_key(value)] = value
+                    if len(batch) >= IdStore.BATCH:
+                        check()
                 elif _local(element.tag) == "endring":
                     element.clear()
+                    while element.getprevious() is not None:
+                        del element.getparent()[0]
+            check()
         except (OSError, etree.XMLSyntaxError) as exc:
             r["N5.61"].add(f"endringslogg.xml cannot be read: {exc}")
 

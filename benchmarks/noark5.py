@@ -1,0 +1,298 @@
+"""Benchmark: Noark 5 extraction and validation at 100,000 and 1,000,000 journal posts.
+
+A Norwegian register is filled with a fast bulk generator (closed cases with
+five journal posts each, a correspondent per post, and a small text document
+for every 50th post). Then, each in a fresh process so its peak RSS is its own:
+
+* export: ``NoarkExport.run(check=False)`` (the writer alone), against a floor
+  of ``lxml.etree.xmlfile`` writing the same elements from memory, no database;
+* validate: ``NoarkValidator.validate`` (XSD and every Arkade rule), against
+  ``xmllint --stream --schema arkivstruktur.xsd`` on the same arkivstruktur.xml.
+
+Run:  python benchmarks/noark5.py [--posts 1000000] [--standards DIR]
+Targets (issue 5): export within 2x of the floor, validation within 2x of
+xmllint, both under 300 MB peak RSS, not growing between 100,000 and 1,000,000 posts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import queue
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+POSTS_PER_CASE = 5
+DOC_EVERY = 50
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(url: str, files: Path, cases: int) -> None:
+    """A Norwegian register of ``cases`` closed cases, bulk-inserted (the register service is not the subject)."""
+    from smcase import audit
+    from smcase.db import bulk_insert, make_engine
+    from smcase.model import (
+        AuditEntry,
+        AuditHead,
+        AuditPayload,
+        Case,
+        Classification,
+        Correspondent,
+        Counter,
+        Document,
+        Record,
+        User,
+        table_of,
+    )
+    from smcase.policy import canonical_json, load_file
+    from smcase.register import create_register
+    from smcase.resources import default_policy
+    from smcase.store import FileStore
+
+    engine = make_engine(url)
+    create_register(engine, name="Benchmark kommune", policy=load_file(default_policy("NO")), user="bench",
+                    org_number="964903123")
+    store = FileStore(files)
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        class_id = conn.execute(table_of(Classification).select().limit(1)).first().id
+        user_id = conn.execute(table_of(User).select().limit(1)).first().id
+        head = conn.execute(table_of(AuditHead).select()).first()
+        seq, prev = head.seq, head.entry_hash
+        record_id = doc_count = 0
+        with store.deferred_sync():
+            for first in range(0, cases, 2000):
+                case_rows, record_rows, party_rows, doc_rows, entries, payloads = [], [], [], [], [], []
+                for n in range(first + 1, min(first + 2000, cases) + 1):
+                    opened = start + timedelta(seconds=n * 20)
+                    closed = opened + timedelta(hours=2)
+                    case_uuid = uuid.uuid4()
+                    case_rows.append({"id": n, "uuid": case_uuid, "diary_number": f"2026/{n}", "year": 2026, "seq": n,
+                                      "title": f"Henvendelse {n} fra Facebook", "public_title": f"Henvendelse {n}",
+                                      "status": "closed", "class_id": class_id, "owner_unit": "Servicetorget",
+                                      "officer_id": user_id, "created_at": opened, "created_by_id": user_id,
+                                      "updated_at": closed, "closed_at": closed, "closed_by_id": user_id,
+                                      "disposal_rule": "bevares", "legal_hold": False, "channel_id": None,
+                                      "next_record_number": POSTS_PER_CASE + 1, "confidentiality_ground": None,
+                                      "withheld_fields": None, "confidentiality_marked_at": None,
+                                      "confidentiality_marked_by": None})
+                    for k in range(1, POSTS_PER_CASE + 1):
+                        record_id += 1
+                        record_rows.append({"id": record_id, "uuid": uuid.uuid4(), "case_id": n, "number": k,
+                                            "journal_year": 2026, "journal_seq": record_id,
+                                            "direction": "incoming" if k % 2 else "outgoing", "kind": "social_post",
+                                            "title": f"Kommentar {k} i sak {n}", "public_title": f"Kommentar {k} i sak {n}",
+                                            "registered_at": opened + timedelta(minutes=k), "registered_by_id": user_id,
+                                            "document_date": None, "source_platform": "facebook",
+                                            "source_external_id": f"c{record_id}", "source_url": None,
+                                            "source_author": "Innbygger", "source_author_id": None,
+                                            "confidentiality_ground": None, "withheld_fields": None,
+                                            "confidentiality_marked_at": None, "confidentiality_marked_by": None})
+                        party_rows.append({"record_id": record_id, "role": "sender" if k % 2 else "recipient",
+                                           "name": f"Innbygger {n}", "address": None})
+                        if record_id % DOC_EVERY == 0:
+                            stored = store.put_bytes(f"Innlegg {record_id}\nTekst i kommentaren.\n".encode(),
+                                                     f"post-{record_id}.txt")
+                            doc_count += 1
+                            doc_rows.append({"uuid": uuid.uuid4(), "record_id": record_id, "number": 1,
+                                             "sha256": stored.sha256, "size": stored.size, "format": "txt",
+                                             "media_type": "text/plain", "original_name": stored.original_name,
+                                             "added_at": opened, "added_by": "bench"})
+                    seq += 1
+                    body = canonical_json({"before": {"status": "in_progress"}, "after": {"status": "closed"}})
+                    digest = audit.sha256(body.encode()).hexdigest()
+                    fields = dict(seq=seq, at=closed, actor="bench", action="case.close", entity="case",
+                                  entity_uuid=case_uuid, ref=f"2026/{n}", payload_sha256=digest, prev_hash=prev)
+                    prev = audit.entry_hash(**fields)
+                    entries.append({**fields, "entry_hash": prev})
+                    payloads.append({"seq": seq, "payload": body})
+                bulk_insert(conn, table_of(Case), case_rows)
+                bulk_insert(conn, table_of(Record), record_rows)
+                bulk_insert(conn, table_of(Correspondent), party_rows)
+                bulk_insert(conn, table_of(Document), doc_rows)
+                bulk_insert(conn, table_of(AuditEntry), entries)
+                bulk_insert(conn, table_of(AuditPayload), payloads)
+        conn.execute(table_of(AuditHead).update().values(seq=seq, entry_hash=prev))
+        for scope, value in (("case", cases), ("journal", record_id)):
+            conn.execute(table_of(Counter).insert().values(scope=scope, year=2026, value=value))
+    engine.dispose()
+
+
+def run_export(url: str, files: str, standards: str, out: str, results: mp.Queue) -> None:
+    os.environ["SMCASE_FILES"] = files
+    from smcase.db import make_engine
+    from smcase.export.noark5 import NoarkExport
+    from smcase.register import RegisterService
+    from smcase.standards import Standards
+    from smcase.store import FileStore
+
+    engine = make_engine(url)
+    service = RegisterService.open(engine, user="bench", files=FileStore(Path(files)))
+    begin = time.perf_counter()
+    NoarkExport(service, Standards(Path(standards))).run(Path(out), check=False)
+    results.put((time.perf_counter() - begin, peak_mb()))
+
+
+def run_validate(standards: str, out: str, results: mp.Queue) -> None:
+    from smcase.standards import Standards
+    from smcase.validate.noark5 import NoarkValidator
+
+    begin = time.perf_counter()
+    report = NoarkValidator(Standards(Path(standards))).validate(Path(out))
+    elapsed = time.perf_counter() - begin
+    results.put((elapsed, peak_mb(), report.failed()))
+
+
+def run_floor(cases: int, out: str, results: mp.Queue) -> None:
+    """lxml xmlfile writing the same files (arkivstruktur, both journals, change log) from memory: no database."""
+    from lxml import etree
+
+    ns = "http://www.arkivverket.no/standarder/noark5/arkivstruktur"
+    xsi = "http://www.w3.org/2001/XMLSchema-instance"
+    now = datetime(2026, 1, 5, 8, 0, tzinfo=UTC).isoformat()
+    rows = [(str(uuid.uuid4()), n, [(str(uuid.uuid4()), k) for k in range(1, POSTS_PER_CASE + 1)])
+            for n in range(1, cases + 1)]
+    begin = time.perf_counter()
+    with etree.xmlfile(out, encoding="utf-8") as xf, xf.element(f"{{{ns}}}arkiv", nsmap={None: ns, "xsi": xsi}):
+        for case_id, n, posts in rows:
+            folder = etree.Element(f"{{{ns}}}mappe", {f"{{{xsi}}}type": "saksmappe"}, nsmap={None: ns, "xsi": xsi})
+            for name, value in (("systemID", case_id), ("mappeID", f"2026/{n}"), ("tittel", f"Henvendelse {n}"),
+                                ("opprettetDato", now), ("opprettetAv", "bench"), ("avsluttetDato", now),
+                                ("avsluttetAv", "bench")):
+                etree.SubElement(folder, f"{{{ns}}}{name}").text = value
+            for post_id, k in posts:
+                post = etree.SubElement(folder, f"{{{ns}}}registrering", {f"{{{xsi}}}type": "journalpost"})
+                for name, value in (("systemID", post_id), ("opprettetDato", now), ("opprettetAv", "bench"),
+                                    ("arkivertDato", now), ("arkivertAv", "bench"), ("tittel", f"Kommentar {k}"),
+                                    ("journalaar", "2026"), ("journalsekvensnummer", str(n * 10 + k)),
+                                    ("journalpostnummer", str(k)), ("journalposttype", "Inngående dokument"),
+                                    ("journalstatus", "Arkivert"), ("journaldato", "2026-01-05")):
+                    etree.SubElement(post, f"{{{ns}}}{name}").text = value
+                party = etree.SubElement(post, f"{{{ns}}}korrespondansepart")
+                etree.SubElement(party, f"{{{ns}}}korrespondanseparttype").text = "Avsender"
+                etree.SubElement(party, f"{{{ns}}}korrespondansepartNavn").text = f"Innbygger {n}"
+            for name, value in (("saksaar", "2026"), ("sakssekvensnummer", str(n)), ("saksdato", "2026-01-05"),
+                                ("administrativEnhet", "Servicetorget"), ("saksansvarlig", "bench"),
+                                ("saksstatus", "Avsluttet")):
+                etree.SubElement(folder, f"{{{ns}}}{name}").text = value
+            xf.write(folder)
+    for journal in ("loependeJournal", "offentligJournal"):
+        jns = f"http://www.arkivverket.no/standarder/noark5/{journal}"
+        with etree.xmlfile(out + f".{journal}", encoding="utf-8") as xf, xf.element(f"{{{jns}}}{journal}",
+                                                                                    nsmap={None: jns}):
+            for _case_id, n, posts in rows:
+                for post_id, k in posts:
+                    entry = etree.Element(f"{{{jns}}}journalregistrering", nsmap={None: jns})
+                    klasse = etree.SubElement(entry, f"{{{jns}}}klasse")
+                    etree.SubElement(klasse, f"{{{jns}}}klasseID").text = "070"
+                    etree.SubElement(klasse, f"{{{jns}}}tittel").text = "Sosiale medier"
+                    folder = etree.SubElement(entry, f"{{{jns}}}saksmappe")
+                    for name, value in (("saksaar", "2026"), ("sakssekvensnummer", str(n)),
+                                        ("offentligTittel", f"Henvendelse {n}")):
+                        etree.SubElement(folder, f"{{{jns}}}{name}").text = value
+                    post = etree.SubElement(entry, f"{{{jns}}}journalpost")
+                    for name, value in (("systemID", post_id), ("journalaar", "2026"),
+                                        ("journalsekvensnummer", str(n * 10 + k)), ("journalpostnummer", str(k)),
+                                        ("offentligTittel", f"Kommentar {k}"), ("journaldato", "2026-01-05")):
+                        etree.SubElement(post, f"{{{jns}}}{name}").text = value
+                    party = etree.SubElement(post, f"{{{jns}}}korrespondansepart")
+                    etree.SubElement(party, f"{{{jns}}}korrespondanseparttype").text = "Avsender"
+                    etree.SubElement(party, f"{{{jns}}}korrespondansepartNavn").text = f"Innbygger {n}"
+                    xf.write(entry)
+    lns = "http://www.arkivverket.no/standarder/noark5/endringslogg"
+    with etree.xmlfile(out + ".endringslogg", encoding="utf-8") as xf, xf.element(f"{{{lns}}}endringslogg",
+                                                                                  nsmap={None: lns}):
+        for case_id, _n, _posts in rows:
+            change = etree.Element(f"{{{lns}}}endring", nsmap={None: lns})
+            for name, value in (("referanseArkivenhet", case_id), ("referanseMetadata", "saksstatus"),
+                                ("endretDato", now), ("endretAv", "bench"), ("tidligereVerdi", "Under behandling"),
+                                ("nyVerdi", "Avsluttet")):
+                etree.SubElement(change, f"{{{lns}}}{name}").text = value
+            xf.write(change)
+    results.put((time.perf_counter() - begin, peak_mb()))
+
+
+def in_process(target: Any, *args: Any) -> tuple[Any, ...]:
+    ctx = mp.get_context("spawn")
+    results: mp.Queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, results))
+    proc.start()
+    while True:
+        try:
+            value = results.get(timeout=1)
+            break
+        except queue.Empty:
+            if not proc.is_alive():
+                raise SystemExit(f"{target.__name__} failed with exit code {proc.exitcode}") from None
+    proc.join()
+    return tuple(value)
+
+
+def measure(posts: int, standards: Path) -> dict[str, Any]:
+    cases = posts // POSTS_PER_CASE
+    folder = Path(tempfile.mkdtemp(prefix="smcase-bench-noark-"))
+    try:
+        url, files, out = f"sqlite:///{folder / 'smcase.db'}", folder / "files", folder / "uttrekk"
+        begin = time.perf_counter()
+        build(url, files, cases)
+        built = time.perf_counter() - begin
+        export_s, export_mb = in_process(run_export, url, str(files), str(standards), str(out))
+        size_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+        struct_mb = (out / "arkivstruktur.xml").stat().st_size / 1e6
+        floor_s, _floor_mb = in_process(run_floor, cases, str(folder / "floor.xml"))
+        validate_s, validate_mb, failed = in_process(run_validate, str(standards), str(out))
+        begin = time.perf_counter()
+        lint = subprocess.run(["xmllint", "--stream", "--noout", "--schema", str(out / "arkivstruktur.xsd"),
+                               str(out / "arkivstruktur.xml")], capture_output=True, text=True)
+        xmllint_s = time.perf_counter() - begin
+        return {"posts": posts, "built": built, "export_s": export_s, "export_mb": export_mb, "size_mb": size_mb,
+                "struct_mb": struct_mb, "floor_s": floor_s, "validate_s": validate_s, "validate_mb": validate_mb,
+                "failed": failed, "xmllint_s": xmllint_s, "xmllint_ok": lint.returncode == 0}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1_000_000, help="journal posts in the largest run")
+    parser.add_argument("--standards", default=os.environ.get("SMCASE_STANDARDS", "../shared/standards"))
+    args = parser.parse_args()
+    if not shutil.which("xmllint"):
+        raise SystemExit("xmllint is missing: install Debian's libxml2-utils")
+    standards = Path(args.standards)
+    rows = [measure(n, standards) for n in sorted({max(10_000, args.posts // 10), args.posts})]
+    print(f"{'posts':>9}{'build s':>9}{'export s':>10}{'MB/s':>7}{'RSS MB':>8}{'floor s':>9}{'ratio':>7}"
+          f"{'valid. s':>10}{'MB/s':>7}{'RSS MB':>8}{'xmllint s':>11}{'ratio':>7}  rules")
+    for r in rows:
+        print(f"{r['posts']:>9}{r['built']:>9.1f}{r['export_s']:>10.1f}{r['size_mb'] / r['export_s']:>7.1f}"
+              f"{r['export_mb']:>8.0f}{r['floor_s']:>9.1f}{r['export_s'] / r['floor_s']:>7.2f}{r['validate_s']:>10.1f}"
+              f"{r['size_mb'] / r['validate_s']:>7.1f}{r['validate_mb']:>8.0f}{r['xmllint_s']:>11.1f}"
+              f"{r['validate_s'] / r['xmllint_s']:>7.2f}  {'all pass' if not r['failed'] else r['failed']}")
+    big, small = rows[-1], rows[0]
+    print(f"\narkivstruktur.xml at {big['posts']} posts: {big['struct_mb']:.0f} MB; package {big['size_mb']:.0f} MB; "
+          f"xmllint {'valid' if big['xmllint_ok'] else 'INVALID'}")
+    print(f"export RSS {small['export_mb']:.0f} → {big['export_mb']:.0f} MB, validation RSS "
+          f"{small['validate_mb']:.0f} → {big['validate_mb']:.0f} MB from {small['posts']} to {big['posts']} posts")
+    checks = {
+        "export within 2x of the floor": big["export_s"] <= 2 * big["floor_s"],
+        "export under 300 MB": big["export_mb"] < 300,
+        "validation within 2x of xmllint": big["validate_s"] <= 2 * big["xmllint_s"],
+        "validation under 300 MB": big["validate_mb"] < 300,
+    }
+    for name, met in checks.items():
+        print(f"Target {name}: {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
