@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _children import wait_for
+
 PNR = ["19121212-1212", "811228-9874", "19701063-2391", "20101010-1010"]
 
 
@@ -117,22 +119,12 @@ def run_floor(path: str, folder: str, out: mp.Queue) -> None:
 
 
 def measure(target: object, path: Path, folder: Path) -> tuple[float, dict[str, int] | None, float]:
-    import queue
-
     folder.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(str(path), str(folder), out))
     proc.start()
-    while True:  # a child that dies never answers: notice that instead of waiting forever
-        try:
-            result = out.get(timeout=1)
-            break
-        except queue.Empty:
-            if not proc.is_alive():
-                raise SystemExit(f"the benchmark process failed with exit code {proc.exitcode}") from None
-    proc.join()
-    return result
+    return wait_for(proc, out)  # type: ignore[no-any-return]
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import queue
 import resource
 import shutil
 import subprocess
@@ -29,6 +28,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from _children import wait_for
 
 POSTS_PER_CASE = 5
 DOC_EVERY = 50
@@ -228,15 +229,7 @@ def in_process(target: Any, *args: Any) -> tuple[Any, ...]:
     results: mp.Queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, results))
     proc.start()
-    while True:
-        try:
-            value = results.get(timeout=1)
-            break
-        except queue.Empty:
-            if not proc.is_alive():
-                raise SystemExit(f"{target.__name__} failed with exit code {proc.exitcode}") from None
-    proc.join()
-    return tuple(value)
+    return tuple(wait_for(proc, results))
 
 
 def measure(posts: int, standards: Path) -> dict[str, Any]:

@@ -38,6 +38,14 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def shared_folder(variable: str, default: Path) -> Path:
+    """A folder named by ``variable`` (default ``default``); skip, or in CI fail, when it is missing."""
+    folder = Path(os.environ.get(variable, default))
+    if not folder.is_dir():
+        _missing(f"{folder} is missing: set {variable} (see README, 'Official archive schemas')")
+    return folder
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database of each kind, private to the test."""

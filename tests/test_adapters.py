@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -16,14 +15,9 @@ from smcase.builtin import facebook_dyi, facebook_webhook, jsonl, mastodon, x_ar
 from smcase.builtin._common import fix_mojibake
 from smcase.events import ParseContext, Skipped, SocialEvent, Unparsable
 
-from .conftest import REPO, STRICT
+from .conftest import REPO, shared_folder
 
 EVENTS = REPO / "fixtures" / "events"
-
-
-def shared() -> Path:
-    """The shared folder (``SMCASE_SHARED``, default ../shared beside the repository)."""
-    return Path(os.environ.get("SMCASE_SHARED", REPO.parent / "shared"))
 
 
 def parse(module: object, path: Path, channel: str | None = None) -> list[object]:
@@ -71,11 +65,7 @@ def test_mastodon_outbox_traps() -> None:
 
 
 def test_mastodon_real_samples() -> None:
-    folder = shared() / "samples" / "mastodon"
-    if not folder.is_dir():
-        if STRICT:
-            pytest.fail(f"{folder} is missing (SMCASE_SHARED)")
-        pytest.skip(f"the shared samples are not at {folder}: set SMCASE_SHARED")
+    folder = shared_folder("SMCASE_SHARED", REPO.parent / "shared") / "samples" / "mastodon"
     fedi = parse(mastodon, folder / "mastodon-outbox-fedi-archive-tool-example.json")
     assert fates(fedi) == {"SocialEvent": 7}  # duplicate top-level @context does not matter
     events = [i for i in fedi if isinstance(i, SocialEvent)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,7 @@ from smcase.export.noark5 import NoarkExport
 from smcase.register import RegisterService
 from smcase.standards import ENV, Standards
 
-from .conftest import REPO, STRICT, Cli
+from .conftest import REPO, Cli, shared_folder
 
 N = "{http://www.arkivverket.no/standarder/noark5/arkivstruktur}"
 ADDML = "{http://www.arkivverket.no/standarder/addml}"
@@ -28,11 +27,7 @@ SECRET_TITLE = "Innlegg med fødselsnummer fra Kari Hansen"
 
 @pytest.fixture(scope="module")
 def standards_dir() -> Path:
-    folder = Path(os.environ.get(ENV, REPO.parent / "shared" / "standards"))
-    if not folder.is_dir():
-        reason = f"{folder} is missing: set {ENV}"
-        pytest.fail(reason) if STRICT else pytest.skip(reason)
-    return folder
+    return shared_folder(ENV, REPO.parent / "shared" / "standards")
 
 
 def ok(result: object) -> str:

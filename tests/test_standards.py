@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -14,25 +13,17 @@ from smcase.cli import create_cli
 from smcase.errors import ConfigError
 from smcase.standards import ENV, Standards
 
-from .conftest import REPO, STRICT
-
-
-def _folder(variable: str, default: Path) -> Path:
-    folder = Path(os.environ.get(variable, default))
-    if not folder.is_dir():
-        reason = f"{folder} is missing: set {variable} to the folder (see README, 'Official archive schemas')"
-        pytest.fail(reason) if STRICT else pytest.skip(reason)
-    return folder
+from .conftest import REPO, shared_folder
 
 
 @pytest.fixture(scope="module")
 def standards() -> Standards:
-    return Standards(_folder(ENV, REPO.parent / "shared" / "standards"))
+    return Standards(shared_folder(ENV, REPO.parent / "shared" / "standards"))
 
 
 @pytest.fixture(scope="module")
 def samples() -> Path:
-    return _folder("SMCASE_SHARED", REPO.parent / "shared") / "samples"
+    return shared_folder("SMCASE_SHARED", REPO.parent / "shared") / "samples"
 
 
 def test_every_official_schema_loads_offline(standards: Standards) -> None:

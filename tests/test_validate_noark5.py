@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tarfile
@@ -16,25 +15,17 @@ from smcase.cli import create_cli
 from smcase.standards import ENV, Standards
 from smcase.validate.noark5 import RULES, NoarkValidator
 
-from .conftest import REPO, STRICT
-
-
-def _folder(variable: str, default: Path) -> Path:
-    folder = Path(os.environ.get(variable, default))
-    if not folder.is_dir():
-        reason = f"{folder} is missing: set {variable}"
-        pytest.fail(reason) if STRICT else pytest.skip(reason)
-    return folder
+from .conftest import REPO, shared_folder
 
 
 @pytest.fixture(scope="module")
 def validator() -> NoarkValidator:
-    return NoarkValidator(Standards(_folder(ENV, REPO.parent / "shared" / "standards")))
+    return NoarkValidator(Standards(shared_folder(ENV, REPO.parent / "shared" / "standards")))
 
 
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
-    shared = _folder("SMCASE_SHARED", REPO.parent / "shared")
+    shared = shared_folder("SMCASE_SHARED", REPO.parent / "shared")
     copy = tmp_path / "uttrekk"
     shutil.copytree(shared / "samples" / "noark5-v5.0-constructed" / "constructed-v5_0", copy)
     return copy
@@ -138,7 +129,7 @@ def test_a_tar_in_arkades_layout_is_read(validator: NoarkValidator, sample: Path
 
 
 def test_the_validate_command_reports_per_rule_and_exits_1_on_errors(sample: Path) -> None:
-    standards = str(_folder(ENV, REPO.parent / "shared" / "standards"))
+    standards = str(shared_folder(ENV, REPO.parent / "shared" / "standards"))
     good = CliRunner().invoke(create_cli(), ["validate", str(sample), "--standards", standards])
     assert good.exit_code == 0 and "all rules pass" in good.stdout and good.stdout.count(" OK ") == 27
     BROKEN["N5.15"](sample)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 
 from ..access import CaseView, RecordView
 from ..register import CaseSpec
 from .app import App, pass_app
-from .output import emit, emit_json, fields, output_formats, table, when
+from .output import emit, emit_json, fields, output_formats, parse_day, table, when
 
 DIRECTION_SHORT = {"incoming": "in", "outgoing": "out", "internal": "internal", "memo": "memo"}
 
@@ -65,15 +63,6 @@ def case_open(app: App, title: str, public_title: str | None, class_code: str | 
     emit(fmt, opened, lambda c: c.diary_number)
 
 
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name) from None
-
-
 @case.command("list")
 @click.option("--status", type=click.Choice(["open", "in_progress", "closed"]), help="Only cases with this status.")
 @click.option("--text", help="Only cases whose diary number, title or public title contains this.")
@@ -85,8 +74,8 @@ def _day(value: str | None, name: str) -> date | None:
 def case_list(app: App, status: str | None, text: str | None, opened_from: str | None, opened_to: str | None,
               limit: int | None, fmt: str) -> None:
     """List cases, oldest first."""
-    found = app.service.iter_cases(status=status, text=text, opened_from=_day(opened_from, "--from"),
-                                   opened_to=_day(opened_to, "--to"), limit=limit)
+    found = app.service.iter_cases(status=status, text=text, opened_from=parse_day(opened_from, "--from"),
+                                   opened_to=parse_day(opened_to, "--to"), limit=limit)
     if fmt == "json":
         emit_json([c.to_json() for c in found])
         return

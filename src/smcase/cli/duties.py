@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
@@ -11,7 +10,7 @@ from .. import duties as duty_rules
 from .. import reports
 from .app import App, pass_app
 from .channels import channels_of
-from .output import emit_json, table
+from .output import emit_json, parse_day, table
 
 
 @click.command("duties")
@@ -20,11 +19,7 @@ from .output import emit_json, table
 @pass_app
 def duties(app: App, at_day: str | None, as_json: bool) -> None:
     """What is due or overdue, per channel, oldest first."""
-    try:
-        at = date.fromisoformat(at_day) if at_day else None
-    except ValueError:
-        raise click.BadParameter(f"{at_day!r} is not a date (YYYY-MM-DD)", param_hint="--at") from None
-    found = duty_rules.compute(app.service, at)
+    found = duty_rules.compute(app.service, parse_day(at_day, "--at"))
     if as_json:
         emit_json([d.to_json() for d in found])
     elif found:

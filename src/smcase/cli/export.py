@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
@@ -10,16 +9,7 @@ import click
 from ..export.noark5 import NoarkExport
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import emit_json
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name) from None
+from .output import emit_json, parse_day
 
 
 @click.group("export")
@@ -43,7 +33,7 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
     moved into place; a failure leaves nothing behind.
     """
     done = NoarkExport(app.service, Standards.from_option(folder)).run(
-        out, _day(period_start, "--period-start"), _day(period_end, "--period-end"), tar=as_tar)
+        out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), tar=as_tar)
     counts = done.counts
     if as_json:
         emit_json({"folder": str(done.folder), "period": [d.isoformat() for d in done.period],
