@@ -138,6 +138,27 @@ def _required(parent: etree._Element, name: str, value: Any, fallback: str) -> N
     _leaf(parent, name, value if value not in (None, "") and str(value).strip() else fallback)
 
 
+class _HashingFile:
+    """A file that computes its SHA-256 while it is written, so nothing is read back for arkivuttrekk.xml."""
+
+    def __init__(self, path: Path, digests: dict[str, str]) -> None:
+        self.path = path
+        self.digests = digests
+        self.stream = path.open("wb")
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.stream.write(data)
+
+    def __enter__(self) -> _HashingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+        self.digests[self.path.name] = self.digest.hexdigest()
+
+
 def _hash(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
@@ -162,6 +183,7 @@ class NoarkExport:
         self.standards = standards
         self.tz = service.tz
         self.counts = Counts()
+        self.digests: dict[str, str] = {}  # SHA-256 of the XML files, computed while they are written
 
     # -- the run ---------------------------------------------------------------------
 
@@ -258,7 +280,8 @@ class NoarkExport:
         actor = self.service.actor.username
         bundles = self._bundles(session, in_period)
         pending = next(bundles, None)
-        with etree.xmlfile(str(work / "arkivstruktur.xml"), encoding="utf-8") as xf:
+        with _HashingFile(work / "arkivstruktur.xml", self.digests) as out, \
+                etree.xmlfile(out, encoding="utf-8") as xf:
             xf.write_declaration()
             with xf.element(f"{{{NS}}}arkiv", nsmap=NSMAP, attrib={
                     f"{{{XSI}}}schemaLocation": f"{NS} arkivstruktur.xsd"}):
@@ -509,7 +532,7 @@ class NoarkExport:
         query = (select(entries, payloads.c.payload).outerjoin(payloads, payloads.c.seq == entries.c.seq)
                  .where(entries.c.entity.in_(("case", "record")), entries.c.entity_uuid.in_(extracted))
                  .order_by(entries.c.seq).execution_options(yield_per=2000))
-        with etree.xmlfile(str(work / "endringslogg.xml"), encoding="utf-8") as xf:
+        with _HashingFile(work / "endringslogg.xml", self.digests) as out, etree.xmlfile(out, encoding="utf-8") as xf:
             xf.write_declaration()
             with xf.element(f"{{{ns}}}endringslogg", nsmap={None: ns, "xsi": XSI},
                             attrib={f"{{{XSI}}}schemaLocation": f"{ns} endringslogg.xsd"}):
@@ -552,7 +575,8 @@ class NoarkExport:
                  .order_by(Record.journal_year, Record.journal_seq).options(lazyload("*"))
                  .execution_options(yield_per=self.batch))
         names = {"loependeJournal": False, "offentligJournal": True}
-        files = {name: etree.xmlfile(str(work / f"{name}.xml"), encoding="utf-8") for name in names}
+        outputs = [_HashingFile(work / f"{name}.xml", self.digests) for name in names]
+        files = {name: etree.xmlfile(out, encoding="utf-8") for name, out in zip(names, outputs, strict=True)}
         streams = {name: stack.__enter__() for name, stack in files.items()}
         contexts = []
         try:
@@ -577,6 +601,8 @@ class NoarkExport:
                 root.__exit__(None, None, None)
             for stack in files.values():
                 stack.__exit__(None, None, None)
+            for out in outputs:
+                out.__exit__(None, None, None)
 
     def _journal_head(self, ns: str) -> etree._Element:
         head = etree.Element(f"{{{ns}}}journalhode", nsmap={None: ns})
@@ -648,7 +674,7 @@ class NoarkExport:
             elif text.startswith("Oppgi antall dokumentfiler"):
                 value.text = str(documents)
             elif match := re.match(r"Oppgi sjekksumverdi heksadesimalt for (\S+) her", text):
-                value.text = _hash(work / match[1])
+                value.text = self.digests.get(match[1]) or _hash(work / match[1])
             elif match := re.match(r"Oppgi antall forekomster av (\S+) i (\S+) her", text):
                 value.text = str(counts[(match[1], match[2])])
         leftover = [v.text for v in template.iter("{http://www.arkivverket.no/standarder/addml}value")
