@@ -33,9 +33,3 @@ def local_date(instant: datetime, tz: ZoneInfo) -> date:
     """The calendar day of ``instant`` in the register's zone."""
     return instant.astimezone(tz).date()
 
-
-def as_utc(instant: datetime) -> datetime:
-    """``instant`` in UTC; a naive value is taken to be UTC already."""
-    if instant.tzinfo is None:
-        return instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)

@@ -66,9 +66,6 @@ TEXTS = {
     },
 }
 
-_COMPLAINT_LABELS = {Label.COMPLAINT, Label.QUESTION, Label.OPINION}
-
-
 @dataclass
 class Summary:
     """What happened to the input; ``received`` equals the sum of the four fates."""
@@ -339,13 +336,14 @@ class Ingest:
         for e in new:  # the first occurrence is the original; later ones are its edits
             by_id.setdefault((e.event.platform, e.event.external_id), e)
         parents = self._stored_parents(new, by_id)
-        threads = self._thread_cases(new, by_id, parents)
+        for entry in new:  # in order: a reply takes the thread its parent was given just before
+            entry.thread = self._thread_of(entry.event, by_id, parents)
+        threads = self._thread_cases(new)
         originals = self._registered_originals(new)
         thread_plan: dict[tuple[str, str], int] = {}
         stored_updates: dict[tuple[str, str], tuple[int, int]] = {}
         for entry in new:
             event, decision = entry.event, entry.decision
-            entry.thread = self._thread_of(event, by_id, parents)
             if entry.status == "held" or decision is None:
                 continue
             if decision.action == Action.CONFIDENTIAL_CASE:
@@ -523,11 +521,14 @@ class Ingest:
                         found[key] = dict(row)
         return found
 
-    def _thread_cases(self, new: list[_Item], by_id: dict[tuple[str, str], _Item],
-                      parents: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], str]:
-        """Open cases of the threads this batch touches: (platform, thread) → diary number."""
-        threads = {(p["platform"], p["thread"]) for p in parents.values()}
-        threads |= {(e.event.platform, e.event.in_reply_to) for e in new if e.event.in_reply_to}
+    def _thread_cases(self, new: list[_Item]) -> dict[tuple[str, str], str]:
+        """Open cases of the threads our replies in this batch join: (platform, thread) → diary number.
+
+        Only the municipality's replies are filed into a thread's case, so only
+        their threads are looked up.
+        """
+        threads = {(e.event.platform, e.thread) for e in new
+                   if e.event.direction == "out" and e.event.in_reply_to and e.thread}
         found: dict[tuple[str, str], str] = {}
         if not threads:
             return found

@@ -79,13 +79,6 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
 
 
-class Country(StrEnum):
-    """Where the register's organisation is; decides numbering and export format."""
-
-    SE = "SE"
-    NO = "NO"
-
-
 class CaseStatus(StrEnum):
     """Life of a case: open → in progress → closed; reopening is logged."""
 

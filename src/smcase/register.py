@@ -535,12 +535,11 @@ class RegisterService:
                     raise InvalidInput(f"{plan.case_number!r} is a record number; give the case's diary number")
                 existing.append((parsed.year, parsed.seq, i))
         # Case rows are locked in diary-number order, so two batches never wait on each other in a circle.
-        for _year, _seq, i in sorted(existing):
+        for year, seq, i in sorted(existing):
             plan = plans[i]
-            parsed = self._parse(plan.case_number or "")
             taken = conn.execute(
                 update(_CASES)
-                .where(_CASES.c.year == parsed.year, _CASES.c.seq == parsed.seq)
+                .where(_CASES.c.year == year, _CASES.c.seq == seq)
                 .values(next_record_number=_CASES.c.next_record_number + len(prepared[i]), updated_at=now)
                 .returning(_CASES.c.id, _CASES.c.uuid, _CASES.c.diary_number, _CASES.c.status,
                            _CASES.c.next_record_number, _CASES.c.channel_id)

@@ -57,6 +57,7 @@ from ..model import (
 )
 from ..register import RegisterService
 from ..standards import Standards
+from ..validate.noark5 import NoarkValidator
 
 NS = "http://www.arkivverket.no/standarder/noark5/arkivstruktur"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -180,6 +181,7 @@ class NoarkExport:
         if service.files is None:
             raise ConfigError("no document store is configured (set SMCASE_FILES)")
         self.service = service
+        self.files = service.files
         self.standards = standards
         self.tz = service.tz
         self.counts = Counts()
@@ -489,7 +491,7 @@ class NoarkExport:
                                f"{record.uuid} is {document.format}, not an archival format "
                                f"({', '.join(sorted(ARCHIVAL))}): convert it before the extraction")
         name = f"DOKUMENT/{document.uuid}.{extension}"
-        source = self.service.files.path(document.sha256)  # type: ignore[union-attr]
+        source = self.files.path(document.sha256)
         if not source.is_file():
             raise ConfigError(f"document {document.sha256} of record {record.uuid} is missing from the file store")
         shutil.copyfile(source, work / name)
@@ -687,8 +689,6 @@ class NoarkExport:
 
     def _validate(self, work: Path) -> None:
         """The same validator as ``smcase validate``: the export is not done until every rule passes."""
-        from ..validate.noark5 import NoarkValidator  # the validator reads packages; it does not write them
-
         report = NoarkValidator(self.standards).validate(work)
         if not report.ok:
             first = next(rule for rule in report.rules if not rule.ok)
