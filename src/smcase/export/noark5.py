@@ -22,17 +22,16 @@ extraction of the same period has the same IDs every time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 import tarfile
-import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +56,15 @@ from ..model import (
 )
 from ..register import RegisterService
 from ..standards import Standards
+from ..validate.common import sha256_file
 from ..validate.noark5 import NoarkValidator
+from .common import HashingFile, archival_extension, check_target, children, closed_period, day_bounds, work_folder
 
 NS = "http://www.arkivverket.no/standarder/noark5/arkivstruktur"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 NSMAP = {None: NS, "xsi": XSI}
 SCREENED = "*****"
 MEDIUM = "Elektronisk arkiv"
-
-#: Formats Noark accepts as archival (riksarkivarens forskrift § 5-17), by file extension.
-ARCHIVAL = {"txt", "xml", "pdf", "png", "jpg", "jpeg", "tif", "tiff"}
-#: UTF-8 text kept under another extension (a plan in TOML, a report in JSON) goes in as text.
-TEXT_AS_TXT = {"toml", "json", "csv", "md", "html", "htm", "log", "text"}
 
 JOURNALPOSTTYPE = {"incoming": "Inngående dokument", "outgoing": "Utgående dokument",
                    "internal": "Organinternt dokument for oppfølging", "memo": "Organinternt dokument uten oppfølging"}
@@ -139,35 +135,6 @@ def _required(parent: etree._Element, name: str, value: Any, fallback: str) -> N
     _leaf(parent, name, value if value not in (None, "") and str(value).strip() else fallback)
 
 
-class _HashingFile:
-    """A file that computes its SHA-256 while it is written, so nothing is read back for arkivuttrekk.xml."""
-
-    def __init__(self, path: Path, digests: dict[str, str]) -> None:
-        self.path = path
-        self.digests = digests
-        self.stream = path.open("wb")
-        self.digest = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        return self.stream.write(data)
-
-    def __enter__(self) -> _HashingFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stream.close()
-        self.digests[self.path.name] = self.digest.hexdigest()
-
-
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class NoarkExport:
     """One extraction of the register behind ``service``."""
 
@@ -199,54 +166,32 @@ class NoarkExport:
         the writer alone (the CLI always validates).
         """
         out = Path(out)
-        if out.exists():
-            raise InvalidInput(f"{out} exists already: give a new folder for the extraction")
-        if not out.parent.is_dir():
-            raise InvalidInput(f"the folder {out.parent} does not exist")
+        check_target(out)
         for key in SCHEMAS.values():
             self.standards.path(key)  # fail before writing anything if the standards are incomplete
         self.standards.path("noark5/template")
-        start, end = self._period(period_start, period_end)
-        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        try:
-            self._write_all(work, start, end)
-            if check:
-                self._validate(work)
-            files = tuple(sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()))
-            if not tar:
-                os.replace(work, out)
-                return Exported(out, self.counts, (start, end), files)
-            partial = out.with_name(f".{out.name}.partial")
-            with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
-                archive.add(work, arcname=f"{self.ids['arkivdel']}/content")
-            os.replace(partial, out)
-            return Exported(out, self.counts, (start, end), files, tar_sha256=_hash(out))
-        except BaseException:
-            if tar:
-                out.with_name(f".{out.name}.partial").unlink(missing_ok=True)
-            raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-
-    def _period(self, start: date | None, end: date | None) -> tuple[date, date]:
-        with self.service.reading() as conn:
-            earliest, latest = conn.execute(select(func.min(Case.closed_at), func.max(Case.closed_at))
-                                            .where(Case.status == "closed")).one()
-        if earliest is None or latest is None:
-            raise InvalidInput("nothing to extract: the register has no closed case (only closed cases go in)")
-        first = start or earliest.astimezone(self.tz).date()
-        last = end or latest.astimezone(self.tz).date()
-        if last < first:
-            raise InvalidInput(f"the period ends ({last}) before it starts ({first})")
-        return first, last
-
-    def _bounds(self, start: date, end: date) -> tuple[datetime, datetime]:
-        return (datetime.combine(start, time(), self.tz),
-                datetime.combine(date.fromordinal(end.toordinal() + 1), time(), self.tz))
+        start, end = closed_period(self.service, period_start, period_end)
+        partial = out.with_name(f".{out.name}.partial")
+        with work_folder(out) as work:
+            try:
+                self._write_all(work, start, end)
+                if check:
+                    self._validate(work)
+                files = tuple(sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()))
+                if not tar:
+                    os.replace(work, out)
+                    return Exported(out, self.counts, (start, end), files)
+                with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
+                    archive.add(work, arcname=f"{self.ids['arkivdel']}/content")
+                os.replace(partial, out)
+                return Exported(out, self.counts, (start, end), files, tar_sha256=sha256_file(out))
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
 
     def _write_all(self, work: Path, start: date, end: date) -> None:
         (work / "DOKUMENT").mkdir()
-        low, high = self._bounds(start, end)
+        low, high = day_bounds(self.tz, start, end)
         in_period = and_(Case.status == "closed", Case.closed_at >= low, Case.closed_at < high)
         with self.service.reading() as conn:
             session = Session(bind=conn)
@@ -271,6 +216,13 @@ class NoarkExport:
                 "arkivdel": str(uuid.uuid5(register, f"arkivdel:{start}:{end}")),
                 "klassifikasjonssystem": str(uuid.uuid5(register, "klassifikasjonssystem"))}
 
+    @contextmanager
+    def _hashing(self, path: Path) -> Iterator[HashingFile]:
+        """A file whose SHA-256 lands in ``self.digests`` for arkivuttrekk.xml once it is closed."""
+        with HashingFile(path) as out:
+            yield out
+        self.digests[path.name] = out.sha256
+
     def _user(self, user_id: int | None) -> str:
         user = self.users.get(user_id) if user_id is not None else None
         return (user.full_name or user.username) if user else self.service.actor.username
@@ -282,7 +234,7 @@ class NoarkExport:
         actor = self.service.actor.username
         bundles = self._bundles(session, in_period)
         pending = next(bundles, None)
-        with _HashingFile(work / "arkivstruktur.xml", self.digests) as out, \
+        with self._hashing(work / "arkivstruktur.xml") as out, \
                 etree.xmlfile(out, encoding="utf-8") as xf:
             xf.write_declaration()
             with xf.element(f"{{{NS}}}arkiv", nsmap=NSMAP, attrib={
@@ -348,8 +300,8 @@ class NoarkExport:
         bundle: list[tuple[Any, list[Any], list[Any]]] = []
         for partition in session.execute(query).partitions():
             ids = [r.id for _c, r in partition if r is not None]
-            parties = self._children(session, Correspondent, Correspondent.record_id, ids, Correspondent.id)
-            documents = self._children(session, Document, Document.record_id, ids, Document.number)
+            parties = children(session, Correspondent, Correspondent.record_id, ids, Correspondent.id)
+            documents = children(session, Document, Document.record_id, ids, Document.number)
             for case, record in partition:
                 if current is not None and case.id != current.id:
                     yield current, bundle
@@ -359,14 +311,6 @@ class NoarkExport:
                     bundle.append((record, parties.get(record.id, []), documents.get(record.id, [])))
         if current is not None:
             yield current, bundle
-
-    @staticmethod
-    def _children(session: Any, model: Any, key: Any, ids: list[int], order: Any) -> dict[int, list[Any]]:
-        found: dict[int, list[Any]] = {}
-        if ids:
-            for row in session.execute(select(model).where(key.in_(ids)).order_by(key, order)).scalars():
-                found.setdefault(row.record_id, []).append(row)
-        return found
 
     def _screening(self, parent: etree._Element, ground: str | None, withheld: list[str] | None, unit: str,
                    with_document: bool = False) -> None:
@@ -483,13 +427,7 @@ class NoarkExport:
         return found
 
     def _dokumentbeskrivelse(self, work: Path, record: Any, document: Any, by: str) -> etree._Element:
-        extension = document.format.lower()
-        if extension in TEXT_AS_TXT:
-            extension = "txt"
-        if extension not in ARCHIVAL:
-            raise InvalidInput(f"document {document.original_name!r} of record "
-                               f"{record.uuid} is {document.format}, not an archival format "
-                               f"({', '.join(sorted(ARCHIVAL))}): convert it before the extraction")
+        extension = archival_extension(document.format, document.original_name, record.uuid)
         name = f"DOKUMENT/{document.uuid}.{extension}"
         source = self.files.path(document.sha256)
         if not source.is_file():
@@ -534,7 +472,7 @@ class NoarkExport:
         query = (select(entries, payloads.c.payload).outerjoin(payloads, payloads.c.seq == entries.c.seq)
                  .where(entries.c.entity.in_(("case", "record")), entries.c.entity_uuid.in_(extracted))
                  .order_by(entries.c.seq).execution_options(yield_per=2000))
-        with _HashingFile(work / "endringslogg.xml", self.digests) as out, etree.xmlfile(out, encoding="utf-8") as xf:
+        with self._hashing(work / "endringslogg.xml") as out, etree.xmlfile(out, encoding="utf-8") as xf:
             xf.write_declaration()
             with xf.element(f"{{{ns}}}endringslogg", nsmap={None: ns, "xsi": XSI},
                             attrib={f"{{{XSI}}}schemaLocation": f"{ns} endringslogg.xsd"}):
@@ -577,34 +515,24 @@ class NoarkExport:
                  .order_by(Record.journal_year, Record.journal_seq).options(lazyload("*"))
                  .execution_options(yield_per=self.batch))
         names = {"loependeJournal": False, "offentligJournal": True}
-        outputs = [_HashingFile(work / f"{name}.xml", self.digests) for name in names]
-        files = {name: etree.xmlfile(out, encoding="utf-8") for name, out in zip(names, outputs, strict=True)}
-        streams = {name: stack.__enter__() for name, stack in files.items()}
-        contexts = []
-        try:
-            for name, xf in streams.items():
+        with ExitStack() as stack:
+            streams = {}
+            for name in names:  # both journals are written in one pass over the records
                 ns = f"http://www.arkivverket.no/standarder/noark5/{name}"
+                out = stack.enter_context(self._hashing(work / f"{name}.xml"))
+                xf = streams[name] = stack.enter_context(etree.xmlfile(out, encoding="utf-8"))
                 xf.write_declaration()
-                root = xf.element(f"{{{ns}}}{name}", nsmap={None: ns, "xsi": XSI},
-                                  attrib={f"{{{XSI}}}schemaLocation": f"{ns} {name}.xsd"})
-                root.__enter__()
-                contexts.append(root)
+                stack.enter_context(xf.element(f"{{{ns}}}{name}", nsmap={None: ns, "xsi": XSI},
+                                               attrib={f"{{{XSI}}}schemaLocation": f"{ns} {name}.xsd"}))
                 xf.write(self._journal_head(ns))
             for partition in session.execute(query).partitions():
                 ids = [r.id for r, _c in partition]
-                parties = self._children(session, Correspondent, Correspondent.record_id, ids, Correspondent.id)
+                parties = children(session, Correspondent, Correspondent.record_id, ids, Correspondent.id)
                 for record, case in partition:
                     for name, public in names.items():
                         ns = f"http://www.arkivverket.no/standarder/noark5/{name}"
                         streams[name].write(self._journal_entry(ns, public, record, case, classes[case.class_id],
                                                                 parties.get(record.id, [])))
-        finally:
-            for root in reversed(contexts):
-                root.__exit__(None, None, None)
-            for stack in files.values():
-                stack.__exit__(None, None, None)
-            for out in outputs:
-                out.__exit__(None, None, None)
 
     def _journal_head(self, ns: str) -> etree._Element:
         head = etree.Element(f"{{{ns}}}journalhode", nsmap={None: ns})
@@ -676,7 +604,7 @@ class NoarkExport:
             elif text.startswith("Oppgi antall dokumentfiler"):
                 value.text = str(documents)
             elif match := re.match(r"Oppgi sjekksumverdi heksadesimalt for (\S+) her", text):
-                value.text = self.digests.get(match[1]) or _hash(work / match[1])
+                value.text = self.digests.get(match[1]) or sha256_file(work / match[1])
             elif match := re.match(r"Oppgi antall forekomster av (\S+) i (\S+) her", text):
                 value.text = str(counts[(match[1], match[2])])
         leftover = [v.text for v in template.iter("{http://www.arkivverket.no/standarder/addml}value")

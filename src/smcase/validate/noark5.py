@@ -9,12 +9,9 @@ are kept as 16-byte values, so a multi-gigabyte file validates in flat memory.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-import sqlite3
 import tarfile
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -26,6 +23,7 @@ from lxml import etree
 
 from ..errors import InvalidInput
 from ..standards import Standards
+from .common import IdStore, Report, RuleResult, drop_behind, local_name, sha256_file, stream_validate, uuid_key
 
 ADDML = "{http://www.arkivverket.no/standarder/addml}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -65,66 +63,6 @@ RULES: tuple[tuple[str, str], ...] = (
     ("N5.62", "the change log refers to units in arkivstruktur.xml"),
     ("N5.63", "no element without content"),
 )
-_MAX_ERRORS = 100  # per rule, as Arkade groups them
-
-
-@dataclass
-class RuleResult:
-    """One rule: its ID, what it checks, and the errors found (empty: OK)."""
-
-    id: str
-    name: str
-    errors: list[str] = field(default_factory=list)
-    more: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when the rule found nothing."""
-        return not self.errors
-
-    def add(self, message: str) -> None:
-        """Record an error (the first hundred are kept, the rest counted)."""
-        if len(self.errors) < _MAX_ERRORS:
-            self.errors.append(message)
-        else:
-            self.more += 1
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"id": self.id, "name": self.name, "ok": self.ok, "errors": self.errors, "more": self.more}
-
-
-@dataclass
-class Report:
-    """The result of validating one package."""
-
-    path: Path
-    kind: str
-    rules: list[RuleResult]
-
-    @property
-    def ok(self) -> bool:
-        """True when every rule passed."""
-        return all(rule.ok for rule in self.rules)
-
-    def failed(self) -> list[str]:
-        """IDs of the rules that found errors."""
-        return [rule.id for rule in self.rules if not rule.ok]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (``smcase validate --json``)."""
-        return {"path": str(self.path), "kind": self.kind, "ok": self.ok, "rules": [r.to_json() for r in self.rules]}
-
-
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @contextmanager
 def content_root(path: Path) -> Iterator[Path]:
     """The folder that holds arkivuttrekk.xml: the folder itself, or in a tar ``<uuid>/content/``."""
@@ -144,17 +82,6 @@ def content_root(path: Path) -> Iterator[Path]:
         yield found[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _uuid_key(value: str) -> bytes:
-    try:
-        return uuid.UUID(value).bytes
-    except ValueError:
-        return hashlib.blake2b(value.encode(), digest_size=16).digest()
 
 
 class Addml:
@@ -220,64 +147,6 @@ class Addml:
                 value = next((self._value(p) for p in self._props(prop, "value")), None)
                 return int(value) if value and value.isdigit() else None
         return None
-
-
-class IdStore:
-    """System IDs seen so far, kept on disk (16 bytes each in a temporary SQLite table), checked in batches.
-
-    A million-post extraction has a few million IDs; held as Python objects they
-    would cost hundreds of megabytes. Only the current batch is in memory.
-    """
-
-    BATCH = 20_000
-
-    def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="smcase-ids-"))
-        self.db = sqlite3.connect(str(self.folder / "ids.db"))
-        self.db.execute("PRAGMA journal_mode = OFF")
-        self.db.execute("PRAGMA synchronous = OFF")
-        self.db.execute("CREATE TABLE ids (id BLOB PRIMARY KEY) WITHOUT ROWID")
-        self.pending: dict[bytes, str] = {}
-        self.duplicates: list[tuple[str, str]] = []  # (value, where), the first hundred
-
-    def add(self, value: str, where: str) -> None:
-        """Record a systemID; a duplicate is remembered with where it was found."""
-        key = _uuid_key(value)
-        if key in self.pending:
-            self._duplicate(value, where)
-        else:
-            self.pending[key] = where
-            if len(self.pending) >= self.BATCH:
-                self.flush()
-
-    def _duplicate(self, value: str, where: str) -> None:
-        if len(self.duplicates) < _MAX_ERRORS:
-            self.duplicates.append((value, where))
-
-    def flush(self) -> None:
-        """Move the pending IDs to disk, noting those already there."""
-        if not self.pending:
-            return
-        keys = list(self.pending)
-        for seen in self.present(keys):
-            self._duplicate(str(uuid.UUID(bytes=seen)), self.pending[seen])
-            del self.pending[seen]
-        self.db.executemany("INSERT OR IGNORE INTO ids VALUES (?)", ((k,) for k in self.pending))
-        self.pending.clear()
-
-    def present(self, keys: list[bytes]) -> set[bytes]:
-        """Which of ``keys`` are stored."""
-        found: set[bytes] = set()
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in self.db.execute(f"SELECT id FROM ids WHERE id IN ({marks})", chunk))
-        return found
-
-    def close(self) -> None:
-        """Drop the temporary store."""
-        self.db.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @dataclass
@@ -356,7 +225,7 @@ class NoarkValidator:
             if stated != (found > 0):
                 r[rule].add(f"{flag} is {str(stated).lower()} but arkivstruktur.xml holds {found}")
         for reference, where in scan.class_refs:
-            if _uuid_key(reference) not in scan.klasser:
+            if uuid_key(reference) not in scan.klasser:
                 r["N5.51"].add(f"referanseSekundaerKlassifikasjon {reference} in {where} is no klasse's systemID")
         if documents is not None:
             folder, files = documents
@@ -380,14 +249,9 @@ class NoarkValidator:
                     continue  # N5.01 has it
                 r["N5.03"].add(f"{name} is missing")
                 continue
-            try:
-                for _event, element in etree.iterparse(str(path), schema=self.standards.schema(key), events=("end",),
-                                                       huge_tree=True):
-                    element.clear()
-                    while element.getprevious() is not None:  # nothing behind the cursor is kept
-                        del element.getparent()[0]
-            except etree.XMLSyntaxError as exc:
-                r["N5.03"].add(f"{name}: {exc}")
+            error = stream_validate(path, self.standards.schema(key))
+            if error:
+                r["N5.03"].add(f"{name}: {error}")
 
     def _documents(self, root: Path, addml: Addml, r: dict[str, RuleResult]) -> tuple[Path, set[str]] | None:
         folder = next((root / name for name in DOCUMENT_FOLDERS if (root / name).is_dir()), None)
@@ -416,7 +280,7 @@ class NoarkValidator:
         files = documents[1] if documents else set()
         try:
             for event, element in etree.iterparse(str(path), events=("start", "end"), huge_tree=True):
-                name = _local(element.tag)
+                name = local_name(element.tag)
                 if event == "start":
                     stack.append(name)
                     if name == "klasse":
@@ -438,9 +302,7 @@ class NoarkValidator:
                     self._container(scan, r, element, name, parent, kinds, where, root)
                     if name in ("mappe", "registrering"):
                         unit.pop()
-                    element.clear()
-                    while element.getprevious() is not None:
-                        del element.getparent()[0]
+                    drop_behind(element)
                 stack.pop()
         except etree.XMLSyntaxError as exc:
             r["N5.03"].add(f"arkivstruktur.xml is not well-formed: {exc}")
@@ -455,15 +317,15 @@ class NoarkValidator:
         if name == "systemID":
             scan.ids.add(text, where)
             if parent == "arkivdel":
-                scan.arkivdeler.add(_uuid_key(text))
+                scan.arkivdeler.add(uuid_key(text))
             elif parent == "klasse":
-                scan.klasser.add(_uuid_key(text))
+                scan.klasser.add(uuid_key(text))
         elif name == "referanseArkivdel" and parent in ("mappe", "registrering", "dokumentbeskrivelse"):
             # An arkivdel's systemID comes before everything in it, so the reference is checked now.
-            if _uuid_key(text) not in scan.arkivdeler:
+            if uuid_key(text) not in scan.arkivdeler:
                 r["N5.48"].add(f"referanseArkivdel {text} in {where} is no arkivdel's systemID")
         elif name == "referanseSekundaerKlassifikasjon" and parent == "mappe":
-            if _uuid_key(text) not in scan.klasser:  # a class later in the file may still resolve it
+            if uuid_key(text) not in scan.klasser:  # a class later in the file may still resolve it
                 scan.class_refs.append((text, where))
         elif name == "saksstatus" and parent == "mappe" and text not in ("Avsluttet", "Utgår"):
             r["N5.15"].add(f"saksstatus {text!r} in {where}")
@@ -533,8 +395,8 @@ class NoarkValidator:
             head: dict[str, str] = {}
             try:
                 for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True):
-                    if _local(element.tag) == "journalhode":
-                        head = {_local(child.tag): (child.text or "").strip() for child in element}
+                    if local_name(element.tag) == "journalhode":
+                        head = {local_name(child.tag): (child.text or "").strip() for child in element}
                         break
             except etree.XMLSyntaxError as exc:
                 r["N5.59"].add(f"{name}.xml cannot be read: {exc}")
@@ -576,15 +438,13 @@ class NoarkValidator:
 
         try:
             for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True):
-                if _local(element.tag) == "referanseArkivenhet":
+                if local_name(element.tag) == "referanseArkivenhet":
                     value = (element.text or "").strip()
-                    batch[_uuid_key(value)] = value
+                    batch[uuid_key(value)] = value
                     if len(batch) >= IdStore.BATCH:
                         check()
-                elif _local(element.tag) == "endring":
-                    element.clear()
-                    while element.getprevious() is not None:
-                        del element.getparent()[0]
+                elif local_name(element.tag) == "endring":
+                    drop_behind(element)
             check()
         except (OSError, etree.XMLSyntaxError) as exc:
             r["N5.61"].add(f"endringslogg.xml cannot be read: {exc}")

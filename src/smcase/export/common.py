@@ -1,0 +1,117 @@
+"""What the archive exporters share: closed-case periods, archival file formats, hashing writers, atomic output.
+
+Both exports (Noark 5 for Norway, FGS for Sweden) take closed cases only, select
+them by closing day in the register's time zone, stream rows in batches, write
+into a temporary folder beside the target and move it into place only once it
+validates. Those steps live here once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, tzinfo
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..errors import InvalidInput
+from ..model import Case
+from ..register import RegisterService
+
+#: Formats the archives accept as archival (Noark: riksarkivarens forskrift § 5-17; FGS: the same family), by extension.
+ARCHIVAL = {"txt", "xml", "pdf", "png", "jpg", "jpeg", "tif", "tiff"}
+#: UTF-8 text kept under another extension (a plan in TOML, a report in JSON) goes in as text.
+TEXT_AS_TXT = {"toml", "json", "csv", "md", "html", "htm", "log", "text"}
+#: MIME types of the archival formats, for METS.
+MEDIA_TYPES = {"txt": "text/plain", "xml": "application/xml", "pdf": "application/pdf", "png": "image/png",
+               "jpg": "image/jpeg", "jpeg": "image/jpeg", "tif": "image/tiff", "tiff": "image/tiff",
+               "xsd": "application/xml", "sch": "application/xml"}
+
+
+class HashingFile:
+    """A binary file that computes its SHA-256 and size while it is written, so nothing is read back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stream = path.open("wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        """Write and hash ``data``."""
+        self.digest.update(data)
+        self.size += len(data)
+        return self.stream.write(data)
+
+    @property
+    def sha256(self) -> str:
+        """The hex SHA-256 of what was written."""
+        return self.digest.hexdigest()
+
+    def __enter__(self) -> HashingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+
+
+def archival_extension(fmt: str, original_name: str, record_uuid: Any) -> str:
+    """The extension a registered file goes into the archive with; InvalidInput when it is no archival format."""
+    extension = fmt.lower()
+    if extension in TEXT_AS_TXT:
+        extension = "txt"
+    if extension not in ARCHIVAL:
+        raise InvalidInput(f"document {original_name!r} of record {record_uuid} is {fmt}, not an archival format "
+                           f"({', '.join(sorted(ARCHIVAL))}): convert it before the extraction")
+    return extension
+
+
+def closed_period(service: RegisterService, start: date | None, end: date | None) -> tuple[date, date]:
+    """The closing days to export: the ones given, else from the first to the last case closed."""
+    with service.reading() as conn:
+        earliest, latest = conn.execute(select(func.min(Case.closed_at), func.max(Case.closed_at))
+                                        .where(Case.status == "closed")).one()
+    if earliest is None or latest is None:
+        raise InvalidInput("nothing to extract: the register has no closed case (only closed cases go in)")
+    first = start or earliest.astimezone(service.tz).date()
+    last = end or latest.astimezone(service.tz).date()
+    if last < first:
+        raise InvalidInput(f"the period ends ({last}) before it starts ({first})")
+    return first, last
+
+
+def day_bounds(tz: tzinfo, start: date, end: date) -> tuple[datetime, datetime]:
+    """The instants from the start of ``start`` to the start of the day after ``end``, in ``tz``."""
+    return (datetime.combine(start, time(), tz), datetime.combine(date.fromordinal(end.toordinal() + 1), time(), tz))
+
+
+def children(session: Any, model: Any, key: Any, ids: list[int], order: Any) -> dict[int, list[Any]]:
+    """Rows of ``model`` for the records ``ids``, grouped by record, in ``order`` (one query per batch)."""
+    found: dict[int, list[Any]] = {}
+    if ids:
+        for row in session.execute(select(model).where(key.in_(ids)).order_by(key, order)).scalars():
+            found.setdefault(row.record_id, []).append(row)
+    return found
+
+
+def check_target(out: Path) -> None:
+    """The target must be new and its folder must exist: an export never overwrites anything."""
+    if out.exists():
+        raise InvalidInput(f"{out} exists already: give a new name for the export")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"the folder {out.parent} does not exist")
+
+
+@contextmanager
+def work_folder(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` (same file system, so the final move is atomic), removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

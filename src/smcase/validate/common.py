@@ -1,0 +1,175 @@
+"""What every package validator shares: per-rule results, checksums, streaming schema checks, an ID store.
+
+The Noark 5 and the FGS validators report the same way (a rule ID, what it
+checks, the errors with file and line or element path) and keep memory flat the
+same way: XML is read with ``iterparse`` and finished subtrees are dropped; IDs
+that must be unique are kept as 16-byte keys on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+_MAX_ERRORS = 100  # per rule, as Arkade groups them
+
+
+@dataclass
+class RuleResult:
+    """One rule: its ID, what it checks, and the errors found (empty: OK)."""
+
+    id: str
+    name: str
+    errors: list[str] = field(default_factory=list)
+    more: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the rule found nothing."""
+        return not self.errors
+
+    def add(self, message: str) -> None:
+        """Record an error (the first hundred are kept, the rest counted)."""
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(message)
+        else:
+            self.more += 1
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"id": self.id, "name": self.name, "ok": self.ok, "errors": self.errors, "more": self.more}
+
+
+@dataclass
+class Report:
+    """The result of validating one package."""
+
+    path: Path
+    kind: str
+    rules: list[RuleResult]
+
+    @property
+    def ok(self) -> bool:
+        """True when every rule passed."""
+        return all(rule.ok for rule in self.rules)
+
+    def failed(self) -> list[str]:
+        """IDs of the rules that found errors."""
+        return [rule.id for rule in self.rules if not rule.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``smcase validate --json``)."""
+        return {"path": str(self.path), "kind": self.kind, "ok": self.ok, "rules": [r.to_json() for r in self.rules]}
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def local_name(tag: Any) -> str:
+    """The tag without its namespace (empty for comments and processing instructions)."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def uuid_key(value: str) -> bytes:
+    """16 bytes for an ID: the UUID itself, or a hash of any other string."""
+    try:
+        return uuid.UUID(value).bytes
+    except ValueError:
+        return hashlib.blake2b(value.encode(), digest_size=16).digest()
+
+
+class IdStore:
+    """System IDs seen so far, kept on disk (16 bytes each in a temporary SQLite table), checked in batches.
+
+    A million-post extraction has a few million IDs; held as Python objects they
+    would cost hundreds of megabytes. Only the current batch is in memory.
+    """
+
+    BATCH = 20_000
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="smcase-ids-"))
+        self.db = sqlite3.connect(str(self.folder / "ids.db"))
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("CREATE TABLE ids (id BLOB PRIMARY KEY) WITHOUT ROWID")
+        self.pending: dict[bytes, str] = {}
+        self.duplicates: list[tuple[str, str]] = []  # (value, where), the first hundred
+
+    def add(self, value: str, where: str) -> None:
+        """Record a systemID; a duplicate is remembered with where it was found."""
+        key = uuid_key(value)
+        if key in self.pending:
+            self._duplicate(value, where)
+        else:
+            self.pending[key] = where
+            if len(self.pending) >= self.BATCH:
+                self.flush()
+
+    def _duplicate(self, value: str, where: str) -> None:
+        if len(self.duplicates) < _MAX_ERRORS:
+            self.duplicates.append((value, where))
+
+    def flush(self) -> None:
+        """Move the pending IDs to disk, noting those already there."""
+        if not self.pending:
+            return
+        keys = list(self.pending)
+        for seen in self.present(keys):
+            self._duplicate(str(uuid.UUID(bytes=seen)), self.pending[seen])
+            del self.pending[seen]
+        self.db.executemany("INSERT OR IGNORE INTO ids VALUES (?)", ((k,) for k in self.pending))
+        self.pending.clear()
+
+    def present(self, keys: list[bytes]) -> set[bytes]:
+        """Which of ``keys`` are stored."""
+        found: set[bytes] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(f"SELECT id FROM ids WHERE id IN ({marks})", chunk))
+        return found
+
+    def close(self) -> None:
+        """Drop the temporary store."""
+        self.db.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def drop_behind(element: Any) -> None:
+    """Free a finished element and its earlier siblings, so a streaming parse keeps nothing behind the cursor."""
+    element.clear()
+    while element.getprevious() is not None:
+        del element.getparent()[0]
+
+
+def stream_validate(path: Path, schema: etree.XMLSchema, on_end: Callable[[Any], None] | None = None) -> str | None:
+    """Validate ``path`` against ``schema`` in one streaming pass; None when valid, else the error with its line.
+
+    ``on_end`` sees every element when it ends (its subtree complete) before it is
+    freed, so content rules run in the same pass as the schema.
+    """
+    try:
+        for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), huge_tree=True):
+            if on_end is not None:
+                on_end(element)
+            if element.getparent() is not None:
+                drop_behind(element)
+    except etree.XMLSyntaxError as exc:
+        return str(exc)
+    return None
