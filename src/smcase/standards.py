@@ -7,9 +7,11 @@ files are grouped::
     noark5/  arkivstruktur.xsd, metadatakatalog.xsd, endringslogg.xsd,
              loependeJournal.xsd, offentligJournal.xsd, addml.xsd,
              arkivuttrekk_Noark5_v5_0_mal.xml        (Arkivverket)
-    erms/    ERMS_v3.xsd, ERMS_v2_1_2.xsd            (DILCIS Board, CITS ERMS)
+    erms/    ERMS_v3.xsd, ERMS_v2_1_2.xsd, erms_v3.sch,
+             erms_v2_1_2.sch                         (DILCIS Board, CITS ERMS)
     csip/    mets.xsd, xlink.xsd, DILCISExtensionMETS.xsd,
-             DILCISExtensionSIPMETS.xsd, catalog.xml (Library of Congress, DILCIS Board)
+             DILCISExtensionSIPMETS.xsd, catalog.xml,
+             vocabularies/CSIPVocabularyContentCategory.xml (Library of Congress, DILCIS Board)
 
 Schemas are compiled with the network switched off; imports by URL (METS
 imports xlink from loc.gov) are resolved through ``csip/catalog.xml`` to the
@@ -59,12 +61,18 @@ OFFICIAL: tuple[Official, ...] = (
     Official("erms/v3", "erms/ERMS_v3.xsd", "CITS ERMS 3.0 (FGS Ärendehantering 2.0)",
              "DILCIS Board: github.com/DILCISBoard/CITS-ERMS"),
     Official("erms/v2_1", "erms/ERMS_v2_1_2.xsd", "CITS ERMS 2.1.2", "DILCIS Board: github.com/DILCISBoard/CITS-ERMS"),
+    Official("erms/v3-sch", "erms/erms_v3.sch", "the CITS ERMS 3.0 Schematron rules",
+             "DILCIS Board: github.com/DILCISBoard/CITS-ERMS"),
+    Official("erms/v2_1-sch", "erms/erms_v2_1_2.sch", "the CITS ERMS 2.1.2 Schematron rules",
+             "DILCIS Board: github.com/DILCISBoard/CITS-ERMS"),
     Official("csip/mets", "csip/mets.xsd", "METS 1.12", "Library of Congress: loc.gov/standards/mets"),
     Official("csip/xlink", "csip/xlink.xsd", "METS XLink schema v2", "Library of Congress: loc.gov/standards/mets"),
     Official("csip/extension", "csip/DILCISExtensionMETS.xsd", "E-ARK CSIP METS extension",
              "DILCIS Board: github.com/DILCISBoard/E-ARK-CSIP"),
     Official("csip/sip-extension", "csip/DILCISExtensionSIPMETS.xsd", "E-ARK SIP METS extension",
              "DILCIS Board: github.com/DILCISBoard/E-ARK-SIP"),
+    Official("csip/content-category", "csip/vocabularies/CSIPVocabularyContentCategory.xml",
+             "the CSIP content category vocabulary (mets/@TYPE)", "DILCIS Board: github.com/DILCISBoard/E-ARK-CSIP"),
     Official("csip/catalog", "csip/catalog.xml", "an XML catalogue of the schemas' network locations",
              "written for smcase's standards folder (maps loc.gov and dilcis.eu URLs to the local files)"),
 )

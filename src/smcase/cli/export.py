@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..export.fgs import FgsExport
 from ..export.noark5 import NoarkExport
+from ..fgs import VERSIONS, erms_version
 from ..standards import ENV, Standards
 from .app import App, pass_app
 from .output import emit_json, parse_day
@@ -14,7 +16,7 @@ from .output import emit_json, parse_day
 
 @click.group("export")
 def export() -> None:
-    """Archive extractions (Noark 5 v5.0 for Norway)."""
+    """Archive extractions: Noark 5 v5.0 for Norway, FGS 2.0 (CSIP + CITS ERMS) for Sweden."""
 
 
 @export.command("noark5")
@@ -47,6 +49,41 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
         click.echo(f"  SHA-256 of the tar (for the depot's INFO file): {done.tar_sha256}")
     if counts.open_cases:
         click.echo(f"  {counts.open_cases} open cases were not extracted (only closed cases go in)", err=True)
+
+
+@export.command("fgs")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--erms-version", "version", type=click.Choice(sorted(VERSIONS)), default="3.0", show_default=True,
+              help="CITS ERMS version inside the package (2.1 for receivers on FGS Ärendehantering 2.0 / SvKGS).")
+@click.option("--period-start", metavar="DATE", help="First closing day to include (default: the first).")
+@click.option("--period-end", metavar="DATE", help="Last closing day to include (default: the last).")
+@click.option("--zip", "as_zip", is_flag=True, help="Write OUT as one zip file with the package folder inside.")
+@click.option("--standards", "folder", metavar="DIR", help=f"The folder of official schemas. [env: {ENV}]")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def export_fgs(app: App, out: Path, version: str, period_start: str | None, period_end: str | None, as_zip: bool,
+               folder: str | None, as_json: bool) -> None:
+    """Write an FGS 2.0 package (E-ARK CSIP/SIP METS with CITS ERMS) of the closed cases to the new OUT.
+
+    OUT's name (without .zip) becomes the package identifier. Written to a
+    temporary folder, validated against the official schemas and rules, then
+    moved into place; a failure leaves nothing behind.
+    """
+    done = FgsExport(app.service, Standards.from_option(folder), erms_version(version)).run(
+        out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), as_zip=as_zip)
+    counts = done.counts
+    if as_json:
+        emit_json({"path": str(done.path), "erms_version": done.erms_version,
+                   "period": [d.isoformat() for d in done.period], "zip_sha256": done.zip_sha256, **counts.to_json()})
+        return
+    click.echo(f"{done.path}: FGS 2.0 package (CITS ERMS {done.erms_version}) of cases closed {done.period[0]}–"
+               f"{done.period[1]}, valid against the official schemas and rules")
+    click.echo(f"  {counts.cases} cases, {counts.records} records, {counts.documents} documents, "
+               f"{counts.confidential} marked confidential")
+    if done.zip_sha256:
+        click.echo(f"  SHA-256 of the zip: {done.zip_sha256}")
+    if counts.open_cases:
+        click.echo(f"  {counts.open_cases} open cases were not exported (only closed cases go in)", err=True)
 
 
 def register(cli: click.Group) -> None:

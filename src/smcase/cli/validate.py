@@ -7,18 +7,26 @@ from pathlib import Path
 
 import click
 
+from ..fgs import VERSIONS, erms_version
 from ..standards import ENV, Standards
-from ..validate.noark5 import NoarkValidator
+from ..validate import validate as validate_package
 from .output import emit_json
 
 
 @click.command("validate")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--standards", "folder", metavar="DIR", help=f"The folder of official schemas. [env: {ENV}]")
+@click.option("--erms-version", "version", type=click.Choice(sorted(VERSIONS)),
+              help="The CITS ERMS version a bare ERMS file claims (a package says it in METS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-rule report as JSON.")
-def validate(path: Path, folder: str | None, as_json: bool) -> None:
-    """Validate the Noark 5 extraction PATH (folder or tar) as Arkade does; exit 0 only when every rule passes."""
-    report = NoarkValidator(Standards.from_option(folder)).validate(path)
+def validate(path: Path, folder: str | None, version: str | None, as_json: bool) -> None:
+    """Validate the archive package PATH rule by rule; exit 0 only when every rule passes.
+
+    PATH is a Noark 5 extraction (folder or tar; checked as Arkade does), an FGS 2.0
+    package (folder or zip; METS, CSIP/SIP, files, ERMS), or a bare ERMS file
+    (with --erms-version).
+    """
+    report = validate_package(path, Standards.from_option(folder), erms_version(version) if version else None)
     if as_json:
         emit_json(report.to_json())
     else:

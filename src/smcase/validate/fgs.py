@@ -1,0 +1,488 @@
+"""Validate a Swedish FGS 2.0 package (E-ARK CSIP/SIP 2.1 METS with CITS ERMS), or a bare ERMS file.
+
+Rule families, each reported OK or with its errors (file and line):
+
+* ``METS``: every METS document against METS 1.12 compiled together with the CSIP
+  and SIP extension schemas (so ``csip:``/``sip:`` attribute values are checked too),
+  offline through the standards' catalogue;
+* ``CSIP``: the E-ARK CSIP 2.1 and SIP 2.1 requirements a program can check
+  (identifiers, profile, content category and content information type, package
+  type, agents, file attributes, the structMap's shape); each error names its
+  requirement ID;
+* ``FILES``: every file in the package is listed in a METS document, and every
+  listed file is present with the listed size and SHA-256;
+* ``ERMS``: the ERMS document against the schema of the version METS declares;
+* ``ERMS-SCH``: the version's Schematron rules. Each is local to one element, so
+  they run during the same streaming pass as the schema, on every case and record
+  as it ends (lxml refuses the files' ``xslt2`` binding; the rules are XPath 1.0);
+* ``ERMS-REQ``: requirements the schema leaves to the specification: a created date
+  on every case and record (ERMS135, ERMS204), a description where there is no
+  title (ERMS139, ERMS211), unique system identifiers, appendix files present
+  and listed in METS.
+
+``erms.xml`` is read in one streaming pass; finished records are freed and system
+identifiers are kept as 16-byte keys on disk, so memory stays flat at any size.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from lxml import etree
+
+from ..errors import ConfigError, InvalidInput
+from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
+from ..standards import Standards
+from .common import IdStore, Report, RuleResult, sha256_file
+
+RULES: tuple[tuple[str, str], ...] = (
+    ("METS", "METS documents are valid against METS 1.12 with the CSIP and SIP extensions"),
+    ("CSIP", "E-ARK CSIP 2.1 and SIP 2.1 requirements (identifiers, profile, agents, files, structMap)"),
+    ("FILES", "every file is listed in METS; every listed file is present with its size and SHA-256"),
+    ("ERMS", "the ERMS document is valid against the CITS ERMS schema of its version"),
+    ("ERMS-SCH", "the CITS ERMS Schematron rules hold"),
+    ("ERMS-REQ", "ERMS requirements beyond the schema: created dates, titles, unique IDs, appendix files"),
+)
+ERMS_RULES = ("ERMS", "ERMS-SCH", "ERMS-REQ")
+CSIP_PROFILE = "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml"
+SCH = "{http://purl.oclc.org/dsdl/schematron}"
+M = f"{{{METS}}}"
+E = f"{{{ERMS}}}"
+HREF = f"{{{XLINK}}}href"
+UNITS = {f"{E}aggregation", f"{E}record", f"{E}control"}
+_SIMPLE_CONTEXT = re.compile(r"^\s*(\*|[\w.-]+:[\w.-]+|[\w.-]+)\s*(?:\[\s*@([\w.-]+)\s*=\s*'[^']*'\s*\])?\s*$")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One Schematron rule: where it applies, and its asserts (XPath 1.0, each with its message)."""
+
+    context: str
+    matches: etree.XPath
+    asserts: tuple[tuple[etree.XPath, str], ...]
+
+
+class Schematron:
+    """The rules of an ISO Schematron file, applied to one element at a time while a document streams by.
+
+    Rules are indexed by the element name or the attribute their context names, so
+    an element is only tested against rules that could apply to it. Within a
+    pattern the first rule whose context matches fires, as in Schematron.
+    """
+
+    def __init__(self, path: Path) -> None:
+        tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
+        ns = {n.get("prefix"): n.get("uri") for n in tree.iter(f"{SCH}ns")}
+        self.patterns: list[tuple[dict[str, list[_Rule]], dict[str, list[_Rule]], list[_Rule]]] = []
+        for pattern in tree.iter(f"{SCH}pattern"):
+            by_tag: dict[str, list[_Rule]] = {}
+            by_attribute: dict[str, list[_Rule]] = {}
+            other: list[_Rule] = []
+            for element in pattern.iter(f"{SCH}rule"):
+                context = element.get("context", "")
+                if "/" in context:
+                    raise ConfigError(f"{path}: the Schematron rule {context!r} is not local to one element; "
+                                      "smcase runs the rules while streaming")
+                asserts = tuple(
+                    (etree.XPath(f"boolean({test.get('test')})" if test.tag == f"{SCH}assert"
+                                 else f"not({test.get('test')})", namespaces=ns),
+                     " ".join("".join(test.itertext()).split()))
+                    for test in element if test.tag in (f"{SCH}assert", f"{SCH}report"))
+                alternatives = [part.strip() for part in context.split("|")]
+                rule = _Rule(context, etree.XPath(" or ".join(f"boolean(self::{a})" for a in alternatives),
+                                                  namespaces=ns), asserts)
+                simple = [_SIMPLE_CONTEXT.match(a) for a in alternatives]
+                if not all(simple):
+                    other.append(rule)
+                    continue
+                for match in simple:
+                    assert match is not None
+                    name, attribute = match[1], match[2]
+                    if attribute:
+                        by_attribute.setdefault(attribute, []).append(rule)
+                    elif name != "*":
+                        prefix, _, local = name.rpartition(":")
+                        by_tag.setdefault(f"{{{ns.get(prefix, '') if prefix else ''}}}{local}"
+                                          if prefix else local, []).append(rule)
+                    else:
+                        other.append(rule)
+            self.patterns.append((by_tag, by_attribute, other))
+
+    def check(self, element: Any) -> Iterator[str]:
+        """The messages of the asserts ``element`` fails."""
+        for by_tag, by_attribute, other in self.patterns:
+            candidates = list(by_tag.get(element.tag, ()))
+            if element.attrib:
+                for name in element.attrib:
+                    candidates.extend(by_attribute.get(name, ()))
+            candidates.extend(other)
+            for rule in candidates:
+                if rule.matches(element):
+                    for test, message in rule.asserts:
+                        if not test(element):
+                            yield message
+                    break  # the first matching rule of a pattern fires
+
+
+def _subtree(element: Any) -> Iterator[Any]:
+    """``element`` and its descendants, without the nested cases and records (checked when they ended)."""
+    yield element
+    for child in element:
+        if isinstance(child.tag, str) and child.tag not in UNITS:
+            yield from _subtree(child)
+
+
+def _free(element: Any) -> None:
+    """Free a finished case or record and the finished ones before it (the case's own fields stay)."""
+    element.clear()
+    previous = element.getprevious()
+    while previous is not None and previous.tag in UNITS:
+        element.getparent().remove(previous)
+        previous = element.getprevious()
+
+
+def _safe(base: PurePosixPath, href: str) -> PurePosixPath | None:
+    """The package path of ``href`` relative to ``base``; None when it is absolute or leaves the package."""
+    if not href or href.startswith("/") or re.match(r"^[a-zA-Z][\w+.-]*:", href):
+        return None
+    parts: list[str] = list(base.parts)
+    for part in PurePosixPath(href).parts:
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return PurePosixPath(*parts) if parts else None
+
+
+@contextmanager
+def package_root(path: Path) -> Iterator[Path]:
+    """The folder holding the package's METS.xml: the folder itself, or inside a zip."""
+    path = Path(path)
+    if path.is_dir():
+        yield path
+        return
+    if not zipfile.is_zipfile(path):
+        raise InvalidInput(f"{path} is neither a package folder nor a zip file")
+    work = Path(tempfile.mkdtemp(prefix="smcase-validate-"))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(work)  # zipfile drops absolute paths and '..' from member names
+        found = sorted((p.parent for p in work.rglob("METS.xml")), key=lambda p: len(p.parts))
+        if not found:
+            raise InvalidInput(f"{path} holds no METS.xml")
+        yield found[0]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class FgsValidator:
+    """Checks FGS 2.0 packages and ERMS documents against the official schemas and rules."""
+
+    def __init__(self, standards: Standards) -> None:
+        self.standards = standards
+
+    def validate(self, path: Path, version: ErmsVersion | None = None) -> Report:
+        """Check the package (folder or zip) or, with ``version``, the bare ERMS file at ``path``."""
+        path = Path(path)
+        if path.is_file() and not zipfile.is_zipfile(path):
+            if version is None:
+                raise InvalidInput(f"{path} is a single file: say which ERMS version it claims with --erms-version")
+            rules = {rule_id: RuleResult(rule_id, name) for rule_id, name in RULES if rule_id in ERMS_RULES}
+            self._erms(path, path.name, version, rules, listed=None, root=None)
+            return Report(path, f"erms-{version.name}", list(rules.values()))
+        rules = {rule_id: RuleResult(rule_id, name) for rule_id, name in RULES}
+        with package_root(path) as root:
+            kind = self._package(root, rules)
+        return Report(path, kind, list(rules.values()))
+
+    # -- the package --------------------------------------------------------------------
+
+    def _package(self, root: Path, r: dict[str, RuleResult]) -> str:
+        mets = self._mets(root / "METS.xml", "METS.xml", r)
+        if mets is None:
+            r["FILES"].add("the package has no readable METS.xml at its root")
+            return "fgs"
+        listed: dict[str, tuple[str, str | None, str | None]] = {"METS.xml": ("", None, None)}
+        self._csip(mets, "METS.xml", r, package=True)
+        self._listed(mets, PurePosixPath(), "METS.xml", listed, r)
+        declared = mets.getroot().get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
+        erms_files: list[tuple[str, Path]] = []
+        for pointer in mets.iter(f"{M}mptr"):
+            href = pointer.get(HREF, "")
+            where = _safe(PurePosixPath(), href)
+            if where is None or not (root / where).is_file():
+                r["CSIP"].add(f"METS.xml line {pointer.sourceline}: the representation METS {href!r} is missing (CSIP109)")
+                continue
+            rep = self._mets(root / where, str(where), r)
+            if rep is None:
+                continue
+            self._csip(rep, str(where), r, package=False)
+            self._listed(rep, where.parent, str(where), listed, r)
+            rep_type = rep.getroot().get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
+            if declared and rep_type and rep_type != declared:
+                r["CSIP"].add(f"{where}: content information type {rep_type} differs from the package's {declared}")
+            for entry in rep.iter(f"{M}file"):
+                href = next((f.get(HREF, "") for f in entry.iter(f"{M}FLocat")), "")
+                data = _safe(where.parent, href)
+                if data is not None and data.suffix == ".xml" and (root / data).is_file() and _root_tag(
+                        root / data) == f"{E}erms":
+                    erms_files.append((str(data), root / data))
+        self._files(root, listed, r)
+        version = None
+        try:
+            version = erms_version(declared) if declared else None
+        except InvalidInput:
+            r["CSIP"].add(f"METS.xml: content information type {declared!r} is not CITS ERMS "
+                          "(citserms_v3_0 or citserms_v2_1)")
+        if version is None:
+            for rule_id in ERMS_RULES:
+                r[rule_id].add("no ERMS version: METS declares no CITS ERMS content information type")
+            return "fgs"
+        if not erms_files:
+            r["ERMS"].add("the package holds no ERMS document (an <erms> XML file listed in a representation METS)")
+        for name, file in erms_files:
+            self._erms(file, name, version, r, listed=listed, root=root)
+        return f"fgs-erms-{version.name}"
+
+    def _mets(self, path: Path, name: str, r: dict[str, RuleResult]) -> Any:
+        if not path.is_file():
+            return None
+        try:
+            tree = etree.parse(str(path), self.standards.parser)
+        except etree.XMLSyntaxError as exc:
+            r["METS"].add(f"{name}: not well-formed: {exc}")
+            return None
+        schema = self.standards.mets_with_extensions()
+        if not schema.validate(tree):
+            for error in list(schema.error_log)[:20]:
+                r["METS"].add(f"{name} line {error.line}: {error.message}")
+        return tree
+
+    def _csip(self, tree: Any, name: str, r: dict[str, RuleResult], package: bool) -> None:
+        """The CSIP/SIP requirements of one METS document; each error names the requirement."""
+        def need(ok: Any, requirement: str, what: str, element: Any = None) -> None:
+            if not ok:
+                line = f" line {element.sourceline}" if element is not None else ""
+                r["CSIP"].add(f"{name}{line}: {what} ({requirement})")
+
+        mets = tree.getroot()
+        need(mets.tag == f"{M}mets", "CSIP1", "the root element is not mets")
+        need((mets.get("OBJID") or "").strip(), "CSIP1", "mets/@OBJID is missing", mets)
+        category = mets.get("TYPE")
+        need(category, "CSIP2", "mets/@TYPE (content category) is missing", mets)
+        if category:
+            terms = self._categories()
+            need(category in terms or category == "OTHER", "CSIP2",
+                 f"mets/@TYPE {category!r} is not in the content category vocabulary", mets)
+            need(category != "OTHER" or mets.get(f"{{{CSIP}}}OTHERTYPE"), "CSIP3",
+                 "mets/@TYPE is OTHER but csip:OTHERTYPE is missing", mets)
+        content_type = mets.get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
+        need(package or content_type, "CSIP4", "a representation METS must declare csip:CONTENTINFORMATIONTYPE", mets)
+        profile = mets.get("PROFILE")
+        need(profile == SIP_PROFILE or (not package and profile == CSIP_PROFILE), "SIP2",
+             f"mets/@PROFILE is {profile!r}, not the E-ARK SIP profile {SIP_PROFILE}", mets)
+        header = mets.find(f"{M}metsHdr")
+        need(header is not None, "CSIP117", "mets/metsHdr is missing", mets)
+        if header is not None:
+            need(header.get("CREATEDATE"), "CSIP7", "metsHdr/@CREATEDATE is missing", header)
+            need(header.get(f"{{{CSIP}}}OAISPACKAGETYPE") == "SIP", "SIP4",
+                 "metsHdr/@csip:OAISPACKAGETYPE is not SIP", header)
+            self._agents(header, package, need)
+        file_sec = mets.find(f"{M}fileSec")
+        groups = file_sec.findall(f"{M}fileGrp") if file_sec is not None else []
+        if file_sec is not None:
+            need(file_sec.get("ID"), "CSIP59", "fileSec/@ID is missing", file_sec)
+        for group in groups:
+            need(group.get("USE"), "CSIP64", "fileGrp/@USE is missing", group)
+            need(group.get("ID"), "CSIP65", "fileGrp/@ID is missing", group)
+            need(group.findall(f"{M}file"), "CSIP66", "a fileGrp without files", group)
+            for entry in group.iter(f"{M}file"):
+                for attribute, requirement in (("ID", "CSIP67"), ("MIMETYPE", "CSIP68"), ("SIZE", "CSIP69"),
+                                               ("CREATED", "CSIP70"), ("CHECKSUM", "CSIP71"),
+                                               ("CHECKSUMTYPE", "CSIP72")):
+                    need(entry.get(attribute), requirement, f"file/@{attribute} is missing", entry)
+                locations = entry.findall(f"{M}FLocat")
+                need(len(locations) == 1, "CSIP76", "a file needs exactly one FLocat", entry)
+                for location in locations:
+                    need(location.get("LOCTYPE") == "URL", "CSIP77", "FLocat/@LOCTYPE is not URL", location)
+                    need(location.get(f"{{{XLINK}}}type") == "simple", "CSIP78", "FLocat/@xlink:type is not simple",
+                         location)
+                    need(location.get(HREF), "CSIP79", "FLocat/@xlink:href is missing", location)
+        uses = {g.get("USE", ""): g for g in groups}
+        if package:
+            need("Schemas" in uses, "CSIP113", "no fileGrp with USE Schemas", file_sec)
+            need(any(u.startswith("Representations") for u in uses), "CSIP114",
+                 "no fileGrp with USE Representations/…", file_sec)
+        maps = [s for s in mets.findall(f"{M}structMap") if s.get("LABEL") == "CSIP"]
+        need(len(maps) == 1, "CSIP82", f"{len(maps)} structMaps labelled CSIP, not one", mets)
+        for structure in maps:
+            need(structure.get("TYPE") == "PHYSICAL", "CSIP81", "structMap/@TYPE is not PHYSICAL", structure)
+            need(structure.get("ID"), "CSIP83", "structMap/@ID is missing", structure)
+            tops = structure.findall(f"{M}div")
+            need(len(tops) == 1, "CSIP84", "the CSIP structMap needs exactly one top division", structure)
+            for top in tops[:1]:
+                need(top.get("ID"), "CSIP85", "the top division has no ID", top)
+                divisions = {d.get("LABEL", ""): d for d in top.findall(f"{M}div")}
+                for division in divisions.values():
+                    need(division.get("ID"), "CSIP106", f"division {division.get('LABEL')!r} has no ID", division)
+                if package and "Schemas" in uses:
+                    schemas = divisions.get("Schemas")
+                    need(schemas is not None and any(f.get("FILEID") == uses["Schemas"].get("ID")
+                                                     for f in schemas.findall(f"{M}fptr")),
+                         "CSIP118", "the Schemas division does not point to the Schemas fileGrp", top)
+                for use, group in uses.items():
+                    if not (package and use.startswith("Representations")):
+                        continue
+                    division = divisions.get(use)
+                    need(division is not None, "CSIP107", f"no division labelled {use}", top)
+                    pointers = division.findall(f"{M}mptr") if division is not None else []
+                    need(division is None or len(pointers) == 1, "CSIP109", f"division {use} needs one mptr", division)
+                    for pointer in pointers:
+                        need(pointer.get("LOCTYPE") == "URL", "CSIP112", "mptr/@LOCTYPE is not URL", pointer)
+                        need(pointer.get(f"{{{XLINK}}}type") == "simple", "CSIP111", "mptr/@xlink:type is not simple",
+                             pointer)
+                        need(pointer.get(HREF), "CSIP110", "mptr/@xlink:href is missing", pointer)
+                        need(pointer.get(f"{{{XLINK}}}title") == group.get("ID"), "CSIP108",
+                             f"mptr/@xlink:title does not name the fileGrp of {use}", pointer)
+
+    @staticmethod
+    def _agents(header: Any, package: bool, need: Any) -> None:
+        agents = header.findall(f"{M}agent")
+        software = [a for a in agents if (a.get("ROLE"), a.get("TYPE"), a.get("OTHERTYPE")) ==
+                    ("CREATOR", "OTHER", "SOFTWARE")]
+        need(len(software) == 1, "CSIP10", "metsHdr needs one software agent (ROLE CREATOR, TYPE OTHER, "
+                                           "OTHERTYPE SOFTWARE)", header)
+        for agent in software:
+            need((agent.findtext(f"{M}name") or "").strip(), "CSIP14", "the software agent has no name", agent)
+            need(any(n.get(f"{{{CSIP}}}NOTETYPE") == "SOFTWARE VERSION" and (n.text or "").strip()
+                     for n in agent.findall(f"{M}note")), "CSIP16",
+                 "the software agent has no note typed SOFTWARE VERSION", agent)
+        for agent in agents:
+            role, kind = agent.get("ROLE"), agent.get("TYPE")
+            if role == "ARCHIVIST" or (role, agent.get("OTHERROLE")) == ("OTHER", "SUBMITTER"):
+                requirement = "SIP11" if role == "ARCHIVIST" else "SIP17"
+                need(kind in ("ORGANIZATION", "INDIVIDUAL"), requirement,
+                     f"the {role.lower()} agent's TYPE is {kind!r}", agent)
+                need(all(n.get(f"{{{CSIP}}}NOTETYPE") == "IDENTIFICATIONCODE" for n in agent.findall(f"{M}note")),
+                     "SIP14" if role == "ARCHIVIST" else "SIP20", "an agent note is not typed IDENTIFICATIONCODE",
+                     agent)
+            if role == "PRESERVATION":
+                need(kind == "ORGANIZATION", "SIP28", "the preservation agent's TYPE is not ORGANIZATION", agent)
+        if package:
+            submitters = [a for a in agents if (a.get("ROLE"), a.get("OTHERROLE")) == ("OTHER", "SUBMITTER")]
+            need(len(submitters) == 1, "SIP15", "the package METS needs one submitting agent "
+                                                "(ROLE OTHER, OTHERROLE SUBMITTER)", header)
+
+    def _categories(self) -> set[str]:
+        path = self.standards.path("csip/content-category")
+        tree = etree.parse(str(path), self.standards.parser)
+        return {" ".join((t.text or "").split()) for t in tree.iter() if isinstance(t.tag, str) and
+                t.tag.rsplit("}", 1)[-1] == "Term"}
+
+    @staticmethod
+    def _listed(tree: Any, base: PurePosixPath, name: str, listed: dict[str, tuple[str, str | None, str | None]],
+                r: dict[str, RuleResult]) -> None:
+        """Note every file a METS document lists: package path → (where listed, size, SHA-256)."""
+        for entry in tree.iter(f"{M}file"):
+            for location in entry.findall(f"{M}FLocat"):
+                href = location.get(HREF, "")
+                where = _safe(base, href)
+                if where is None:
+                    r["FILES"].add(f"{name} line {location.sourceline}: {href!r} is not a path inside the package")
+                    continue
+                if str(where) in listed and listed[str(where)][0]:
+                    r["FILES"].add(f"{name} line {location.sourceline}: {where} is listed twice")
+                checksum = entry.get("CHECKSUM") if entry.get("CHECKSUMTYPE") == "SHA-256" else None
+                if entry.get("CHECKSUMTYPE") not in (None, "SHA-256"):
+                    r["FILES"].add(f"{name} line {entry.sourceline}: checksum type {entry.get('CHECKSUMTYPE')} "
+                                   "cannot be checked (smcase checks SHA-256)")
+                listed[str(where)] = (f"{name} line {location.sourceline}", entry.get("SIZE"), checksum)
+
+    @staticmethod
+    def _files(root: Path, listed: dict[str, tuple[str, str | None, str | None]], r: dict[str, RuleResult]) -> None:
+        present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+        for path in sorted(present - set(listed)):
+            r["FILES"].add(f"{path} is in the package but no METS document lists it (CSIP66)")
+        for path, (where, size, checksum) in sorted(listed.items()):
+            if not where:
+                continue
+            file = root / path
+            if path not in present:
+                r["FILES"].add(f"{path} is listed ({where}) but missing")
+                continue
+            if size is not None and size != str(file.stat().st_size):
+                r["FILES"].add(f"{path}: size {file.stat().st_size}, METS says {size} ({where})")
+            if checksum is not None and sha256_file(file) != checksum.lower():
+                r["FILES"].add(f"{path}: the SHA-256 does not match METS ({where})")
+
+    # -- the ERMS document --------------------------------------------------------------
+
+    def _erms(self, path: Path, name: str, version: ErmsVersion, r: dict[str, RuleResult],
+              listed: dict[str, Any] | None, root: Path | None) -> None:
+        schema = self.standards.schema(version.schema)
+        rules = Schematron(self.standards.path(version.schematron))
+        ids = IdStore()
+        try:
+            for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), huge_tree=True,
+                                                   no_network=True, resolve_entities=False):
+                if element.tag not in UNITS and element.getparent() is not None:
+                    continue
+                for item in _subtree(element):
+                    for message in rules.check(item):
+                        r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): {message}")
+                if element.tag != f"{E}control":
+                    self._requirements(element, name, ids, r, listed, root)
+                if element.getparent() is not None:
+                    _free(element)
+        except etree.XMLSyntaxError as exc:
+            r["ERMS"].add(f"{name}: {exc}")
+        finally:
+            ids.flush()
+            for value, where in ids.duplicates:
+                r["ERMS-REQ"].add(f"systemIdentifier {value} is used more than once ({where})")
+            ids.close()
+
+    @staticmethod
+    def _requirements(unit: Any, name: str, ids: IdStore, r: dict[str, RuleResult], listed: dict[str, Any] | None,
+                      root: Path | None) -> None:
+        kind = unit.tag.rsplit("}", 1)[-1]
+        if kind not in ("aggregation", "record"):
+            return
+        where = f"{name} line {unit.sourceline}, {kind} {unit.findtext(f'{E}objectId') or unit.get('systemIdentifier')}"
+        identifier = unit.get("systemIdentifier")
+        if identifier:
+            ids.add(identifier, where)
+        if unit.find(f"{E}dates/{E}date[@dateType='created']") is None:
+            r["ERMS-REQ"].add(f"{where}: no date of type created "
+                              f"({'ERMS204' if kind == 'aggregation' else 'ERMS135'})")
+        if unit.find(f"{E}title") is None and unit.find(f"{E}description") is None:
+            r["ERMS-REQ"].add(f"{where}: neither title nor description ({'ERMS211' if kind == 'aggregation' else 'ERMS139'})")
+        if listed is None or root is None:
+            return
+        for appendix in unit.iterfind(f"{E}additionalInformation/{E}appendix"):
+            target = _safe(PurePosixPath(), appendix.get("path", ""))
+            if target is None or not (root / target).is_file():
+                r["ERMS-REQ"].add(f"{where}: appendix {appendix.get('path')!r} is not a file in the package")
+            elif str(target) not in listed:
+                r["ERMS-REQ"].add(f"{where}: appendix {target} is not listed in METS")
+
+
+def _root_tag(path: Path) -> str | None:
+    """The tag of a file's root element, reading no further than its start."""
+    try:
+        for _event, element in etree.iterparse(str(path), events=("start",), no_network=True,
+                                               resolve_entities=False):
+            return str(element.tag)
+    except etree.XMLSyntaxError:
+        return None
+    return None

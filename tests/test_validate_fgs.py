@@ -1,0 +1,189 @@
+"""``smcase validate`` on FGS packages and ERMS files: a valid package passes; one broken copy per rule family fails it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from smcase.fgs import VERSIONS
+from smcase.standards import ENV, Standards
+from smcase.validate import validate
+from smcase.validate.fgs import RULES, FgsValidator
+
+from .conftest import REPO, Cli, shared_folder
+
+ERMS_FILE = "representations/rep1/data/erms.xml"
+REP_METS = "representations/rep1/METS.xml"
+
+
+@pytest.fixture(scope="module")
+def standards_dir() -> Path:
+    return shared_folder(ENV, REPO.parent / "shared" / "standards")
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory, standards_dir: Path) -> Path:
+    """A valid FGS package of a small Swedish register (ingested posts, a marked case, a document)."""
+    folder = tmp_path_factory.mktemp("fgs")
+    cli = Cli(f"sqlite:///{folder / 'smcase.db'}", folder / "files")
+    steps = [("init", "--name", "Torsby kommun", "--org-number", "212000-1785", "--policy",
+              str(REPO / "fixtures" / "policies" / "torsby.toml")),
+             ("ingest", str(REPO / "fixtures" / "events" / "torsby-facebook.jsonl"), "--format", "jsonl"),
+             ("case", "close", "KS 2026/1"), ("case", "close", "KS 2026/2"), ("case", "close", "KS 2026/3"),
+             ("export", "fgs", str(folder / "package"), "--standards", str(standards_dir))]
+    for step in steps:
+        result = cli(*step)
+        assert result.exit_code == 0, result.stderr
+    return folder / "package"
+
+
+@pytest.fixture
+def broken(package: Path, tmp_path: Path) -> Callable[[Callable[[Path], None]], Path]:
+    """A copy of the valid package, changed by the given function."""
+    def make(change: Callable[[Path], None]) -> Path:
+        copy = tmp_path / "package"
+        shutil.copytree(package, copy)
+        change(copy)
+        return copy
+    return make
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def relist(package: Path, name: str = ERMS_FILE) -> None:
+    """Update a data file's size and checksum in the representation METS, so only the intended rule fails."""
+    path = package / name
+    mets = package / REP_METS
+    tree = etree.parse(str(mets))
+    href = name.removeprefix("representations/rep1/")
+    for location in tree.iter("{http://www.loc.gov/METS/}FLocat"):
+        if location.get("{http://www.w3.org/1999/xlink}href") == href:
+            entry = location.getparent()
+            entry.set("SIZE", str(path.stat().st_size))
+            entry.set("CHECKSUM", hashlib.sha256(path.read_bytes()).hexdigest())
+    tree.write(str(mets), encoding="utf-8", xml_declaration=True)
+    root = etree.parse(str(package / "METS.xml"))
+    for location in root.iter("{http://www.loc.gov/METS/}FLocat"):
+        if location.get("{http://www.w3.org/1999/xlink}href") == REP_METS:
+            location.getparent().set("SIZE", str(mets.stat().st_size))
+            location.getparent().set("CHECKSUM", hashlib.sha256(mets.read_bytes()).hexdigest())
+    root.write(str(package / "METS.xml"), encoding="utf-8", xml_declaration=True)
+
+
+def failed(path: Path, standards_dir: Path) -> dict[str, list[str]]:
+    report = FgsValidator(Standards(standards_dir)).validate(path)
+    return {rule.id: rule.errors for rule in report.rules if not rule.ok}
+
+
+def test_a_valid_package_passes_every_rule_family(package: Path, standards_dir: Path) -> None:
+    report = validate(package, Standards(standards_dir))
+    assert report.ok and report.kind == "fgs-erms-3.0"
+    assert [r.id for r in report.rules] == [rule_id for rule_id, _ in RULES]
+
+
+def test_mets_schema_with_the_csip_extension_catches_a_bad_package_type(broken: Callable[..., Path],
+                                                                        standards_dir: Path) -> None:
+    package = broken(lambda p: edit(p / "METS.xml", 'csip:OAISPACKAGETYPE="SIP"', 'csip:OAISPACKAGETYPE="BOGUS"'))
+    errors = failed(package, standards_dir)
+    assert "METS" in errors and "BOGUS" in errors["METS"][0] and "METS.xml line" in errors["METS"][0]
+
+
+def test_csip_requirements_are_named(broken: Callable[..., Path], standards_dir: Path) -> None:
+    def change(p: Path) -> None:
+        edit(p / "METS.xml", 'TYPE="Datasets"', 'TYPE="Dataset"')  # the CITS text's spelling, not the vocabulary's
+        edit(p / "METS.xml", ' PROFILE="https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"', "")
+        edit(p / "METS.xml", 'OTHERTYPE="SOFTWARE"', 'OTHERTYPE="TOOL"')
+    errors = failed(broken(change), standards_dir)
+    assert set(errors) == {"CSIP"}
+    text = " ".join(errors["CSIP"])
+    assert "(CSIP2)" in text and "(SIP2)" in text and "(CSIP10)" in text
+
+
+def test_csip_structmap_must_point_to_the_representation(broken: Callable[..., Path], standards_dir: Path) -> None:
+    package = broken(lambda p: edit(p / "METS.xml", 'LABEL="Representations/rep1"', 'LABEL="rep1"'))
+    assert "no division labelled Representations/rep1 (CSIP107)" in " ".join(failed(package, standards_dir)["CSIP"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p: (p / "representations/rep1/data/extra.txt").write_text("not listed"), "no METS document lists it"),
+    (lambda p: next((p / "representations/rep1/data/documents").iterdir()).write_text("changed"), "SHA-256"),
+    (lambda p: next((p / "representations/rep1/data/documents").iterdir()).unlink(), "listed"),
+])
+def test_files_must_match_the_file_section(broken: Callable[..., Path], standards_dir: Path,
+                                           change: Callable[[Path], None], message: str) -> None:
+    errors = failed(broken(change), standards_dir)
+    assert "FILES" in errors and message in " ".join(errors["FILES"])
+
+
+def test_erms_schema_errors_give_the_line(broken: Callable[..., Path], standards_dir: Path) -> None:
+    def change(p: Path) -> None:
+        edit(p / ERMS_FILE, '<status value="closed"/>', '<status value="finished"/>')
+        relist(p)
+    errors = failed(broken(change), standards_dir)
+    assert set(errors) == {"ERMS"} and re.search(r"line \d+", errors["ERMS"][0]) and "finished" in errors["ERMS"][0]
+
+
+def test_erms_schematron_rules_run_while_streaming(broken: Callable[..., Path], standards_dir: Path) -> None:
+    def change(p: Path) -> None:
+        edit(p / ERMS_FILE, 'directionDefinition="incoming"', 'directionDefinition="other"')
+        relist(p)
+    errors = failed(broken(change), standards_dir)
+    assert set(errors) == {"ERMS-SCH"} and "otherDirectionDefinition" in errors["ERMS-SCH"][0]
+
+
+def test_erms_requirements_beyond_the_schema(broken: Callable[..., Path], standards_dir: Path) -> None:
+    def change(p: Path) -> None:
+        text = (p / ERMS_FILE).read_text(encoding="utf-8")
+        first = re.search(r'<record systemIdentifier="([^"]+)"', text)
+        second = re.findall(r'<record systemIdentifier="([^"]+)"', text)[1]
+        assert first
+        text = text.replace(second, first[1])  # a duplicate system identifier
+        text = re.sub(r'<date dateType="created">[^<]*</date>', "", text, count=1)  # ERMS204
+        (p / ERMS_FILE).write_text(text, encoding="utf-8")
+        relist(p)
+    errors = " ".join(failed(broken(change), standards_dir)["ERMS-REQ"])
+    assert "is used more than once" in errors and "(ERMS204)" in errors
+
+
+def test_an_erms_version_that_does_not_match_the_declared_one_fails(broken: Callable[..., Path],
+                                                                    standards_dir: Path) -> None:
+    def change(p: Path) -> None:
+        for name in ("METS.xml", REP_METS):
+            edit(p / name, "citserms_v3_0", "citserms_v2_1", count=5)
+        relist(p)
+    errors = failed(broken(change), standards_dir)
+    assert "ERMS" in errors and "CSIP" not in errors
+
+
+@pytest.mark.parametrize("name", ["svkgs-arendehandlingar-exempel.xml", "cits-erms-2.1.0-generated-example.xml"])
+def test_the_public_erms_examples_are_valid_21_and_not_30(standards_dir: Path, name: str) -> None:
+    example = standards_dir / "erms" / "examples" / name
+    standards = Standards(standards_dir)
+    as_21 = FgsValidator(standards).validate(example, VERSIONS["2.1"])
+    assert as_21.kind == "erms-2.1" and {r.id: r.ok for r in as_21.rules}["ERMS"]
+    as_30 = FgsValidator(standards).validate(example, VERSIONS["3.0"])
+    assert "ERMS" in as_30.failed()
+
+
+def test_the_cli_reports_per_rule_and_needs_a_version_for_a_bare_file(package: Path, standards_dir: Path,
+                                                                      cli: Cli, broken: Callable[..., Path]) -> None:
+    erms = package / ERMS_FILE
+    bare = cli("validate", str(erms), "--standards", str(standards_dir))
+    assert bare.exit_code == 1 and "--erms-version" in bare.stderr
+    report = json.loads(cli("validate", str(erms), "--erms-version", "3.0", "--standards", str(standards_dir),
+                            "--json").stdout)
+    assert report["ok"] and [r["id"] for r in report["rules"]] == ["ERMS", "ERMS-SCH", "ERMS-REQ"]
+    damaged = broken(lambda p: (p / "representations/rep1/data/extra.txt").write_text("x"))
+    result = cli("validate", str(damaged), "--standards", str(standards_dir))
+    assert result.exit_code == 1 and "FILES  ERROR" in result.stdout and "errors in FILES" in result.stdout
