@@ -22,6 +22,7 @@ import json
 import multiprocessing as mp
 import random
 import resource
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -137,16 +138,19 @@ def main() -> None:
     results = []
     for size in sizes:
         folder = Path(tempfile.mkdtemp(prefix="smcase-bench-ingest-"))
-        path = folder / "events.jsonl"
-        sorts = generate(path, size)
-        seconds, summary, rss = measure(run_smcase, path, folder / "smcase")
-        floor_seconds, _none, _floor_rss = measure(run_floor, path, folder / "floor")
-        assert summary is not None
-        expected_cases = sorts["complaint"] + sorts["confidential"] + sorts["prohibited"]
-        results.append((size, seconds, rss))
-        print(f"{size:>8}{seconds:>10.2f}{size / seconds:>10.0f}{rss:>9.0f}{floor_seconds:>9.2f}"
-              f"{size / floor_seconds:>10.0f}{floor_seconds / seconds:>7.2f}{summary['cases_opened']:>7}")
-        assert summary["stored"] == size and summary["cases_opened"] == expected_cases, (summary, sorts)
+        try:
+            path = folder / "events.jsonl"
+            sorts = generate(path, size)
+            seconds, summary, rss = measure(run_smcase, path, folder / "smcase")
+            floor_seconds, _none, _floor_rss = measure(run_floor, path, folder / "floor")
+            assert summary is not None
+            expected_cases = sorts["complaint"] + sorts["confidential"] + sorts["prohibited"]
+            results.append((size, seconds, rss))
+            print(f"{size:>8}{seconds:>10.2f}{size / seconds:>10.0f}{rss:>9.0f}{floor_seconds:>9.2f}"
+                  f"{size / floor_seconds:>10.0f}{floor_seconds / seconds:>7.2f}{summary['cases_opened']:>7}")
+            assert summary["stored"] == size and summary["cases_opened"] == expected_cases, (summary, sorts)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     (small, _s, small_rss), (large, large_seconds, large_rss) = results[0], results[-1]
     print(f"\nmix of the largest run: {sorts}")
     print(f"peak RSS {small_rss:.0f} MB at {small} events, {large_rss:.0f} MB at {large} events "

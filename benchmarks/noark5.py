@@ -19,115 +19,17 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _children import wait_for
-
-POSTS_PER_CASE = 5
-DOC_EVERY = 50
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def build(url: str, files: Path, cases: int) -> None:
-    """A Norwegian register of ``cases`` closed cases, bulk-inserted (the register service is not the subject)."""
-    from smcase import audit
-    from smcase.db import bulk_insert, make_engine
-    from smcase.model import (
-        AuditEntry,
-        AuditHead,
-        AuditPayload,
-        Case,
-        Classification,
-        Correspondent,
-        Counter,
-        Document,
-        Record,
-        User,
-        table_of,
-    )
-    from smcase.policy import canonical_json, load_file
-    from smcase.register import create_register
-    from smcase.resources import default_policy
-    from smcase.store import FileStore
-
-    engine = make_engine(url)
-    create_register(engine, name="Benchmark kommune", policy=load_file(default_policy("NO")), user="bench",
-                    org_number="964903123")
-    store = FileStore(files)
-    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-    with engine.begin() as conn:
-        class_id = conn.execute(table_of(Classification).select().limit(1)).first().id
-        user_id = conn.execute(table_of(User).select().limit(1)).first().id
-        head = conn.execute(table_of(AuditHead).select()).first()
-        seq, prev = head.seq, head.entry_hash
-        record_id = doc_count = 0
-        with store.deferred_sync():
-            for first in range(0, cases, 2000):
-                case_rows, record_rows, party_rows, doc_rows, entries, payloads = [], [], [], [], [], []
-                for n in range(first + 1, min(first + 2000, cases) + 1):
-                    opened = start + timedelta(seconds=n * 20)
-                    closed = opened + timedelta(hours=2)
-                    case_uuid = uuid.uuid4()
-                    case_rows.append({"id": n, "uuid": case_uuid, "diary_number": f"2026/{n}", "year": 2026, "seq": n,
-                                      "title": f"Henvendelse {n} fra Facebook", "public_title": f"Henvendelse {n}",
-                                      "status": "closed", "class_id": class_id, "owner_unit": "Servicetorget",
-                                      "officer_id": user_id, "created_at": opened, "created_by_id": user_id,
-                                      "updated_at": closed, "closed_at": closed, "closed_by_id": user_id,
-                                      "disposal_rule": "bevares", "legal_hold": False, "channel_id": None,
-                                      "next_record_number": POSTS_PER_CASE + 1, "confidentiality_ground": None,
-                                      "withheld_fields": None, "confidentiality_marked_at": None,
-                                      "confidentiality_marked_by": None})
-                    for k in range(1, POSTS_PER_CASE + 1):
-                        record_id += 1
-                        record_rows.append({"id": record_id, "uuid": uuid.uuid4(), "case_id": n, "number": k,
-                                            "journal_year": 2026, "journal_seq": record_id,
-                                            "direction": "incoming" if k % 2 else "outgoing", "kind": "social_post",
-                                            "title": f"Kommentar {k} i sak {n}", "public_title": f"Kommentar {k} i sak {n}",
-                                            "registered_at": opened + timedelta(minutes=k), "registered_by_id": user_id,
-                                            "document_date": None, "source_platform": "facebook",
-                                            "source_external_id": f"c{record_id}", "source_url": None,
-                                            "source_author": "Innbygger", "source_author_id": None,
-                                            "confidentiality_ground": None, "withheld_fields": None,
-                                            "confidentiality_marked_at": None, "confidentiality_marked_by": None})
-                        party_rows.append({"record_id": record_id, "role": "sender" if k % 2 else "recipient",
-                                           "name": f"Innbygger {n}", "address": None})
-                        if record_id % DOC_EVERY == 0:
-                            stored = store.put_bytes(f"Innlegg {record_id}\nTekst i kommentaren.\n".encode(),
-                                                     f"post-{record_id}.txt")
-                            doc_count += 1
-                            doc_rows.append({"uuid": uuid.uuid4(), "record_id": record_id, "number": 1,
-                                             "sha256": stored.sha256, "size": stored.size, "format": "txt",
-                                             "media_type": "text/plain", "original_name": stored.original_name,
-                                             "added_at": opened, "added_by": "bench"})
-                    seq += 1
-                    body = canonical_json({"before": {"status": "in_progress"}, "after": {"status": "closed"}})
-                    digest = audit.sha256(body.encode()).hexdigest()
-                    fields = dict(seq=seq, at=closed, actor="bench", action="case.close", entity="case",
-                                  entity_uuid=case_uuid, ref=f"2026/{n}", payload_sha256=digest, prev_hash=prev)
-                    prev = audit.entry_hash(**fields)
-                    entries.append({**fields, "entry_hash": prev})
-                    payloads.append({"seq": seq, "payload": body})
-                bulk_insert(conn, table_of(Case), case_rows)
-                bulk_insert(conn, table_of(Record), record_rows)
-                bulk_insert(conn, table_of(Correspondent), party_rows)
-                bulk_insert(conn, table_of(Document), doc_rows)
-                bulk_insert(conn, table_of(AuditEntry), entries)
-                bulk_insert(conn, table_of(AuditPayload), payloads)
-        conn.execute(table_of(AuditHead).update().values(seq=seq, entry_hash=prev))
-        for scope, value in (("case", cases), ("journal", record_id)):
-            conn.execute(table_of(Counter).insert().values(scope=scope, year=2026, value=value))
-    engine.dispose()
+from _children import in_process, peak_mb
+from _register import POSTS_PER_CASE, build
 
 
 def run_export(url: str, files: str, standards: str, out: str, results: mp.Queue) -> None:
@@ -187,7 +89,7 @@ def run_floor(cases: int, out: str, results: mp.Queue) -> None:
                                 ("administrativEnhet", "Servicetorget"), ("saksansvarlig", "bench"),
                                 ("saksstatus", "Avsluttet")):
                 etree.SubElement(folder, f"{{{ns}}}{name}").text = value
-            xf.write(folder)
+            xf.write(folder, pretty_print=True)
     for journal in ("loependeJournal", "offentligJournal"):
         jns = f"http://www.arkivverket.no/standarder/noark5/{journal}"
         with etree.xmlfile(out + f".{journal}", encoding="utf-8") as xf, xf.element(f"{{{jns}}}{journal}",
@@ -210,7 +112,7 @@ def run_floor(cases: int, out: str, results: mp.Queue) -> None:
                     party = etree.SubElement(post, f"{{{jns}}}korrespondansepart")
                     etree.SubElement(party, f"{{{jns}}}korrespondanseparttype").text = "Avsender"
                     etree.SubElement(party, f"{{{jns}}}korrespondansepartNavn").text = f"Innbygger {n}"
-                    xf.write(entry)
+                    xf.write(entry, pretty_print=True)
     lns = "http://www.arkivverket.no/standarder/noark5/endringslogg"
     with etree.xmlfile(out + ".endringslogg", encoding="utf-8") as xf, xf.element(f"{{{lns}}}endringslogg",
                                                                                   nsmap={None: lns}):
@@ -220,16 +122,8 @@ def run_floor(cases: int, out: str, results: mp.Queue) -> None:
                                 ("endretDato", now), ("endretAv", "bench"), ("tidligereVerdi", "Under behandling"),
                                 ("nyVerdi", "Avsluttet")):
                 etree.SubElement(change, f"{{{lns}}}{name}").text = value
-            xf.write(change)
+            xf.write(change, pretty_print=True)
     results.put((time.perf_counter() - begin, peak_mb()))
-
-
-def in_process(target: Any, *args: Any) -> tuple[Any, ...]:
-    ctx = mp.get_context("spawn")
-    results: mp.Queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, results))
-    proc.start()
-    return tuple(wait_for(proc, results))
 
 
 def measure(posts: int, standards: Path) -> dict[str, Any]:
@@ -238,7 +132,7 @@ def measure(posts: int, standards: Path) -> dict[str, Any]:
     try:
         url, files, out = f"sqlite:///{folder / 'smcase.db'}", folder / "files", folder / "uttrekk"
         begin = time.perf_counter()
-        build(url, files, cases)
+        build(url, files, cases, "NO")
         built = time.perf_counter() - begin
         export_s, export_mb = in_process(run_export, url, str(files), str(standards), str(out))
         size_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -78,6 +79,7 @@ class Databases:
         return self.pg_admin.set(database=name).render_as_string(hide_password=False)
 
     def drop_all(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
         if self.pg_admin is None:
             return
         admin = create_engine(self.pg_admin, isolation_level="AUTOCOMMIT")

@@ -192,3 +192,11 @@ def test_streaming_in_small_batches_gives_the_same_package(torsby: Cli, standard
         return [e.get("systemIdentifier") for e in tree.iter() if e.get("systemIdentifier")]
 
     assert ids(tmp_path / "one") == ids(tmp_path / "many") and len(ids(tmp_path / "one")) > 10
+
+
+def test_only_registrars_archivists_and_admins_export(torsby: Cli, standards_dir: Path, tmp_path: Path) -> None:
+    ok(torsby("users", "add", "erik", "--role", "officer"))
+    refused = torsby("export", "fgs", str(tmp_path / "p"), "--standards", str(standards_dir), user="erik")
+    assert refused.exit_code == 1 and "may not archive.export" in refused.stderr and not (tmp_path / "p").exists()
+    refused = torsby("export", "noark5", str(tmp_path / "n"), "--standards", str(standards_dir), user="erik")
+    assert refused.exit_code == 1 and "may not archive.export" in refused.stderr

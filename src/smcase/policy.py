@@ -44,6 +44,8 @@ DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "user.manage": ("admin",),
     "channel.propose": ("registrar", "officer", "communications", "admin"),
     "channel.manage": ("registrar", "officer", "communications", "admin"),
+    # An archive export holds every confidential value of the period.
+    "archive.export": ("registrar", "archivist", "admin"),
 }
 
 

@@ -368,7 +368,8 @@ class RegisterService:
         with connect(read_only(self.engine)) as conn, conn.begin():
             yield conn
 
-    def _require(self, action: str) -> None:
+    def require(self, action: str) -> None:
+        """PermissionDenied unless the acting user has a role the policy allows ``action`` for."""
         allowed = self.policy.roles_for(action)
         if not set(self.actor.roles) & set(allowed):
             raise PermissionDenied(
@@ -471,12 +472,12 @@ class RegisterService:
                      permission: str | None = None,
                      ) -> tuple[list[WrittenCase], list[dict[str, Any]]]:
         if permission is not None:
-            self._require(permission)
+            self.require(permission)
         else:
             if any(p.spec for p in plans):
-                self._require("case.open")
+                self.require("case.open")
             if any(p.records for p in plans):
-                self._require("record.add")
+                self.require("record.add")
         if any((p.spec is None) == (p.case_number is None) for p in plans):
             raise InvalidInput("each plan needs either a new case's spec or an existing case's number")
         if not plans and after is None and not audit_extra:
@@ -679,7 +680,7 @@ class RegisterService:
         Status may only move open → in_progress here; closing and reopening have
         their own calls. A closed case is not changed.
         """
-        self._require("case.update")
+        self.require("case.update")
         allowed = {"title", "public_title", "class_code", "owner_unit", "officer", "disposal_rule", "status"}
         unknown = set(changes) - allowed
         if unknown:
@@ -728,7 +729,7 @@ class RegisterService:
 
     def close_case(self, number: str) -> CaseView:
         """Close a case (status closed, closing time and user recorded)."""
-        self._require("case.close")
+        self.require("case.close")
         now = self.clock()
         with self._write() as session:
             case = self._load_case(session, number)
@@ -744,7 +745,7 @@ class RegisterService:
 
     def reopen_case(self, number: str, reason: str) -> CaseView:
         """Reopen a closed case; the reason is logged."""
-        self._require("case.reopen")
+        self.require("case.reopen")
         reason = _text(reason, "the reason for reopening")
         now = self.clock()
         with self._write() as session:
@@ -765,7 +766,7 @@ class RegisterService:
         replaces the public title with the policy's placeholder, so the secret
         title cannot leak through the public one.
         """
-        self._require("case.mark")
+        self.require("case.mark")
         parsed = self._parse(number)
         now = self.clock()
         with self._write() as session:
@@ -843,7 +844,7 @@ class RegisterService:
 
     def add_class(self, code: str, title: str) -> ClassView:
         """Add a class to the filing plan."""
-        self._require("class.add")
+        self.require("class.add")
         code = _text(code, "a class code")
         if any(ch.isspace() for ch in code):
             raise InvalidInput(f"class code {code!r} may not contain spaces")
@@ -862,7 +863,7 @@ class RegisterService:
     def add_user(self, username: str, roles: Sequence[str], *, full_name: str | None = None,
                  job_title: str | None = None, unit: str | None = None, clearance: bool = False) -> UserView:
         """Add an individual user with roles from the policy."""
-        self._require("user.manage")
+        self.require("user.manage")
         username = _check_username(username)
         roles = tuple(dict.fromkeys(roles))
         if not roles:

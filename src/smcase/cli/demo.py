@@ -48,11 +48,13 @@ def demo(folder: Path | None, country: str) -> None:
     finally:
         engine.dispose()
     click.echo("\nLook around:")
-    click.echo(f"  export SMCASE_DB={url} SMCASE_USER=anna")
+    click.echo(f"  export SMCASE_DB={url} SMCASE_USER=anna SMCASE_FILES={folder / 'smcase-files'}")
     click.echo(f"  smcase case show '{steps[0].number}'")
     click.echo("  smcase case list --json")
     click.echo("  smcase inbox list --open          # posts still to unpublish or remove")
     click.echo("  smcase audit verify")
+    archive = "fgs archive.zip --zip" if country == "SE" else "noark5 uttrekk"
+    click.echo(f"  smcase export {archive} --standards DIR   # the closed cases, for the archive (see README)")
 
 
 def register(cli: click.Group) -> None:

@@ -30,7 +30,7 @@ import tarfile
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,6 @@ from ..model import (
     Case,
     Classification,
     Correspondent,
-    Document,
     Record,
     Register,
     User,
@@ -58,7 +57,16 @@ from ..register import RegisterService
 from ..standards import Standards
 from ..validate.common import sha256_file
 from ..validate.noark5 import NoarkValidator
-from .common import HashingFile, archival_extension, check_target, children, closed_period, day_bounds, work_folder
+from .common import (
+    HashingFile,
+    archival_extension,
+    case_bundles,
+    check_target,
+    children,
+    closed_period,
+    day_bounds,
+    work_folder,
+)
 
 NS = "http://www.arkivverket.no/standarder/noark5/arkivstruktur"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -103,7 +111,6 @@ class Exported:
     folder: Path
     counts: Counts
     period: tuple[date, date]
-    files: tuple[str, ...] = field(default=())
     tar_sha256: str | None = None
 
 
@@ -142,6 +149,7 @@ class NoarkExport:
     batch = 1000
 
     def __init__(self, service: RegisterService, standards: Standards) -> None:
+        service.require("archive.export")  # the export holds every confidential value of the period
         if not service.numbering.journal:
             raise InvalidInput("a Noark 5 extraction needs a Norwegian register with Noark numbering "
                                "(journalaar/journalsekvensnummer); this register numbers the Swedish way")
@@ -177,14 +185,13 @@ class NoarkExport:
                 self._write_all(work, start, end)
                 if check:
                     self._validate(work)
-                files = tuple(sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()))
                 if not tar:
                     os.replace(work, out)
-                    return Exported(out, self.counts, (start, end), files)
+                    return Exported(out, self.counts, (start, end))
                 with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
                     archive.add(work, arcname=f"{self.ids['arkivdel']}/content")
                 os.replace(partial, out)
-                return Exported(out, self.counts, (start, end), files, tar_sha256=sha256_file(out))
+                return Exported(out, self.counts, (start, end), tar_sha256=sha256_file(out))
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
@@ -232,7 +239,9 @@ class NoarkExport:
     def _arkivstruktur(self, session: Session, work: Path, start: date, end: date, in_period: Any) -> None:
         now = self.service.clock()
         actor = self.service.actor.username
-        bundles = self._bundles(session, in_period)
+        cases = (select(*table_of(Case).c).join(Classification, Classification.id == Case.class_id).where(in_period)
+                 .order_by(Classification.code, Case.year, Case.seq))
+        bundles = case_bundles(session.connection(), cases, table_of(Record).c, self.batch)
         pending = next(bundles, None)
         with self._hashing(work / "arkivstruktur.xml") as out, \
                 etree.xmlfile(out, encoding="utf-8") as xf:
@@ -285,32 +294,9 @@ class NoarkExport:
                                 _write_leaves(xf, leaves)
                                 while pending is not None and pending[0].class_id == cls.id:
                                     case, records = pending
-                                    xf.write(self._saksmappe(work, case, records))
+                                    xf.write(self._saksmappe(work, case, records), pretty_print=True)
                                     xf.flush()
                                     pending = next(bundles, None)
-
-    def _bundles(self, session: Session, in_period: Any) -> Iterator[tuple[Any, list[tuple[Any, list[Any], list[Any]]]]]:
-        """Closed cases in archive order, each with its records, their parties and documents."""
-        # lazyload: the writer reads columns only; eager relationships would cost a join or a query per row.
-        query = (select(Case, Record).outerjoin(Record, Record.case_id == Case.id).where(in_period)
-                 .join(Classification, Classification.id == Case.class_id)
-                 .order_by(Classification.code, Case.year, Case.seq, Record.number)
-                 .options(lazyload("*")).execution_options(yield_per=self.batch))
-        current: Any = None
-        bundle: list[tuple[Any, list[Any], list[Any]]] = []
-        for partition in session.execute(query).partitions():
-            ids = [r.id for _c, r in partition if r is not None]
-            parties = children(session, Correspondent, Correspondent.record_id, ids, Correspondent.id)
-            documents = children(session, Document, Document.record_id, ids, Document.number)
-            for case, record in partition:
-                if current is not None and case.id != current.id:
-                    yield current, bundle
-                    bundle = []
-                current = case
-                if record is not None:
-                    bundle.append((record, parties.get(record.id, []), documents.get(record.id, [])))
-        if current is not None:
-            yield current, bundle
 
     def _screening(self, parent: etree._Element, ground: str | None, withheld: list[str] | None, unit: str,
                    with_document: bool = False) -> None:
@@ -484,7 +470,7 @@ class NoarkExport:
                                             ("endretDato", _iso(row["at"])), ("endretAv", row["actor"]),
                                             ("tidligereVerdi", before), ("nyVerdi", after)):
                             etree.SubElement(change, f"{{{ns}}}{name}").text = str(value)
-                        xf.write(change)
+                        xf.write(change, pretty_print=True)
                         self.counts.changes += 1
 
     @staticmethod
@@ -511,9 +497,9 @@ class NoarkExport:
 
     def _journals(self, session: Session, work: Path, in_period: Any) -> None:
         classes = {c.id: c for c in self.classes}
-        query = (select(Record, Case).join(Case, Case.id == Record.case_id).where(in_period)
-                 .order_by(Record.journal_year, Record.journal_seq).options(lazyload("*"))
-                 .execution_options(yield_per=self.batch))
+        conn = session.connection()
+        records = (select(*table_of(Record).c).join(Case, Case.id == Record.case_id).where(in_period)
+                   .order_by(Record.journal_year, Record.journal_seq).execution_options(yield_per=self.batch))
         names = {"loependeJournal": False, "offentligJournal": True}
         with ExitStack() as stack:
             streams = {}
@@ -524,15 +510,18 @@ class NoarkExport:
                 xf.write_declaration()
                 stack.enter_context(xf.element(f"{{{ns}}}{name}", nsmap={None: ns, "xsi": XSI},
                                                attrib={f"{{{XSI}}}schemaLocation": f"{ns} {name}.xsd"}))
-                xf.write(self._journal_head(ns))
-            for partition in session.execute(query).partitions():
-                ids = [r.id for r, _c in partition]
-                parties = children(session, Correspondent, Correspondent.record_id, ids, Correspondent.id)
-                for record, case in partition:
+                xf.write(self._journal_head(ns), pretty_print=True)
+            for partition in conn.execute(records).partitions():
+                ids = [r.id for r in partition]
+                cases = {c.id: c for c in conn.execute(select(*table_of(Case).c).where(
+                    Case.id.in_({r.case_id for r in partition})))}
+                parties = children(conn, Correspondent, Correspondent.record_id, ids, Correspondent.id)
+                for record in partition:
+                    case = cases[record.case_id]
                     for name, public in names.items():
                         ns = f"http://www.arkivverket.no/standarder/noark5/{name}"
                         streams[name].write(self._journal_entry(ns, public, record, case, classes[case.class_id],
-                                                                parties.get(record.id, [])))
+                                                                parties.get(record.id, [])), pretty_print=True)
 
     def _journal_head(self, ns: str) -> etree._Element:
         head = etree.Element(f"{{{ns}}}journalhode", nsmap={None: ns})

@@ -159,17 +159,23 @@ def drop_behind(element: Any) -> None:
 
 
 def stream_validate(path: Path, schema: etree.XMLSchema, on_end: Callable[[Any], None] | None = None) -> str | None:
-    """Validate ``path`` against ``schema`` in one streaming pass; None when valid, else the error with its line.
+    """Validate ``path`` against ``schema`` in one streaming pass; None when valid, else the error and where.
 
-    ``on_end`` sees every element when it ends (its subtree complete) before it is
-    freed, so content rules run in the same pass as the schema.
+    The streaming validator reports no line of its own, so the message names the
+    line of the last element the parse had delivered before the error (the error is
+    at or after it; the message names the element and the value). ``on_end`` sees every
+    element when it ends (its subtree complete) before it is freed, so content rules
+    can run in the same pass as the schema.
     """
+    line = 0
     try:
         for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), huge_tree=True):
+            line = element.sourceline or line
             if on_end is not None:
                 on_end(element)
             if element.getparent() is not None:
                 drop_behind(element)
     except etree.XMLSyntaxError as exc:
-        return str(exc)
+        message = str(exc).replace(" (<string>, line 0)", "")
+        return message if exc.lineno else f"after line {line}: {message}"
     return None

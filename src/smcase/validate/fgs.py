@@ -26,13 +26,15 @@ identifiers are kept as 16-byte keys on disk, so memory stays flat at any size.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -41,7 +43,7 @@ from lxml import etree
 from ..errors import ConfigError, InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
-from .common import IdStore, Report, RuleResult, sha256_file
+from .common import IdStore, Report, RuleResult, sha256_file, stream_validate
 
 RULES: tuple[tuple[str, str], ...] = (
     ("METS", "METS documents are valid against METS 1.12 with the CSIP and SIP extensions"),
@@ -132,6 +134,67 @@ class Schematron:
                     break  # the first matching rule of a pattern fires
 
 
+@dataclass
+class _Mets:
+    """A METS document as the checks need it: the tree without its file entries, and what those entries said."""
+
+    root: Any
+    files_in: dict[int, int] = field(default_factory=dict)  # file entries per fileGrp (by its line)
+    erms: list[str] = field(default_factory=list)  # listed data files whose root element is erms
+
+
+class FileList:
+    """The files the METS documents list (package path, where listed, size, SHA-256), kept on disk.
+
+    A package may list a million documents; a temporary SQLite table keeps memory
+    flat. ``check`` then walks the package once: every file must be listed, and every
+    listed file present with its size and checksum.
+    """
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="smcase-files-"))
+        self.db = sqlite3.connect(str(self.folder / "files.db"), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("CREATE TABLE files (path TEXT PRIMARY KEY, listed_at TEXT, size TEXT, sha256 TEXT, "
+                        "seen INTEGER NOT NULL DEFAULT 0)")
+
+    def add(self, path: str, where: str, size: str | None, sha256: str | None) -> bool:
+        """Note a listed file; False when it was listed already."""
+        return self.db.execute("INSERT OR IGNORE INTO files (path, listed_at, size, sha256) VALUES (?, ?, ?, ?)",
+                               (path, where, size, sha256)).rowcount == 1
+
+    def __contains__(self, path: object) -> bool:
+        return self.db.execute("SELECT 1 FROM files WHERE path = ?", (str(path),)).fetchone() is not None
+
+    def check(self, root: Path, r: dict[str, RuleResult]) -> None:
+        """Compare the package's files with the list, both ways, with sizes and SHA-256."""
+        self.db.execute("BEGIN")
+        for folder, _dirs, names in os.walk(root):
+            for file_name in names:
+                full = os.path.join(folder, file_name)
+                path = os.path.relpath(full, root).replace(os.sep, "/")
+                row = self.db.execute("SELECT listed_at, size, sha256 FROM files WHERE path = ?", (path,)).fetchone()
+                if row is None:
+                    r["FILES"].add(f"{path} is in the package but no METS document lists it (CSIP66)")
+                    continue
+                self.db.execute("UPDATE files SET seen = 1 WHERE path = ?", (path,))
+                where, size, checksum = row
+                actual = os.stat(full).st_size
+                if size is not None and size != str(actual):
+                    r["FILES"].add(f"{path}: size {actual}, METS says {size} ({where})")
+                if checksum is not None and sha256_file(Path(full)) != checksum.lower():
+                    r["FILES"].add(f"{path}: the SHA-256 does not match METS ({where})")
+        for path, where in self.db.execute("SELECT path, listed_at FROM files WHERE seen = 0 ORDER BY path"):
+            r["FILES"].add(f"{path} is listed ({where}) but missing")
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Drop the temporary list."""
+        self.db.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def _subtree(element: Any) -> Iterator[Any]:
     """``element`` and its descendants, without the nested cases and records (checked when they ended)."""
     yield element
@@ -198,7 +261,7 @@ class FgsValidator:
             if version is None:
                 raise InvalidInput(f"{path} is a single file: say which ERMS version it claims with --erms-version")
             rules = {rule_id: RuleResult(rule_id, name) for rule_id, name in RULES if rule_id in ERMS_RULES}
-            self._erms(path, path.name, version, rules, listed=None, root=None)
+            self._erms(path, path.name, version, rules, files=None, root=None)
             return Report(path, f"erms-{version.name}", list(rules.values()))
         rules = {rule_id: RuleResult(rule_id, name) for rule_id, name in RULES}
         with package_root(path) as root:
@@ -208,36 +271,36 @@ class FgsValidator:
     # -- the package --------------------------------------------------------------------
 
     def _package(self, root: Path, r: dict[str, RuleResult]) -> str:
-        mets = self._mets(root / "METS.xml", "METS.xml", r)
+        files = FileList()
+        try:
+            return self._check_package(root, files, r)
+        finally:
+            files.close()
+
+    def _check_package(self, root: Path, files: FileList, r: dict[str, RuleResult]) -> str:
+        files.add("METS.xml", "", None, None)  # the package METS lists the others, not itself
+        mets = self._mets(root, PurePosixPath("METS.xml"), files, r)
         if mets is None:
             r["FILES"].add("the package has no readable METS.xml at its root")
             return "fgs"
-        listed: dict[str, tuple[str, str | None, str | None]] = {"METS.xml": ("", None, None)}
         self._csip(mets, "METS.xml", r, package=True)
-        self._listed(mets, PurePosixPath(), "METS.xml", listed, r)
-        declared = mets.getroot().get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
-        erms_files: list[tuple[str, Path]] = []
-        for pointer in mets.iter(f"{M}mptr"):
+        declared = mets.root.get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
+        erms_files: list[str] = []
+        for pointer in mets.root.iter(f"{M}mptr"):
             href = pointer.get(HREF, "")
             where = _safe(PurePosixPath(), href)
             if where is None or not (root / where).is_file():
                 r["CSIP"].add(f"METS.xml line {pointer.sourceline}: the representation METS {href!r} is missing (CSIP109)")
                 continue
-            rep = self._mets(root / where, str(where), r)
+            rep = self._mets(root, where, files, r)
             if rep is None:
                 continue
             self._csip(rep, str(where), r, package=False)
-            self._listed(rep, where.parent, str(where), listed, r)
-            rep_type = rep.getroot().get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
+            rep_type = rep.root.get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
             if declared and rep_type and rep_type != declared:
                 r["CSIP"].add(f"{where}: content information type {rep_type} differs from the package's {declared}")
-            for entry in rep.iter(f"{M}file"):
-                href = next((f.get(HREF, "") for f in entry.iter(f"{M}FLocat")), "")
-                data = _safe(where.parent, href)
-                if data is not None and data.suffix == ".xml" and (root / data).is_file() and _root_tag(
-                        root / data) == f"{E}erms":
-                    erms_files.append((str(data), root / data))
-        self._files(root, listed, r)
+            erms_files += rep.erms
+        files.check(root, r)
         version = None
         try:
             version = erms_version(declared) if declared else None
@@ -250,32 +313,79 @@ class FgsValidator:
             return "fgs"
         if not erms_files:
             r["ERMS"].add("the package holds no ERMS document (an <erms> XML file listed in a representation METS)")
-        for name, file in erms_files:
-            self._erms(file, name, version, r, listed=listed, root=root)
+        for name in erms_files:
+            self._erms(root / name, name, version, r, files=files, root=root)
         return f"fgs-erms-{version.name}"
 
-    def _mets(self, path: Path, name: str, r: dict[str, RuleResult]) -> Any:
+    def _mets(self, root: Path, where: PurePosixPath, files: FileList, r: dict[str, RuleResult]) -> _Mets | None:
+        """Read one METS document in two streaming passes: the schema, then the content.
+
+        File entries are checked and noted in ``files`` as they pass, then dropped, so
+        a representation listing any number of documents is read in flat memory; what
+        remains (header, file groups, structMap) is small.
+        """
+        path, name = root / where, str(where)
         if not path.is_file():
             return None
+        error = stream_validate(path, self.standards.mets_with_extensions())
+        if error:
+            r["METS"].add(f"{name} {error}")
+        mets = _Mets(None)
         try:
-            tree = etree.parse(str(path), self.standards.parser)
+            for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
+                                                   resolve_entities=False):
+                if element.tag == f"{M}file":
+                    self._file(element, name, where.parent, files, mets, r, root)
+                    element.getparent().remove(element)
+                mets.root = element
         except etree.XMLSyntaxError as exc:
-            r["METS"].add(f"{name}: not well-formed: {exc}")
+            if not error:
+                r["METS"].add(f"{name}: not well-formed: {exc}")
             return None
-        schema = self.standards.mets_with_extensions()
-        if not schema.validate(tree):
-            for error in list(schema.error_log)[:20]:
-                r["METS"].add(f"{name} line {error.line}: {error.message}")
-        return tree
+        return mets
 
-    def _csip(self, tree: Any, name: str, r: dict[str, RuleResult], package: bool) -> None:
-        """The CSIP/SIP requirements of one METS document; each error names the requirement."""
+    @staticmethod
+    def _file(entry: Any, name: str, base: PurePosixPath, files: FileList, mets: _Mets, r: dict[str, RuleResult],
+              root: Path) -> None:
+        """One ``file`` entry: its CSIP attributes (CSIP67-79), and its place in the list of files."""
+        def need(ok: Any, requirement: str, what: str, element: Any) -> None:
+            if not ok:
+                r["CSIP"].add(f"{name} line {element.sourceline}: {what} ({requirement})")
+
+        group = entry.getparent()
+        mets.files_in[group.sourceline] = mets.files_in.get(group.sourceline, 0) + 1
+        for attribute, requirement in (("ID", "CSIP67"), ("MIMETYPE", "CSIP68"), ("SIZE", "CSIP69"),
+                                       ("CREATED", "CSIP70"), ("CHECKSUM", "CSIP71"), ("CHECKSUMTYPE", "CSIP72")):
+            need(entry.get(attribute), requirement, f"file/@{attribute} is missing", entry)
+        kind = entry.get("CHECKSUMTYPE")
+        if kind not in (None, "SHA-256"):
+            r["FILES"].add(f"{name} line {entry.sourceline}: checksum type {kind} cannot be checked "
+                           "(smcase checks SHA-256)")
+        locations = entry.findall(f"{M}FLocat")
+        need(len(locations) == 1, "CSIP76", "a file needs exactly one FLocat", entry)
+        for location in locations:
+            need(location.get("LOCTYPE") == "URL", "CSIP77", "FLocat/@LOCTYPE is not URL", location)
+            need(location.get(f"{{{XLINK}}}type") == "simple", "CSIP78", "FLocat/@xlink:type is not simple", location)
+            need(location.get(HREF), "CSIP79", "FLocat/@xlink:href is missing", location)
+            href = location.get(HREF, "")
+            path = _safe(base, href)
+            if path is None:
+                r["FILES"].add(f"{name} line {location.sourceline}: {href!r} is not a path inside the package")
+                continue
+            if not files.add(str(path), f"{name} line {location.sourceline}", entry.get("SIZE"),
+                             entry.get("CHECKSUM") if kind == "SHA-256" else None):
+                r["FILES"].add(f"{name} line {location.sourceline}: {path} is listed twice")
+            if path.suffix == ".xml" and _root_tag(root / path) == f"{E}erms":
+                mets.erms.append(str(path))
+
+    def _csip(self, document: _Mets, name: str, r: dict[str, RuleResult], package: bool) -> None:
+        """The CSIP/SIP requirements of one METS document; each error names the requirement (files: see _file)."""
         def need(ok: Any, requirement: str, what: str, element: Any = None) -> None:
             if not ok:
                 line = f" line {element.sourceline}" if element is not None else ""
                 r["CSIP"].add(f"{name}{line}: {what} ({requirement})")
 
-        mets = tree.getroot()
+        mets = document.root
         need(mets.tag == f"{M}mets", "CSIP1", "the root element is not mets")
         need((mets.get("OBJID") or "").strip(), "CSIP1", "mets/@OBJID is missing", mets)
         category = mets.get("TYPE")
@@ -305,19 +415,7 @@ class FgsValidator:
         for group in groups:
             need(group.get("USE"), "CSIP64", "fileGrp/@USE is missing", group)
             need(group.get("ID"), "CSIP65", "fileGrp/@ID is missing", group)
-            need(group.findall(f"{M}file"), "CSIP66", "a fileGrp without files", group)
-            for entry in group.iter(f"{M}file"):
-                for attribute, requirement in (("ID", "CSIP67"), ("MIMETYPE", "CSIP68"), ("SIZE", "CSIP69"),
-                                               ("CREATED", "CSIP70"), ("CHECKSUM", "CSIP71"),
-                                               ("CHECKSUMTYPE", "CSIP72")):
-                    need(entry.get(attribute), requirement, f"file/@{attribute} is missing", entry)
-                locations = entry.findall(f"{M}FLocat")
-                need(len(locations) == 1, "CSIP76", "a file needs exactly one FLocat", entry)
-                for location in locations:
-                    need(location.get("LOCTYPE") == "URL", "CSIP77", "FLocat/@LOCTYPE is not URL", location)
-                    need(location.get(f"{{{XLINK}}}type") == "simple", "CSIP78", "FLocat/@xlink:type is not simple",
-                         location)
-                    need(location.get(HREF), "CSIP79", "FLocat/@xlink:href is missing", location)
+            need(document.files_in.get(group.sourceline), "CSIP66", "a fileGrp without files", group)
         uses = {g.get("USE", ""): g for g in groups}
         if package:
             need("Schemas" in uses, "CSIP113", "no fileGrp with USE Schemas", file_sec)
@@ -389,63 +487,31 @@ class FgsValidator:
         return {" ".join((t.text or "").split()) for t in tree.iter() if isinstance(t.tag, str) and
                 t.tag.rsplit("}", 1)[-1] == "Term"}
 
-    @staticmethod
-    def _listed(tree: Any, base: PurePosixPath, name: str, listed: dict[str, tuple[str, str | None, str | None]],
-                r: dict[str, RuleResult]) -> None:
-        """Note every file a METS document lists: package path → (where listed, size, SHA-256)."""
-        for entry in tree.iter(f"{M}file"):
-            for location in entry.findall(f"{M}FLocat"):
-                href = location.get(HREF, "")
-                where = _safe(base, href)
-                if where is None:
-                    r["FILES"].add(f"{name} line {location.sourceline}: {href!r} is not a path inside the package")
-                    continue
-                if str(where) in listed and listed[str(where)][0]:
-                    r["FILES"].add(f"{name} line {location.sourceline}: {where} is listed twice")
-                checksum = entry.get("CHECKSUM") if entry.get("CHECKSUMTYPE") == "SHA-256" else None
-                if entry.get("CHECKSUMTYPE") not in (None, "SHA-256"):
-                    r["FILES"].add(f"{name} line {entry.sourceline}: checksum type {entry.get('CHECKSUMTYPE')} "
-                                   "cannot be checked (smcase checks SHA-256)")
-                listed[str(where)] = (f"{name} line {location.sourceline}", entry.get("SIZE"), checksum)
-
-    @staticmethod
-    def _files(root: Path, listed: dict[str, tuple[str, str | None, str | None]], r: dict[str, RuleResult]) -> None:
-        present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-        for path in sorted(present - set(listed)):
-            r["FILES"].add(f"{path} is in the package but no METS document lists it (CSIP66)")
-        for path, (where, size, checksum) in sorted(listed.items()):
-            if not where:
-                continue
-            file = root / path
-            if path not in present:
-                r["FILES"].add(f"{path} is listed ({where}) but missing")
-                continue
-            if size is not None and size != str(file.stat().st_size):
-                r["FILES"].add(f"{path}: size {file.stat().st_size}, METS says {size} ({where})")
-            if checksum is not None and sha256_file(file) != checksum.lower():
-                r["FILES"].add(f"{path}: the SHA-256 does not match METS ({where})")
-
     # -- the ERMS document --------------------------------------------------------------
 
     def _erms(self, path: Path, name: str, version: ErmsVersion, r: dict[str, RuleResult],
-              listed: dict[str, Any] | None, root: Path | None) -> None:
+              files: FileList | None, root: Path | None) -> None:
         schema = self.standards.schema(version.schema)
         rules = Schematron(self.standards.path(version.schematron))
         ids = IdStore()
+        line = 0
         try:
             for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), huge_tree=True,
                                                    no_network=True, resolve_entities=False):
                 if element.tag not in UNITS and element.getparent() is not None:
+                    line = element.sourceline or line
                     continue
                 for item in _subtree(element):
                     for message in rules.check(item):
                         r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): {message}")
                 if element.tag != f"{E}control":
-                    self._requirements(element, name, ids, r, listed, root)
+                    self._requirements(element, name, ids, r, files, root)
                 if element.getparent() is not None:
                     _free(element)
         except etree.XMLSyntaxError as exc:
-            r["ERMS"].add(f"{name}: {exc}")
+            # The streaming validator gives no line: name the last element that ended before the error.
+            message = str(exc).replace(" (<string>, line 0)", "")
+            r["ERMS"].add(f"{name}: {message}" if exc.lineno else f"{name} after line {line}: {message}")
         finally:
             ids.flush()
             for value, where in ids.duplicates:
@@ -453,7 +519,7 @@ class FgsValidator:
             ids.close()
 
     @staticmethod
-    def _requirements(unit: Any, name: str, ids: IdStore, r: dict[str, RuleResult], listed: dict[str, Any] | None,
+    def _requirements(unit: Any, name: str, ids: IdStore, r: dict[str, RuleResult], files: FileList | None,
                       root: Path | None) -> None:
         kind = unit.tag.rsplit("}", 1)[-1]
         if kind not in ("aggregation", "record"):
@@ -467,13 +533,13 @@ class FgsValidator:
                               f"({'ERMS204' if kind == 'aggregation' else 'ERMS135'})")
         if unit.find(f"{E}title") is None and unit.find(f"{E}description") is None:
             r["ERMS-REQ"].add(f"{where}: neither title nor description ({'ERMS211' if kind == 'aggregation' else 'ERMS139'})")
-        if listed is None or root is None:
+        if files is None or root is None:
             return
         for appendix in unit.iterfind(f"{E}additionalInformation/{E}appendix"):
             target = _safe(PurePosixPath(), appendix.get("path", ""))
             if target is None or not (root / target).is_file():
                 r["ERMS-REQ"].add(f"{where}: appendix {appendix.get('path')!r} is not a file in the package")
-            elif str(target) not in listed:
+            elif str(target) not in files:
                 r["ERMS-REQ"].add(f"{where}: appendix {target} is not listed in METS")
 
 

@@ -1,0 +1,184 @@
+"""Benchmark: FGS 2.0 package (CSIP METS + CITS ERMS 3.0) export and validation at 100,000 and 1,000,000 records.
+
+A Swedish register is filled with the same bulk generator as the Noark benchmark
+(closed cases with five records each, a correspondent per record, a small text
+document for every 50th record). Then, each in a fresh process so its peak RSS is
+its own:
+
+* export: ``FgsExport.run(check=False)`` (the writer alone), against a floor of
+  ``lxml.etree.xmlfile`` writing the same ERMS elements from memory, no database;
+* validate: ``FgsValidator.validate`` (METS, CSIP, files with SHA-256, ERMS schema,
+  Schematron, ERMS requirements), against ``xmllint --stream --schema ERMS_v3.xsd``
+  on the same erms.xml.
+
+Run:  python benchmarks/fgs.py [--records 1000000] [--standards DIR]
+Targets (issue 6, as for the Noark export): export within 2x of the floor, under
+300 MB peak RSS, not growing between 100,000 and 1,000,000 records; validation
+under 300 MB at 1,000,000 records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from _children import in_process, peak_mb
+from _register import POSTS_PER_CASE, build
+
+ERMS_FILE = "representations/rep1/data/erms.xml"
+
+
+def run_export(url: str, files: str, standards: str, out: str, results: mp.Queue) -> None:
+    os.environ["SMCASE_FILES"] = files
+    from smcase.db import make_engine
+    from smcase.export.fgs import FgsExport
+    from smcase.fgs import VERSIONS
+    from smcase.register import RegisterService
+    from smcase.standards import Standards
+    from smcase.store import FileStore
+
+    engine = make_engine(url)
+    service = RegisterService.open(engine, user="bench", files=FileStore(Path(files)))
+    begin = time.perf_counter()
+    FgsExport(service, Standards(Path(standards)), VERSIONS["3.0"]).run(Path(out), check=False)
+    results.put((time.perf_counter() - begin, peak_mb()))
+
+
+def run_validate(standards: str, out: str, results: mp.Queue) -> None:
+    from smcase.standards import Standards
+    from smcase.validate.fgs import FgsValidator
+
+    begin = time.perf_counter()
+    report = FgsValidator(Standards(Path(standards))).validate(Path(out))
+    results.put((time.perf_counter() - begin, peak_mb(), report.failed()))
+
+
+def run_floor(cases: int, out: str, results: mp.Queue) -> None:
+    """lxml xmlfile writing the same ERMS aggregations and records from memory: no database, no documents."""
+    from lxml import etree
+
+    ns = "https://DILCIS.eu/XML/ERMS"
+    e = f"{{{ns}}}"
+    when = "2026-01-05T09:00:00+01:00"
+    rows = [(str(uuid.uuid4()), n, [(str(uuid.uuid4()), k) for k in range(1, POSTS_PER_CASE + 1)])
+            for n in range(1, cases + 1)]
+    begin = time.perf_counter()
+
+    def text(parent: Any, name: str, value: str, **attrib: str) -> None:
+        etree.SubElement(parent, f"{e}{name}", attrib).text = value
+
+    def disposal(parent: Any) -> None:
+        rule = etree.SubElement(parent, f"{e}disposal", disposable="false")
+        text(rule, "disposalScheduleId", "preserve")
+        text(rule, "disposalAction", "bevaras")
+        text(rule, "disposalDescription", "Bevaras")
+        dates = etree.SubElement(rule, f"{e}dates")
+        text(dates, "disposalDate", "2026-01-05T00:00:00", dateType="retention_period_start")
+
+    with etree.xmlfile(out, encoding="utf-8") as xf, xf.element(f"{e}erms", nsmap={None: ns}), \
+            xf.element(f"{e}aggregations"):
+        for case_id, n, records in rows:
+            folder = etree.Element(f"{e}aggregation", systemIdentifier=case_id, aggregationType="caseFile",
+                                   classificationSchemaUsed="klassificeringsstruktur", nsmap={None: ns})
+            text(folder, "objectId", f"KS 2026/{n:04d}")
+            text(folder, "classification", "Kommunikation i sociala medier", classificationCode="1.4.3",
+                 fullyQualifiedClassificationCode="1.4.3")
+            text(folder, "title", f"Henvendelse {n} från Facebook")
+            text(folder, "otherTitle", f"Henvendelse {n}", titleType="public")
+            etree.SubElement(folder, f"{e}status", value="closed")
+            disposal(folder)
+            agents = etree.SubElement(folder, f"{e}agents")
+            for kind in ("responsible_person", "creator"):
+                agent = etree.SubElement(agents, f"{e}agent", agentType=kind)
+                text(agent, "name", "bench")
+            dates = etree.SubElement(folder, f"{e}dates")
+            for kind in ("created", "opened", "closed"):
+                text(dates, "date", when, dateType=kind)
+            for record_id, k in records:
+                record = etree.SubElement(folder, f"{e}record", systemIdentifier=record_id, recordType="social_post",
+                                          recordPhysicalOrDigital="digital",
+                                          classificationSchemaUsed="klassificeringsstruktur")
+                text(record, "objectId", f"KS 2026/{n:04d}-{k}")
+                text(record, "extraId", f"c{n * 10 + k}", extraIdType="platform:facebook")
+                text(record, "title", f"Kommentar {k} i sak {n}")
+                text(record, "otherTitle", f"Kommentar {k} i sak {n}", titleType="public")
+                etree.SubElement(record, f"{e}status", value="received")
+                text(record, "runningNumber", str(k))
+                disposal(record)
+                etree.SubElement(record, f"{e}direction", directionDefinition="incoming")
+                agents = etree.SubElement(record, f"{e}agents")
+                for kind, name in (("sender", f"Innbygger {n}"), ("receiver", "Benchmark kommune")):
+                    agent = etree.SubElement(agents, f"{e}agent", agentType=kind)
+                    text(agent, "name", name)
+                dates = etree.SubElement(record, f"{e}dates")
+                for kind in ("created", "received"):
+                    text(dates, "date", when, dateType=kind)
+            xf.write(folder, pretty_print=True)
+    results.put((time.perf_counter() - begin, peak_mb()))
+
+
+def measure(records: int, standards: Path) -> dict[str, Any]:
+    cases = records // POSTS_PER_CASE
+    folder = Path(tempfile.mkdtemp(prefix="smcase-bench-fgs-"))
+    try:
+        url, files, out = f"sqlite:///{folder / 'smcase.db'}", folder / "files", folder / "package"
+        begin = time.perf_counter()
+        build(url, files, cases, "SE")
+        built = time.perf_counter() - begin
+        export_s, export_mb = in_process(run_export, url, str(files), str(standards), str(out))
+        size_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+        erms_mb = (out / ERMS_FILE).stat().st_size / 1e6
+        floor_s, _floor_mb = in_process(run_floor, cases, str(folder / "floor.xml"))
+        validate_s, validate_mb, failed = in_process(run_validate, str(standards), str(out))
+        begin = time.perf_counter()
+        lint = subprocess.run(["xmllint", "--stream", "--noout", "--schema", str(standards / "erms" / "ERMS_v3.xsd"),
+                               str(out / ERMS_FILE)], capture_output=True, text=True)
+        xmllint_s = time.perf_counter() - begin
+        return {"records": records, "built": built, "export_s": export_s, "export_mb": export_mb,
+                "size_mb": size_mb, "erms_mb": erms_mb, "floor_s": floor_s, "validate_s": validate_s,
+                "validate_mb": validate_mb, "failed": failed, "xmllint_s": xmllint_s, "xmllint_ok": lint.returncode == 0}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000, help="records in the largest run")
+    parser.add_argument("--standards", default=os.environ.get("SMCASE_STANDARDS", "../shared/standards"))
+    args = parser.parse_args()
+    if not shutil.which("xmllint"):
+        raise SystemExit("xmllint is missing: install Debian's libxml2-utils")
+    standards = Path(args.standards)
+    rows = [measure(n, standards) for n in sorted({max(10_000, args.records // 10), args.records})]
+    print(f"{'records':>9}{'build s':>9}{'export s':>10}{'MB/s':>7}{'RSS MB':>8}{'floor s':>9}{'ratio':>7}"
+          f"{'valid. s':>10}{'MB/s':>7}{'RSS MB':>8}{'xmllint s':>11}{'ratio':>7}  rules")
+    for r in rows:
+        print(f"{r['records']:>9}{r['built']:>9.1f}{r['export_s']:>10.1f}{r['size_mb'] / r['export_s']:>7.1f}"
+              f"{r['export_mb']:>8.0f}{r['floor_s']:>9.1f}{r['export_s'] / r['floor_s']:>7.2f}{r['validate_s']:>10.1f}"
+              f"{r['size_mb'] / r['validate_s']:>7.1f}{r['validate_mb']:>8.0f}{r['xmllint_s']:>11.1f}"
+              f"{r['validate_s'] / r['xmllint_s']:>7.2f}  {'all pass' if not r['failed'] else r['failed']}")
+    big, small = rows[-1], rows[0]
+    print(f"\nerms.xml at {big['records']} records: {big['erms_mb']:.0f} MB; package {big['size_mb']:.0f} MB; "
+          f"xmllint {'valid' if big['xmllint_ok'] else 'INVALID'}")
+    print(f"export RSS {small['export_mb']:.0f} → {big['export_mb']:.0f} MB, validation RSS "
+          f"{small['validate_mb']:.0f} → {big['validate_mb']:.0f} MB from {small['records']} to {big['records']} records")
+    checks = {
+        "export within 2x of the floor": big["export_s"] <= 2 * big["floor_s"],
+        "export under 300 MB": big["export_mb"] < 300,
+        "export memory flat (within 10%)": big["export_mb"] <= 1.1 * small["export_mb"],
+        "validation under 300 MB": big["validate_mb"] < 300,
+    }
+    for name, met in checks.items():
+        print(f"Target {name}: {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
