@@ -46,6 +46,12 @@ def shared_folder(variable: str, default: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def standards_dir() -> Path:
+    """The official schemas (SMCASE_STANDARDS, default ../shared/standards); tests skip with the reason when absent."""
+    return shared_folder("SMCASE_STANDARDS", REPO.parent / "shared" / "standards")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database of each kind, private to the test."""

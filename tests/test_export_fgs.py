@@ -16,9 +16,9 @@ from smcase.export import fgs
 from smcase.export.fgs import FgsExport
 from smcase.fgs import VERSIONS
 from smcase.register import RegisterService
-from smcase.standards import ENV, Standards
+from smcase.standards import Standards
 
-from .conftest import REPO, Cli, shared_folder
+from .conftest import REPO, Cli
 from .test_channels import walk
 
 E = "{https://DILCIS.eu/XML/ERMS}"
@@ -27,11 +27,6 @@ XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 CONTENT_TYPE = "{https://DILCIS.eu/XML/METS/CSIPExtensionMETS}CONTENTINFORMATIONTYPE"
 PERSONNUMMER = "19121212-1212"
 SECRET_TITLE = "Ansökan om hemtjänst för Kalle Bergs mamma"
-
-
-@pytest.fixture(scope="module")
-def standards_dir() -> Path:
-    return shared_folder(ENV, REPO.parent / "shared" / "standards")
 
 
 def ok(result: Any) -> str:

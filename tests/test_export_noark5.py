@@ -15,19 +15,14 @@ from smcase.errors import ConfigError
 from smcase.export import noark5
 from smcase.export.noark5 import NoarkExport
 from smcase.register import RegisterService
-from smcase.standards import ENV, Standards
+from smcase.standards import Standards
 
-from .conftest import REPO, Cli, shared_folder
+from .conftest import Cli
 
 N = "{http://www.arkivverket.no/standarder/noark5/arkivstruktur}"
 ADDML = "{http://www.arkivverket.no/standarder/addml}"
 FNR = "01010012356"
 SECRET_TITLE = "Innlegg med fødselsnummer fra Kari Hansen"
-
-
-@pytest.fixture(scope="module")
-def standards_dir() -> Path:
-    return shared_folder(ENV, REPO.parent / "shared" / "standards")
 
 
 def ok(result: object) -> str:

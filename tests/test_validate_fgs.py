@@ -13,19 +13,14 @@ import pytest
 from lxml import etree
 
 from smcase.fgs import VERSIONS
-from smcase.standards import ENV, Standards
+from smcase.standards import Standards
 from smcase.validate import validate
 from smcase.validate.fgs import RULES, FgsValidator
 
-from .conftest import REPO, Cli, shared_folder
+from .conftest import REPO, Cli
 
 ERMS_FILE = "representations/rep1/data/erms.xml"
 REP_METS = "representations/rep1/METS.xml"
-
-
-@pytest.fixture(scope="module")
-def standards_dir() -> Path:
-    return shared_folder(ENV, REPO.parent / "shared" / "standards")
 
 
 @pytest.fixture(scope="module")

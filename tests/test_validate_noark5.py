@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tarfile
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 
 from smcase.cli import create_cli
 from smcase.standards import ENV, Standards
@@ -119,6 +121,28 @@ def test_a_broken_copy_fails_with_the_rule_named(validator: NoarkValidator, samp
     assert rule in report.failed(), report.failed()
     failing = next(r for r in report.rules if r.id == rule)
     assert failing.errors and all(isinstance(e, str) and e for e in failing.errors)
+
+
+@pytest.mark.parametrize("rule", ["N5.12", "N5.19", "N5.15", "N5.47"])
+def test_rules_hold_when_the_whole_file_is_one_line(validator: NoarkValidator, sample: Path, rule: str) -> None:
+    """Other producers write arkivstruktur.xml without line breaks: nothing may be keyed by line number."""
+    path = sample / "arkivstruktur.xml"
+
+    def flatten() -> None:
+        tree = etree.parse(str(path), etree.XMLParser(remove_blank_text=True))
+        tree.write(str(path), encoding="utf-8", xml_declaration=True)
+        documented = hashlib.sha256(path.read_bytes()).hexdigest()
+        addml = sample / "arkivuttrekk.xml"
+        text = addml.read_text(encoding="utf-8")
+        addml.write_text(re.sub(r"(arkivstruktur\.xml.*?<value>)[0-9a-f]{64}", lambda m: m[1] + documented, text,
+                                count=1, flags=re.S), encoding="utf-8")
+
+    flatten()
+    assert validator.validate(sample).ok, "the flattened sample must still pass"
+    BROKEN[rule](sample)
+    flatten()
+    assert etree.parse(str(path)).getroot()[-1].sourceline == 2
+    assert rule in validator.validate(sample).failed()
 
 
 def test_a_tar_in_arkades_layout_is_read(validator: NoarkValidator, sample: Path, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +16,17 @@ from .app import App, pass_app
 from .output import emit_json, parse_day
 
 
+def archive_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every archive export takes: the closing-day period, the standards folder, JSON output."""
+    for option in reversed((
+            click.option("--period-start", metavar="DATE", help="First closing day to include (default: the first)."),
+            click.option("--period-end", metavar="DATE", help="Last closing day to include (default: the last)."),
+            click.option("--standards", "folder", metavar="DIR", help=f"The folder of official schemas. [env: {ENV}]"),
+            click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."))):
+        command = option(command)
+    return command
+
+
 @click.group("export")
 def export() -> None:
     """Archive extractions: Noark 5 v5.0 for Norway, FGS 2.0 (CSIP + CITS ERMS) for Sweden."""
@@ -21,11 +34,8 @@ def export() -> None:
 
 @export.command("noark5")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--period-start", metavar="DATE", help="First closing day to include (default: the first).")
-@click.option("--period-end", metavar="DATE", help="Last closing day to include (default: the last).")
+@archive_options
 @click.option("--tar", "as_tar", is_flag=True, help="Write OUT as one uncompressed tar (<uuid>/content/...).")
-@click.option("--standards", "folder", metavar="DIR", help=f"The folder of official schemas. [env: {ENV}]")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def export_noark5(app: App, out: Path, period_start: str | None, period_end: str | None, as_tar: bool,
                   folder: str | None, as_json: bool) -> None:
@@ -55,11 +65,8 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--erms-version", "version", type=click.Choice(sorted(VERSIONS)), default="3.0", show_default=True,
               help="CITS ERMS version inside the package (2.1 for receivers on FGS Ärendehantering 2.0 / SvKGS).")
-@click.option("--period-start", metavar="DATE", help="First closing day to include (default: the first).")
-@click.option("--period-end", metavar="DATE", help="Last closing day to include (default: the last).")
+@archive_options
 @click.option("--zip", "as_zip", is_flag=True, help="Write OUT as one zip file with the package folder inside.")
-@click.option("--standards", "folder", metavar="DIR", help=f"The folder of official schemas. [env: {ENV}]")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def export_fgs(app: App, out: Path, version: str, period_start: str | None, period_end: str | None, as_zip: bool,
                folder: str | None, as_json: bool) -> None:

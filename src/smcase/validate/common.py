@@ -11,14 +11,19 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
+import tarfile
 import tempfile
 import uuid
-from collections.abc import Callable
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
+
+from ..errors import InvalidInput
 
 _MAX_ERRORS = 100  # per rule, as Arkade groups them
 
@@ -145,10 +150,48 @@ class IdStore:
             found.update(row[0] for row in self.db.execute(f"SELECT id FROM ids WHERE id IN ({marks})", chunk))
         return found
 
+    def reset(self) -> None:
+        """Forget every ID (a pass over the document starts again)."""
+        self.db.execute("DELETE FROM ids")
+        self.pending.clear()
+        self.duplicates.clear()
+
     def close(self) -> None:
         """Drop the temporary store."""
         self.db.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def unpacked(path: Path, marker: str) -> Iterator[Path]:
+    """The folder holding ``marker`` (arkivuttrekk.xml, METS.xml): ``path`` itself, or inside a tar or zip.
+
+    An archive is unpacked into a temporary folder that is removed afterwards; the
+    shallowest folder holding the marker is the package. Members that would land
+    outside the folder are refused (tar's "data" filter; zipfile drops absolute
+    paths and '..').
+    """
+    path = Path(path)
+    if path.is_dir():
+        yield path
+        return
+    is_tar = path.is_file() and tarfile.is_tarfile(path)
+    if not (is_tar or (path.is_file() and zipfile.is_zipfile(path))):
+        raise InvalidInput(f"{path} is neither a folder nor a tar or zip file")
+    work = Path(tempfile.mkdtemp(prefix="smcase-validate-"))
+    try:
+        if is_tar:
+            with tarfile.open(path) as archive:
+                archive.extractall(work, filter="data")
+        else:
+            with zipfile.ZipFile(path) as archive:
+                archive.extractall(work)
+        found = sorted((p.parent for p in work.rglob(marker)), key=lambda p: (len(p.parts), str(p)))
+        if not found:
+            raise InvalidInput(f"{path} holds no {marker}")
+        yield found[0]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def drop_behind(element: Any) -> None:
@@ -158,21 +201,20 @@ def drop_behind(element: Any) -> None:
         del element.getparent()[0]
 
 
-def stream_validate(path: Path, schema: etree.XMLSchema, on_end: Callable[[Any], None] | None = None) -> str | None:
+def stream_validate(path: Path, schema: etree.XMLSchema, unit: str | None = None) -> str | None:
     """Validate ``path`` against ``schema`` in one streaming pass; None when valid, else the error and where.
 
-    The streaming validator reports no line of its own, so the message names the
-    line of the last element the parse had delivered before the error (the error is
-    at or after it; the message names the element and the value). ``on_end`` sees every
-    element when it ends (its subtree complete) before it is freed, so content rules
-    can run in the same pass as the schema.
+    With ``unit`` (a Clark tag such as ``{ns}endring``), only those elements reach
+    Python, each freed when it ends: the schema still sees every element, and the
+    pass runs at the parser's speed. The streaming validator reports no line of its
+    own, so the message names the line of the last element the parse had delivered
+    (the error is at or after it; the message names the element and the value).
     """
     line = 0
     try:
-        for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), huge_tree=True):
+        for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), tag=unit,
+                                               huge_tree=True):
             line = element.sourceline or line
-            if on_end is not None:
-                on_end(element)
             if element.getparent() is not None:
                 drop_behind(element)
     except etree.XMLSyntaxError as exc:

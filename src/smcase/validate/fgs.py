@@ -33,7 +33,6 @@ import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -43,7 +42,7 @@ from lxml import etree
 from ..errors import ConfigError, InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
-from .common import IdStore, Report, RuleResult, sha256_file, stream_validate
+from .common import IdStore, Report, RuleResult, sha256_file, stream_validate, unpacked
 
 RULES: tuple[tuple[str, str], ...] = (
     ("METS", "METS documents are valid against METS 1.12 with the CSIP and SIP extensions"),
@@ -139,7 +138,7 @@ class _Mets:
     """A METS document as the checks need it: the tree without its file entries, and what those entries said."""
 
     root: Any
-    files_in: dict[int, int] = field(default_factory=dict)  # file entries per fileGrp (by its line)
+    files_in: dict[Any, int] = field(default_factory=dict)  # file entries per fileGrp (the element: lines may repeat)
     erms: list[str] = field(default_factory=list)  # listed data files whose root element is erms
 
 
@@ -227,27 +226,6 @@ def _safe(base: PurePosixPath, href: str) -> PurePosixPath | None:
     return PurePosixPath(*parts) if parts else None
 
 
-@contextmanager
-def package_root(path: Path) -> Iterator[Path]:
-    """The folder holding the package's METS.xml: the folder itself, or inside a zip."""
-    path = Path(path)
-    if path.is_dir():
-        yield path
-        return
-    if not zipfile.is_zipfile(path):
-        raise InvalidInput(f"{path} is neither a package folder nor a zip file")
-    work = Path(tempfile.mkdtemp(prefix="smcase-validate-"))
-    try:
-        with zipfile.ZipFile(path) as archive:
-            archive.extractall(work)  # zipfile drops absolute paths and '..' from member names
-        found = sorted((p.parent for p in work.rglob("METS.xml")), key=lambda p: len(p.parts))
-        if not found:
-            raise InvalidInput(f"{path} holds no METS.xml")
-        yield found[0]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
 class FgsValidator:
     """Checks FGS 2.0 packages and ERMS documents against the official schemas and rules."""
 
@@ -264,7 +242,7 @@ class FgsValidator:
             self._erms(path, path.name, version, rules, files=None, root=None)
             return Report(path, f"erms-{version.name}", list(rules.values()))
         rules = {rule_id: RuleResult(rule_id, name) for rule_id, name in RULES}
-        with package_root(path) as root:
+        with unpacked(path, "METS.xml") as root:
             kind = self._package(root, rules)
         return Report(path, kind, list(rules.values()))
 
@@ -327,7 +305,7 @@ class FgsValidator:
         path, name = root / where, str(where)
         if not path.is_file():
             return None
-        error = stream_validate(path, self.standards.mets_with_extensions())
+        error = stream_validate(path, self.standards.mets_with_extensions(), f"{M}file")
         if error:
             r["METS"].add(f"{name} {error}")
         mets = _Mets(None)
@@ -353,7 +331,7 @@ class FgsValidator:
                 r["CSIP"].add(f"{name} line {element.sourceline}: {what} ({requirement})")
 
         group = entry.getparent()
-        mets.files_in[group.sourceline] = mets.files_in.get(group.sourceline, 0) + 1
+        mets.files_in[group] = mets.files_in.get(group, 0) + 1
         for attribute, requirement in (("ID", "CSIP67"), ("MIMETYPE", "CSIP68"), ("SIZE", "CSIP69"),
                                        ("CREATED", "CSIP70"), ("CHECKSUM", "CSIP71"), ("CHECKSUMTYPE", "CSIP72")):
             need(entry.get(attribute), requirement, f"file/@{attribute} is missing", entry)
@@ -415,7 +393,7 @@ class FgsValidator:
         for group in groups:
             need(group.get("USE"), "CSIP64", "fileGrp/@USE is missing", group)
             need(group.get("ID"), "CSIP65", "fileGrp/@ID is missing", group)
-            need(document.files_in.get(group.sourceline), "CSIP66", "a fileGrp without files", group)
+            need(document.files_in.get(group), "CSIP66", "a fileGrp without files", group)
         uses = {g.get("USE", ""): g for g in groups}
         if package:
             need("Schemas" in uses, "CSIP113", "no fileGrp with USE Schemas", file_sec)
@@ -496,11 +474,11 @@ class FgsValidator:
         ids = IdStore()
         line = 0
         try:
+            # Only cases, records, control and the root reach Python; the schema still sees every element.
             for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), huge_tree=True,
-                                                   no_network=True, resolve_entities=False):
-                if element.tag not in UNITS and element.getparent() is not None:
-                    line = element.sourceline or line
-                    continue
+                                                   no_network=True, resolve_entities=False,
+                                                   tag=[*UNITS, f"{E}erms"]):
+                line = element.sourceline or line
                 for item in _subtree(element):
                     for message in rules.check(item):
                         r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): {message}")

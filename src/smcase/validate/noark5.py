@@ -9,11 +9,7 @@ are kept as 16-byte values, so a multi-gigabyte file validates in flat memory.
 
 from __future__ import annotations
 
-import shutil
-import tarfile
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,9 +17,18 @@ from typing import Any
 
 from lxml import etree
 
-from ..errors import InvalidInput
 from ..standards import Standards
-from .common import IdStore, Report, RuleResult, drop_behind, local_name, sha256_file, stream_validate, uuid_key
+from .common import (
+    IdStore,
+    Report,
+    RuleResult,
+    drop_behind,
+    local_name,
+    sha256_file,
+    stream_validate,
+    unpacked,
+    uuid_key,
+)
 
 ADDML = "{http://www.arkivverket.no/standarder/addml}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -33,6 +38,11 @@ XML_FILES = {"arkivstruktur.xml": "noark5/arkivstruktur", "endringslogg.xml": "n
 OFFICIAL_XSD = {"arkivstruktur.xsd": "noark5/arkivstruktur", "metadatakatalog.xsd": "noark5/metadatakatalog",
                 "endringslogg.xsd": "noark5/endringslogg", "loependeJournal.xsd": "noark5/loependeJournal",
                 "offentligJournal.xsd": "noark5/offentligJournal", "addml.xsd": "noark5/addml"}
+
+#: The repeating element of each file: the streaming schema check frees each one when it ends.
+UNITS = {"endringslogg.xml": "{http://www.arkivverket.no/standarder/noark5/endringslogg}endring",
+         "loependeJournal.xml": "{http://www.arkivverket.no/standarder/noark5/loependeJournal}journalregistrering",
+         "offentligJournal.xml": "{http://www.arkivverket.no/standarder/noark5/offentligJournal}journalregistrering"}
 
 RULES: tuple[tuple[str, str], ...] = (
     ("N5.01", "XML files listed in arkivuttrekk.xml exist"),
@@ -63,27 +73,6 @@ RULES: tuple[tuple[str, str], ...] = (
     ("N5.62", "the change log refers to units in arkivstruktur.xml"),
     ("N5.63", "no element without content"),
 )
-@contextmanager
-def content_root(path: Path) -> Iterator[Path]:
-    """The folder that holds arkivuttrekk.xml: the folder itself, or in a tar ``<uuid>/content/``."""
-    path = Path(path)
-    if path.is_dir():
-        yield path
-        return
-    if not path.is_file() or not tarfile.is_tarfile(path):
-        raise InvalidInput(f"{path} is neither a folder nor a tar file")
-    work = Path(tempfile.mkdtemp(prefix="smcase-validate-"))
-    try:
-        with tarfile.open(path) as archive:
-            archive.extractall(work, filter="data")
-        found = sorted(p.parent for p in work.rglob("arkivuttrekk.xml"))
-        if not found:
-            raise InvalidInput(f"{path} holds no arkivuttrekk.xml")
-        yield found[0]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
 class Addml:
     """What arkivuttrekk.xml documents: files, schemas, checksums, counts, flags."""
 
@@ -149,11 +138,56 @@ class Addml:
         return None
 
 
+#: The leaves a content rule or a message looks at (every other leaf is only checked for being empty, N5.63).
+WATCHED = frozenset({"systemID", "referanseArkivdel", "referanseSekundaerKlassifikasjon", "saksstatus",
+                     "journalstatus", "dokumentstatus", "opprettetDato", "journaldato", "referanseDokumentfil",
+                     "mappeID", "registreringsID"})
+
+
+#: Elements with children that a rule counts or reads.
+CONTAINERS = frozenset({"skjerming", "kassasjon", "utfoertKassasjon", "dokumentobjekt"})
+#: Units whose own leaves are checked for content when they end; folders and registrations are then freed.
+UNITS_N5 = frozenset({"arkiv", "arkivdel", "klassifikasjonssystem", "klasse", "mappe", "registrering"})
+EMPTY_LEAVES = etree.XPath(".//*[not(*) and not(normalize-space())]")
+
+
+def _unit_of(element: Any) -> Any:
+    """The nearest unit (arkiv … registrering) that holds ``element``."""
+    node = element.getparent()
+    while node is not None and local_name(node.tag) not in UNITS_N5:
+        node = node.getparent()
+    return node
+
+
+def _free_unit(element: Any) -> None:
+    """Free a finished folder or registration and the finished ones before it; the parent's own fields stay
+    (they are checked for content when the parent ends)."""
+    element.clear()
+    previous = element.getprevious()
+    while previous is not None and local_name(previous.tag) in ("mappe", "registrering"):
+        element.getparent().remove(previous)
+        previous = element.getprevious()
+
+
+def _where(element: Any, ids: dict[Any, str]) -> str:
+    """The element's path from the root, with the ID of the folder or registration it is in (for messages)."""
+    path, unit = [], ""
+    node = element
+    while node is not None:
+        name = local_name(node.tag)
+        path.append(name)
+        if not unit and name in ("mappe", "registrering"):
+            unit = ids.get(node, "")
+        node = node.getparent()
+    return "/".join(reversed(path)) + (f" ({unit})" if unit else "") + f", line {element.sourceline}"
+
+
 @dataclass
 class _Scan:
     """What the streaming pass over arkivstruktur.xml collects (counts and small sets only)."""
 
     ids: IdStore
+    line: int = 0  # of the last folder or registration read, for schema errors that carry none
     mappe: int = 0
     registrering: int = 0
     journalposts: int = 0
@@ -176,7 +210,7 @@ class NoarkValidator:
 
     def validate(self, path: Path) -> Report:
         """Check the extraction at ``path`` (a folder or a tar); every rule is run, none stops the others."""
-        with content_root(path) as root:
+        with unpacked(path, "arkivuttrekk.xml") as root:
             rules = {rule_id: RuleResult(rule_id, name) for rule_id, name in RULES}
             self._check(root, rules)
             return Report(Path(path), "noark5", list(rules.values()))
@@ -249,9 +283,11 @@ class NoarkValidator:
                     continue  # N5.01 has it
                 r["N5.03"].add(f"{name} is missing")
                 continue
-            error = stream_validate(path, self.standards.schema(key))
+            if name == "arkivstruktur.xml":
+                continue  # validated in the same pass as its content rules
+            error = stream_validate(path, self.standards.schema(key), UNITS.get(name))
             if error:
-                r["N5.03"].add(f"{name}: {error}")
+                r["N5.03"].add(f"{name} {error}")
 
     def _documents(self, root: Path, addml: Addml, r: dict[str, RuleResult]) -> tuple[Path, set[str]] | None:
         folder = next((root / name for name in DOCUMENT_FOLDERS if (root / name).is_dir()), None)
@@ -270,52 +306,82 @@ class NoarkValidator:
 
     def _arkivstruktur(self, root: Path, documents: tuple[Path, set[str]] | None,
                        r: dict[str, RuleResult], ids: IdStore) -> _Scan | None:
+        """One streaming pass over arkivstruktur.xml: the schema (N5.03) and every content rule together.
+
+        Only end events are read; a unit's ancestors are still in the tree when it
+        ends, so its path and the ID of its folder or registration are looked up only
+        when there is something to report. Finished folders and registrations are freed.
+        If the schema finds an error, the parse stops there; the rules then run in a
+        second pass without the schema, so every rule still reports.
+        """
         path = root / "arkivstruktur.xml"
         if not path.is_file():
             return None
-        scan = _Scan(ids)
-        stack: list[str] = []
-        kinds: list[set[str]] = []  # per open klasse: the kinds of its children
-        unit: list[str] = []  # nearest mappe/registrering ID, for messages
-        files = documents[1] if documents else set()
-        try:
-            for event, element in etree.iterparse(str(path), events=("start", "end"), huge_tree=True):
-                name = local_name(element.tag)
-                if event == "start":
-                    stack.append(name)
-                    if name == "klasse":
-                        kinds.append(set())
-                    if name in ("mappe", "registrering"):
-                        unit.append("")  # filled by its mappeID, registreringsID or systemID
-                    continue
-                where = "/".join(stack) + (f" ({unit[-1]})" if unit and unit[-1] else "")
-                parent = stack[-2] if len(stack) > 1 else ""
-                text = (element.text or "").strip()
-                if len(element) == 0:
-                    if not text:
-                        r["N5.63"].add(f"empty element {where}")
-                    self._leaf(scan, r, name, parent, text, where, files)
-                    if parent in ("mappe", "registrering") and unit and (
-                            name in ("mappeID", "registreringsID") or (name == "systemID" and not unit[-1])):
-                        unit[-1] = text
-                else:
-                    self._container(scan, r, element, name, parent, kinds, where, root)
-                    if name in ("mappe", "registrering"):
-                        unit.pop()
-                    drop_behind(element)
-                stack.pop()
-        except etree.XMLSyntaxError as exc:
-            r["N5.03"].add(f"arkivstruktur.xml is not well-formed: {exc}")
-            return None
+        error = None
+        for schema in (self.standards.schema("noark5/arkivstruktur"), None):
+            scan = _Scan(ids)
+            try:
+                self._scan(path, schema, documents[1] if documents else set(), scan, r, root)
+            except etree.XMLSyntaxError as exc:
+                if schema is None or error is not None:
+                    r["N5.03"].add(f"arkivstruktur.xml is not well-formed: {exc}")
+                    return None
+                message = str(exc).replace(" (<string>, line 0)", "")
+                error = message if exc.lineno else f"after line {scan.line}: {message}"
+                r["N5.03"].add(f"arkivstruktur.xml {error}")
+                for rule in r.values():  # start the rules again, without the schema
+                    if rule.id != "N5.03":
+                        rule.errors.clear()
+                        rule.more = 0
+                ids.reset()
+                continue
+            break
         ids.flush()
         for value, where in ids.duplicates:
             r["N5.47"].add(f"systemID {value} is used more than once ({where})")
         return scan
 
-    def _leaf(self, scan: _Scan, r: dict[str, RuleResult], name: str, parent: str, text: str, where: str,
-              files: set[str]) -> None:
+    def _scan(self, path: Path, schema: Any, files: set[str], scan: _Scan, r: dict[str, RuleResult],
+              root: Path) -> None:
+        """Read arkivstruktur.xml once. Only the elements a rule looks at reach Python (lxml's tag filter);
+        empty leaves (N5.63) are found by XPath, in C, over each unit when it ends."""
+        names: dict[Any, str] = {}
+        # Keyed by the open elements themselves (lxml returns the same proxy while one is held; lines may repeat).
+        kinds: dict[Any, set[str]] = {}  # per open klasse: the kinds of its children
+        ids: dict[Any, str] = {}  # per open mappe/registrering: its mappeID, registreringsID or systemID
+        for _event, element in etree.iterparse(str(path), events=("end",), schema=schema, huge_tree=True,
+                                               tag=[f"{{*}}{n}" for n in (*WATCHED, *CONTAINERS, *UNITS_N5)]):
+            tag = element.tag
+            name = names.get(tag)
+            if name is None:
+                name = names[tag] = local_name(tag)
+            holder = element.getparent()
+            parent = "" if holder is None else names.get(holder.tag) or local_name(holder.tag)
+            if name in WATCHED and len(element) == 0:
+                text = (element.text or "").strip()
+                self._leaf(scan, r, name, parent, text, element, ids, files)
+                if parent in ("mappe", "registrering") and (
+                        name in ("mappeID", "registreringsID") or (name == "systemID" and holder not in ids)):
+                    ids[holder] = text
+                continue
+            self._container(scan, r, element, name, parent, kinds, ids, root)
+            if name in UNITS_N5:
+                for empty in EMPTY_LEAVES(element):
+                    # Freed folders and registrations are empty shells; nested units were checked when they ended.
+                    if local_name(empty.tag) not in ("mappe", "registrering") and _unit_of(empty) is element:
+                        r["N5.63"].add(f"empty element {_where(empty, ids)}")
+            if name in ("mappe", "registrering"):
+                scan.line = element.sourceline or scan.line
+                ids.pop(element, None)
+                _free_unit(element)
+
+    def _leaf(self, scan: _Scan, r: dict[str, RuleResult], name: str, parent: str, text: str, element: Any,
+              ids: dict[Any, str], files: set[str]) -> None:
+        def where() -> str:
+            return _where(element, ids)
+
         if name == "systemID":
-            scan.ids.add(text, where)
+            scan.ids.add(text, f"line {element.sourceline}")
             if parent == "arkivdel":
                 scan.arkivdeler.add(uuid_key(text))
             elif parent == "klasse":
@@ -323,21 +389,21 @@ class NoarkValidator:
         elif name == "referanseArkivdel" and parent in ("mappe", "registrering", "dokumentbeskrivelse"):
             # An arkivdel's systemID comes before everything in it, so the reference is checked now.
             if uuid_key(text) not in scan.arkivdeler:
-                r["N5.48"].add(f"referanseArkivdel {text} in {where} is no arkivdel's systemID")
+                r["N5.48"].add(f"referanseArkivdel {text} in {where()} is no arkivdel's systemID")
         elif name == "referanseSekundaerKlassifikasjon" and parent == "mappe":
             if uuid_key(text) not in scan.klasser:  # a class later in the file may still resolve it
-                scan.class_refs.append((text, where))
+                scan.class_refs.append((text, where()))
         elif name == "saksstatus" and parent == "mappe" and text not in ("Avsluttet", "Utgår"):
-            r["N5.15"].add(f"saksstatus {text!r} in {where}")
+            r["N5.15"].add(f"saksstatus {text!r} in {where()}")
         elif name == "journalstatus" and parent == "registrering" and text not in ("Arkivert", "Utgår"):
-            r["N5.22"].add(f"journalstatus {text!r} in {where}")
+            r["N5.22"].add(f"journalstatus {text!r} in {where()}")
         elif name == "dokumentstatus" and parent == "dokumentbeskrivelse" and text != "Dokumentet er ferdigstilt":
-            r["N5.25"].add(f"dokumentstatus {text!r} in {where}")
+            r["N5.25"].add(f"dokumentstatus {text!r} in {where()}")
         elif name == "opprettetDato" and parent == "registrering":
             try:
                 datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
-                r["N5.27"].add(f"opprettetDato {text!r} is not a dateTime ({where})")
+                r["N5.27"].add(f"opprettetDato {text!r} is not a dateTime ({where()})")
         elif name == "journaldato" and parent == "registrering":
             with suppress(ValueError):  # the schema check reports a bad date
                 day = date.fromisoformat(text[:10])
@@ -347,18 +413,21 @@ class NoarkValidator:
             reference = text.replace("\\", "/")
             scan.referenced.add(reference)
             if reference not in files:
-                r["N5.32"].add(f"{reference} is referenced ({where}) but not in the documents folder")
+                r["N5.32"].add(f"{reference} is referenced ({where()}) but not in the documents folder")
 
     def _container(self, scan: _Scan, r: dict[str, RuleResult], element: Any, name: str, parent: str,
-                   kinds: list[set[str]], where: str, root: Path) -> None:
-        if name in ("klasse", "mappe", "registrering") and parent == "klasse" and kinds:
-            kinds[-1 if name != "klasse" else -2 if len(kinds) > 1 else -1].add(name)
+                   kinds: dict[Any, set[str]], ids: dict[Any, str], root: Path) -> None:
+        def where() -> str:
+            return _where(element, ids)
+
+        if name in ("klasse", "mappe", "registrering") and parent == "klasse":
+            kinds.setdefault(element.getparent(), set()).add(name)
         if name == "klasse":
-            children = kinds.pop() if kinds else set()
+            children = kinds.pop(element, set())
             if "klasse" in children and "mappe" in children:
-                r["N5.12"].add(f"a klasse has both subclasses and folders ({where})")
+                r["N5.12"].add(f"a klasse has both subclasses and folders ({where()})")
             if "klasse" in children and "registrering" in children:
-                r["N5.19"].add(f"a klasse has both subclasses and registrations ({where})")
+                r["N5.19"].add(f"a klasse has both subclasses and registrations ({where()})")
         elif name == "mappe":
             scan.mappe += 1
         elif name == "registrering":
@@ -377,12 +446,12 @@ class NoarkValidator:
             checksum = (element.findtext("{*}sjekksum") or "").strip().lower()
             extension = reference.rsplit(".", 1)[-1].lower() if "." in reference.rsplit("/", 1)[-1] else ""
             if fmt != extension:
-                r["N5.29"].add(f"format {fmt!r} is not the extension of {reference} ({where})")
+                r["N5.29"].add(f"format {fmt!r} is not the extension of {reference} ({where()})")
             path = root / reference
             if not path.is_file():
-                r["N5.30"].add(f"{reference} is missing, its checksum cannot be checked ({where})")
+                r["N5.30"].add(f"{reference} is missing, its checksum cannot be checked ({where()})")
             elif sha256_file(path) != checksum:
-                r["N5.30"].add(f"{reference}: sjekksum {checksum} is not the file's SHA-256 ({where})")
+                r["N5.30"].add(f"{reference}: sjekksum {checksum} is not the file's SHA-256 ({where()})")
 
     def _journals(self, root: Path, addml: Addml, scan: _Scan, r: dict[str, RuleResult]) -> None:
         heads: dict[str, dict[str, str]] = {}
