@@ -125,6 +125,9 @@ def test_tor_registers_export_to_an_fgs_package_that_passes_every_check(torsby: 
     for unit in [*erms.iter(f"{E}aggregation"), *erms.iter(f"{E}record")]:
         assert unit.find(f"{E}disposal") is not None
         assert unit.find(f"{E}dates/{E}date[@dateType='created']") is not None
+    counterparts = {number: [a.findtext(f"{E}name") for a in case.findall(f"{E}agents/{E}agent")
+                             if a.get("agentType") == "counterpart"] for number, case in cases.items()}
+    assert counterparts["KS 2026/0002"] == ["Anna Ström"] and counterparts["KS 2026/0005"] == ["Kalle Berg"]
     numbers = [int(r.findtext(f"{E}runningNumber")) for r in cases["KS 2026/0001"].iter(f"{E}record")]
     assert numbers == list(range(1, len(numbers) + 1))
     digital = {r.get("recordPhysicalOrDigital") for r in erms.iter(f"{E}record")}

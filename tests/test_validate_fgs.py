@@ -186,4 +186,4 @@ def test_the_cli_reports_per_rule_and_needs_a_version_for_a_bare_file(package: P
     assert report["ok"] and [r["id"] for r in report["rules"]] == ["ERMS", "ERMS-SCH", "ERMS-REQ"]
     damaged = broken(lambda p: (p / "representations/rep1/data/extra.txt").write_text("x"))
     result = cli("validate", str(damaged), "--standards", str(standards_dir))
-    assert result.exit_code == 1 and "FILES  ERROR" in result.stdout and "errors in FILES" in result.stdout
+    assert result.exit_code == 1 and "FILES     ERROR" in result.stdout and "errors in FILES" in result.stdout

@@ -30,12 +30,14 @@ def validate(path: Path, folder: str | None, version: str | None, as_json: bool)
     if as_json:
         emit_json(report.to_json())
     else:
+        width = max(len(rule.id) for rule in report.rules)
+        indent = " " * (width + 9)
         for rule in report.rules:
-            click.echo(f"{rule.id}  {'OK    ' if rule.ok else 'ERROR '} {rule.name}")
+            click.echo(f"{rule.id:<{width}}  {'OK    ' if rule.ok else 'ERROR '} {rule.name}")
             for error in rule.errors:
-                click.echo(f"         {error}")
+                click.echo(f"{indent}{error}")
             if rule.more:
-                click.echo(f"         … and {rule.more} more")
+                click.echo(f"{indent}… and {rule.more} more")
         click.echo(f"{path}: {'all rules pass' if report.ok else 'errors in ' + ', '.join(report.failed())}")
     if not report.ok:
         sys.exit(1)

@@ -286,6 +286,9 @@ class FgsExport:
         _text(officer, "unitName", case.owner_unit)
         creator = etree.SubElement(agents, f"{E}agent", agentType="creator")
         _text(creator, "name", self._user(case.created_by_id))
+        for name in self._counterparts(records):
+            counterpart = etree.SubElement(agents, f"{E}agent", agentType="counterpart")
+            _text(counterpart, "name", name)
         dates = etree.SubElement(folder, f"{E}dates")
         for kind, value in (("created", case.created_at), ("opened", case.created_at), ("closed", case.closed_at)):
             _text(dates, "date", self._when(value), {"dateType": kind})
@@ -293,6 +296,17 @@ class FgsExport:
             folder.append(self._record(work, case, record, parties, documents, spool))
         self.counts.cases += 1
         return folder
+
+    @staticmethod
+    def _counterparts(records: list[tuple[Any, list[Any], list[Any]]]) -> list[str]:
+        """Who the case was with: the correspondents of its records (or the author of an incoming post), once each."""
+        names: dict[str, None] = {}
+        for record, parties, _documents in records:
+            for party in parties:
+                names.setdefault(party.name.strip())
+            if not parties and record.direction == "incoming" and record.source_author:
+                names.setdefault(record.source_author.strip())
+        return [name for name in names if name]
 
     def _restriction(self, parent: etree._Element, unit: Any) -> None:
         """The secrecy marking (OSL 5 kap. 5 §): provision, date, and the authority that made it."""
