@@ -48,8 +48,8 @@ def torsby(cli: Cli, tmp_path: Path) -> Cli:
     letter = tmp_path / "ansokan.pdf"
     letter.write_bytes(b"%PDF-1.4 ansokan")
     ok(cli("case", "open", "--title", "Ansökan", "--class", "1.4.4"))  # KS 2026/0005
-    ok(cli("record", "add", "KS 2026/5", "--direction", "in", "--description", "Ansökan", "--from", "Kalle Berg",
-           "--file", str(letter)))
+    ok(cli("record", "add", "KS 2026/5", "--direction", "in", "--description", "Ansökan från Kalle Berg",
+           "--from", "Kalle Berg", "--file", str(letter)))  # its public title is withheld when the case is marked
     ok(cli("case", "mark", "KS 2026/5", "--ground", "osl-26-1"))
     ok(cli("case", "update", "KS 2026/5", "--title", SECRET_TITLE))
     ok(cli("channel", "stop", "1", "--reason", "Kanalen läggs ned"))

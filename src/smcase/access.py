@@ -5,8 +5,13 @@ is built here from the stored rows into plain, immutable views. Nothing else
 turns a row into something shown, so masking confidential fields for users
 without clearance happens here once and reaches every output.
 
-In the register core every viewer sees every field; the views already carry
-the marking (ground and withheld fields) that masking will act on.
+A user without clearance sees, in place of every field a marking withholds
+(title, description, parties, text, documents), ``[withheld: <legal ground>]``;
+the public title and the diary number stay. A record in a marked case is
+withheld as its case is. Identity numbers are scrubbed from every free text such
+a user sees (event texts, quarantined input, titles), marked or not. A user with
+clearance sees everything, and each such read of confidential content is noted
+in ``reads``; the register service writes those notes to the audit log.
 """
 
 from __future__ import annotations
@@ -18,8 +23,27 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .builtin.identity_numbers import find as find_identity_numbers
 from .model import Case, Record
 from .numbering import DiaryFormat
+
+#: Fields a marking can withhold (policy ``withheld``).
+WITHHELD_FIELDS = ("title", "description", "parties", "text", "documents")
+
+
+def withheld(ground: str) -> str:
+    """What a user without clearance sees in place of a withheld value."""
+    return f"[withheld: {ground}]"
+
+
+def scrub(text: str | None) -> str | None:
+    """``text`` with every valid identity number replaced, whatever the words around it say."""
+    if not text:
+        return text
+    found = find_identity_numbers(text, context=False)
+    for _kind, start, end in reversed(found):
+        text = text[:start] + withheld("identity number") + text[end:]
+    return text
 
 
 @dataclass(frozen=True)
@@ -29,6 +53,16 @@ class Viewer:
     username: str
     roles: tuple[str, ...]
     clearance: bool
+
+
+@dataclass(frozen=True)
+class Read:
+    """A read of confidential content by a user with clearance, for the audit log."""
+
+    action: str  # case.read | record.read | event.read | quarantine.read
+    entity: str
+    entity_uuid: uuid.UUID | None
+    ref: str
 
 
 @dataclass(frozen=True)
@@ -216,17 +250,24 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class Access:
-    """Builds the views one viewer may see, in the register's time zone."""
+    """Builds the views one viewer may see, in the register's time zone.
 
-    def __init__(self, viewer: Viewer, tz: ZoneInfo, numbering: DiaryFormat) -> None:
+    ``ingest_ground`` is the legal ground shown for event texts that a classifier
+    found confidential before any case was marked (the policy's ingest ground).
+    """
+
+    def __init__(self, viewer: Viewer, tz: ZoneInfo, numbering: DiaryFormat, ingest_ground: str = "") -> None:
         self.viewer = viewer
         self.tz = tz
         self.numbering = numbering
+        self.ingest_ground = ingest_ground
+        self.reads: list[Read] = []
 
     def _local(self, value: datetime) -> datetime:
         return value.astimezone(self.tz)
 
-    def _marking(self, row: Case | Record) -> Marking | None:
+    def marking(self, row: Any) -> Marking | None:
+        """The marking of a case or record row (anything with its confidentiality columns), or None."""
         if not row.confidentiality_ground:
             return None
         marked_at = row.confidentiality_marked_at
@@ -237,14 +278,42 @@ class Access:
             marked_by=row.confidentiality_marked_by,
         )
 
+    def _hidden(self, marking: Marking | None) -> frozenset[str]:
+        """The fields this viewer may not see under ``marking`` (none with clearance)."""
+        if marking is None or self.viewer.clearance:
+            return frozenset()
+        return frozenset(marking.withheld or WITHHELD_FIELDS)
+
+    def _text(self, value: str | None) -> str | None:
+        return value if self.viewer.clearance else scrub(value)
+
+    def _note(self, marking: Marking | None, action: str, entity: str, entity_uuid: uuid.UUID | None,
+              ref: str) -> None:
+        if marking is not None and self.viewer.clearance:
+            self.reads.append(Read(action, entity, entity_uuid, ref))
+
+    def _public_title(self, row: Any, marking: Marking | None, hidden: frozenset[str]) -> str:
+        """The public title; should it still be the withheld title (marked before smcase replaced those), masked."""
+        if marking and hidden & {"title", "description"} and row.public_title == row.title:
+            return withheld(marking.ground)
+        return self._text(row.public_title) or ""
+
+    def take_reads(self) -> list[Read]:
+        """The reads noted since the last call (the register service audits them)."""
+        reads, self.reads = self.reads, []
+        return reads
+
     def case(self, case: Case, records: list[Record] | None = None) -> CaseView:
         """The view of ``case``; with ``records``, the views of those records too."""
-        marking = self._marking(case)
+        marking = self.marking(case)
+        hidden = self._hidden(marking)
+        self._note(marking, "case.read", "case", case.uuid, case.diary_number)
         return CaseView(
             uuid=case.uuid,
             diary_number=case.diary_number,
-            title=case.title,
-            public_title=case.public_title,
+            title=withheld(marking.ground) if marking and hidden & {"title", "description"} else
+            self._text(case.title) or "",
+            public_title=self._public_title(case, marking, hidden),
             status=case.status,
             class_code=case.classification.code,
             class_title=case.classification.title,
@@ -257,52 +326,84 @@ class Access:
             disposal_rule=case.disposal_rule,
             legal_hold=case.legal_hold,
             channel=case.channel.address if case.channel else None,
-            records=tuple(self.record(r, case.diary_number) for r in records) if records is not None else None,
+            records=tuple(self.record(r, case.diary_number, marking) for r in records)
+            if records is not None else None,
         )
 
-    def event(self, row: Mapping[Any, Any], case_number: str | None) -> EventView:
-        """The view of a stored event row (``events`` table) whose case is ``case_number``."""
+    def event(self, row: Mapping[Any, Any], case_number: str | None, case_marking: Any = None) -> EventView:
+        """The view of a stored event row (``events`` table) whose case is ``case_number``.
+
+        ``case_marking`` is the case's row (or anything with its confidentiality
+        columns); without one, an event a classifier found confidential is withheld
+        under the policy's ingest ground.
+        """
         labels = tuple(sorted({f[0] for f in row.get("findings") or ()}))
+        marking = self.marking(case_marking) if case_marking is not None else None
+        if marking is None and "confidential" in labels:
+            marking = Marking(self.ingest_ground, ("parties", "text"), None, None)
+        hidden = self._hidden(marking)
+        self._note(marking, "event.read", "event", row["uuid"], row["key"])
+        text, author = row["text"], row["author_name"] or row["author_id"]
         return EventView(
             uuid=row["uuid"], key=row["key"], platform=row["platform"], external_id=row["external_id"],
             revision=row["revision"], kind=row["kind"], direction=row["direction"], public=row["public"],
-            channel=row["channel"], author=row["author_name"] or row["author_id"], text=row["text"],
-            created_at=self._local(row["created_at"]), url=row["url"], status=row["status"], action=row["action"],
-            reason=row["reason"], labels=labels, held_by=row["held_by"], case=case_number,
+            channel=row["channel"],
+            author=withheld(marking.ground) if marking and "parties" in hidden and author else author,
+            text=withheld(marking.ground) if marking and "text" in hidden and text else self._text(text),
+            created_at=self._local(row["created_at"]),
+            url=withheld(marking.ground) if marking and "parties" in hidden and row["url"] else row["url"],
+            status=row["status"], action=row["action"],
+            reason=self._text(row["reason"]), labels=labels, held_by=row["held_by"], case=case_number,
             resolution=row["resolution"], open_work=open_work(row["action"], row["public"], row["resolution"]),
         )
 
     def quarantined(self, row: Mapping[Any, Any]) -> QuarantineView:
-        """The view of a quarantined input item."""
-        return QuarantineView(row["id"], row["adapter"], row["source"], row["position"], row["raw"], row["reason"],
-                              self._local(row["received_at"]), row["status"])
+        """The view of a quarantined input item: identity numbers in it are withheld from users without clearance."""
+        raw, reason = row["raw"], row["reason"]
+        if self.viewer.clearance and scrub(raw) != raw:
+            self.reads.append(Read("quarantine.read", "quarantine", None, f"{row['adapter']} {row['position']}"))
+        return QuarantineView(row["id"], row["adapter"], row["source"], row["position"], self._text(raw) or "",
+                              self._text(reason) or "", self._local(row["received_at"]), row["status"])
 
-    def record(self, record: Record, case_number: str) -> RecordView:
-        """The view of ``record``, which belongs to the case numbered ``case_number``."""
+    def record(self, record: Record, case_number: str, case_marking: Marking | None = None) -> RecordView:
+        """The view of ``record``, which belongs to the case numbered ``case_number``.
+
+        A record without a marking of its own is withheld as its case is (``case_marking``).
+        """
+        marking = self.marking(record) or case_marking
+        hidden = self._hidden(marking)
+        number = self.numbering.record_number(case_number, record.number)
+        self._note(marking, "record.read", "record", record.uuid, number)
+        mask = withheld(marking.ground) if marking else ""
+        parties = "parties" in hidden
         has_source = any((record.source_platform, record.source_external_id, record.source_url, record.source_author))
         return RecordView(
             uuid=record.uuid,
-            number=self.numbering.record_number(case_number, record.number),
+            number=number,
             running_number=record.number,
             case_number=case_number,
             direction=record.direction,
             kind=record.kind,
-            title=record.title,
-            public_title=record.public_title,
+            title=mask if hidden & {"title", "description"} else self._text(record.title) or "",
+            public_title=self._public_title(record, marking, hidden),
             registered_at=self._local(record.registered_at),
             registered_by=record.registered_by.username,
             document_date=record.document_date,
             journal_year=record.journal_year,
             journal_seq=record.journal_seq,
-            marking=self._marking(record),
-            correspondents=tuple(PartyView(c.role, c.name, c.address) for c in record.correspondents),
+            marking=marking,
+            correspondents=tuple(PartyView(c.role, mask if parties else c.name, None if parties else c.address)
+                                 for c in record.correspondents),
             documents=tuple(
-                DocumentView(d.uuid, d.number, d.original_name, d.format, d.media_type, d.size, d.sha256)
+                DocumentView(d.uuid, d.number, mask if hidden & {"documents", "text"} else d.original_name,
+                             d.format, d.media_type, d.size, d.sha256)
                 for d in record.documents
             ),
             source=SourceView(
-                record.source_platform, record.source_external_id, record.source_url,
-                record.source_author, record.source_author_id,
+                record.source_platform, record.source_external_id,
+                mask if parties and record.source_url else record.source_url,
+                mask if parties and record.source_author else record.source_author,
+                mask if parties and record.source_author_id else record.source_author_id,
             ) if has_source else None,
         )
 

@@ -174,3 +174,36 @@ def _check(entry: AuditEntry, payload: str | None, expected: int, prev: str) -> 
     if payload is not None and sha256(payload.encode()).hexdigest() != entry.payload_sha256:
         return Problem(entry.seq, "its payload was changed after it was written")
     return None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An audit entry without its payload: who, when, what, about which entity."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_uuid: uuid.UUID | None
+    ref: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``smcase audit log --json``)."""
+        return {"seq": self.seq, "at": self.at.isoformat(), "actor": self.actor, "action": self.action,
+                "entity": self.entity, "entity_uuid": str(self.entity_uuid) if self.entity_uuid else None,
+                "ref": self.ref}
+
+
+def entries(engine: Engine, *, prefix: str | None = None, actor: str | None = None, limit: int = 50) -> list[Entry]:
+    """The newest ``limit`` entries (oldest first), optionally by action prefix and actor; payloads stay out."""
+    table = table_of(AuditEntry)
+    query = select(table.c.seq, table.c.at, table.c.actor, table.c.action, table.c.entity, table.c.entity_uuid,
+                   table.c.ref).order_by(table.c.seq.desc()).limit(limit)
+    if prefix:
+        query = query.where(table.c.action.startswith(prefix, autoescape=True))
+    if actor:
+        query = query.where(table.c.actor == actor)
+    with connect(read_only(engine)) as conn, conn.begin():
+        rows = conn.execute(query).all()
+    return [Entry(*row) for row in reversed(rows)]

@@ -45,7 +45,27 @@ _RESOLUTION_TITLES = {
 
 
 def _with_case(query: Any) -> Any:
-    return query.add_columns(_CASES.c.diary_number).outerjoin(_CASES, _CASES.c.id == _EVENTS.c.case_id)
+    """The event with its case's number and marking (masking follows the case)."""
+    return query.add_columns(
+        _CASES.c.diary_number, _CASES.c.confidentiality_ground.label("case_ground"),
+        _CASES.c.withheld_fields.label("case_withheld"), _CASES.c.confidentiality_marked_at.label("case_marked_at"),
+        _CASES.c.confidentiality_marked_by.label("case_marked_by"),
+    ).outerjoin(_CASES, _CASES.c.id == _EVENTS.c.case_id)
+
+
+@dataclass(frozen=True)
+class _CaseMarking:
+    """The confidentiality columns of an event's case, under the names the access seam reads."""
+
+    confidentiality_ground: str | None
+    withheld_fields: list[str] | None
+    confidentiality_marked_at: Any
+    confidentiality_marked_by: str | None
+
+
+def _view(service: RegisterService, row: Any) -> EventView:
+    marking = _CaseMarking(row["case_ground"], row["case_withheld"], row["case_marked_at"], row["case_marked_by"])
+    return service.access.event(row, row["diary_number"], marking)
 
 
 def list_events(service: RegisterService, *, review: bool = False, open_work: bool = False,
@@ -60,9 +80,9 @@ def list_events(service: RegisterService, *, review: bool = False, open_work: bo
             and_(_EVENTS.c.action == Action.CONFIDENTIAL_CASE.value, _EVENTS.c.public.is_(True))))
     if limit:
         query = query.limit(limit)
-    with service.reading() as conn:
+    with service.audited_reads(), service.reading() as conn:
         for row in conn.execute(query.execution_options(yield_per=500)).mappings():
-            yield service.access.event(row, row["diary_number"])
+            yield _view(service, row)
 
 
 def list_quarantined(service: RegisterService, *, include_resolved: bool = False) -> list[QuarantineView]:
@@ -70,7 +90,7 @@ def list_quarantined(service: RegisterService, *, include_resolved: bool = False
     query = select(_QUARANTINE).order_by(_QUARANTINE.c.id)
     if not include_resolved:
         query = query.where(_QUARANTINE.c.status == "open")
-    with service.reading() as conn:
+    with service.audited_reads(), service.reading() as conn:
         return [service.access.quarantined(row) for row in conn.execute(query).mappings()]
 
 
@@ -134,9 +154,9 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
     record = written[0].records[0].number if written else None
     with service.reading() as conn:
         updated = _find_event(conn, str(row["uuid"]))
-    view = service.access.event(updated, updated["diary_number"])
+    view = _view(service, updated)
     failures = plugins.notify("smcase_notify_post_resolved", event=stored_event(updated), action=action,
-                              record=service.get_record(record)) if record else []
+                              record=service.view_record(record)) if record else []
     return Resolved(view, record, tuple(f"notifier {f.plugin!r} failed: {f.reason}" for f in failures))
 
 

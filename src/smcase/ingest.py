@@ -592,7 +592,7 @@ class Ingest:
         if wanted:
             views = {}
             for case in written:
-                views[case.id] = self.service.get_case(case.diary_number, records=False)
+                views[case.id] = self.service.view_case(case.diary_number, records=False)
                 if case.opened:
                     failures += plugins.notify("smcase_notify_case_opened", case=views[case.id])
             for entry in new:

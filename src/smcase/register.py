@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -284,7 +284,9 @@ def create_register(
         )
         session.add(register)
         audit.start_chain(session)
-        creator = User(username=user, created_at=now, roles=[UserRole(role=r) for r in policy.initial_roles])
+        # The creator registers confidential content from the first day, so holds clearance (grant it to others).
+        creator = User(username=user, created_at=now, clearance=True,
+                       roles=[UserRole(role=r) for r in policy.initial_roles])
         session.add(creator)
         classes = [Classification(code=c.code, title=c.title, created_at=now) for c in policy.classes]
         session.add_all(classes)
@@ -294,7 +296,8 @@ def create_register(
                 "after": {"name": name, "org_number": org_number, "country": policy.country,
                           "timezone": policy.timezone, "policy_sha256": policy.sha256, "policy": policy.document},
             }),
-            audit.Change("user.add", "user", creator.uuid, user, {"after": {"roles": list(policy.initial_roles)}}),
+            audit.Change("user.add", "user", creator.uuid, user, {"after": {"roles": list(policy.initial_roles),
+                                                                            "clearance": True}}),
         ]
         changes += [
             audit.Change("class.add", "class", c.uuid, c.code, {"after": {"code": c.code, "title": c.title}})
@@ -321,7 +324,8 @@ class RegisterService:
         self.actor = Viewer(actor.username, tuple(actor.role_names), actor.clearance)
         # VIM-7: whoever answers states name and title; outgoing records carry them.
         self._signature = ", ".join(filter(None, (actor.full_name, actor.job_title))) or actor.username
-        self.access = Access(self.actor, self.tz, self.numbering)
+        ingest_ground = self.policy.ground(self.policy.ingest.confidential_ground).citation
+        self.access = Access(self.actor, self.tz, self.numbering, ingest_ground)
         # Classes are only ever added, never changed: cache them for the hot paths.
         self._class_ids: dict[str, int] = {}
         self._class_titles: dict[str, str] = {}
@@ -367,6 +371,23 @@ class RegisterService:
         """A read-only connection for workflows that query beside the service (never blocks writers)."""
         with connect(read_only(self.engine)) as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def audited_reads(self) -> Iterator[None]:
+        """Around a read: every confidential value the acting user (with clearance) is shown is audited after it.
+
+        Notes left by views built for writes are dropped first: writing is not reading.
+        """
+        self.access.take_reads()
+        try:
+            yield
+        finally:
+            reads = self.access.take_reads()
+            if reads:
+                now = self.clock()
+                with self._write() as session:
+                    self._audit(session, [audit.Change(r.action, r.entity, r.entity_uuid, r.ref, {})
+                                          for r in reads], now)
 
     def require(self, action: str) -> None:
         """PermissionDenied unless the acting user has a role the policy allows ``action`` for."""
@@ -494,6 +515,9 @@ class RegisterService:
             new_rows = {i: self._case_row(session, plan.spec, now) for i, plan in enumerate(plans) if plan.spec}
             case_payloads = {i: _jsonable(row) for i, row in new_rows.items()}
             targets = self._existing_targets(conn, plans, prepared, now)
+            for i, records in enumerate(prepared):  # a record in a marked case keeps the case's secret out of its
+                withheld = new_rows[i]["withheld_fields"] if i in new_rows else targets[i][5]  # public title
+                self._withhold_public_titles(records, withheld)
             self._check_mandates(conn, plans, prepared, new_rows, targets)
             if new_rows:
                 first = allocate(conn, CASE_SCOPE, year, len(new_rows))
@@ -508,7 +532,7 @@ class RegisterService:
                 ).scalars().all()
                 for i, case_id in zip(new_rows, inserted, strict=True):
                     targets[i] = (case_id, new_rows[i]["uuid"], new_rows[i]["diary_number"], 1,
-                                  new_rows[i]["channel_id"])
+                                  new_rows[i]["channel_id"], new_rows[i]["withheld_fields"])
             written = self._insert_records(conn, plans, prepared, targets, now)
             changes = [audit.Change("case.open", "case", new_rows[i]["uuid"], new_rows[i]["diary_number"],
                                     {"after": case_payloads[i]}) for i in new_rows]
@@ -543,15 +567,23 @@ class RegisterService:
                 .where(_CASES.c.year == year, _CASES.c.seq == seq)
                 .values(next_record_number=_CASES.c.next_record_number + len(prepared[i]), updated_at=now)
                 .returning(_CASES.c.id, _CASES.c.uuid, _CASES.c.diary_number, _CASES.c.status,
-                           _CASES.c.next_record_number, _CASES.c.channel_id)
+                           _CASES.c.next_record_number, _CASES.c.channel_id, _CASES.c.withheld_fields)
             ).one_or_none()
             if taken is None:
                 raise NotFound(f"no case {plan.case_number!r} in the register")
-            case_id, case_uuid, diary_number, status, next_number, channel_id = taken
+            case_id, case_uuid, diary_number, status, next_number, channel_id, withheld = taken
             if status == CaseStatus.CLOSED:
                 raise InvalidState(f"case {diary_number} is closed; reopen it before adding records")
-            targets[i] = (case_id, case_uuid, diary_number, next_number - len(prepared[i]), channel_id)
+            targets[i] = (case_id, case_uuid, diary_number, next_number - len(prepared[i]), channel_id, withheld)
         return targets
+
+    def _withhold_public_titles(self, records: list[_PreparedRecord], withheld: Sequence[str] | None) -> None:
+        """Records whose public title is their title get the placeholder when their case withholds titles."""
+        if not withheld or not {"title", "description"} & set(withheld):
+            return
+        for record in records:
+            if record.row["public_title"] == record.row["title"]:
+                record.row["public_title"] = _PLACEHOLDER_RECORD_TITLES[self.policy.country]
 
     def _check_mandates(self, conn: Connection, plans: Sequence[CasePlan], prepared: list[list[_PreparedRecord]],
                         new_rows: dict[int, dict[str, Any]], targets: dict[int, tuple[Any, ...]]) -> None:
@@ -586,7 +618,7 @@ class RegisterService:
         rows: list[dict[str, Any]] = []
         numbers: list[tuple[int, str, int]] = []  # (plan index, record number, running number)
         for i in range(len(plans)):
-            case_id, _case_uuid, diary_number, first_running, _channel = targets[i]
+            case_id, _case_uuid, diary_number, first_running = targets[i][:4]
             for offset, record in enumerate(prepared[i]):
                 running = first_running + offset
                 row = {**record.row, "uuid": uuid.uuid4(), "case_id": case_id, "number": running,
@@ -704,7 +736,7 @@ class RegisterService:
                 case.updated_at = now
                 self._audit(session, [audit.Change("case.update", "case", case.uuid, case.diary_number,
                                                    {"before": before, "after": after})], now)
-        return self.get_case(number)
+        return self.view_case(number)
 
     def _resolve_case_change(self, session: Session, case: Case, key: str, value: Any) -> tuple[str, Any]:
         if key == "title":
@@ -741,7 +773,7 @@ class RegisterService:
             self._audit(session, [audit.Change("case.close", "case", case.uuid, case.diary_number,
                                                {"before": {"status": before},
                                                 "after": {"status": "closed", "closed_at": now.isoformat()}})], now)
-        return self.get_case(number)
+        return self.view_case(number)
 
     def reopen_case(self, number: str, reason: str) -> CaseView:
         """Reopen a closed case; the reason is logged."""
@@ -757,7 +789,7 @@ class RegisterService:
             self._audit(session, [audit.Change("case.reopen", "case", case.uuid, case.diary_number, {
                 "before": {"status": "closed", "closed_at": closed_at.isoformat() if closed_at else None},
                 "after": {"status": "open"}, "reason": reason})], now)
-        return self.get_case(number)
+        return self.view_case(number)
 
     def mark(self, number: str, ground: str | None) -> CaseView | RecordView:
         """Mark a case or record confidential under ``ground``, or lift the marking with None.
@@ -791,17 +823,26 @@ class RegisterService:
                 found = self.policy.ground(ground)
                 for key, value in self._marking(found, now).items():
                     setattr(target, key, value)
-                if "title" in found.withheld and target.public_title == target.title:
+                if {"title", "description"} & set(found.withheld) and target.public_title == target.title:
                     target.public_title = placeholder
-            after = {"ground": target.confidentiality_ground, "withheld": target.withheld_fields,
-                     "public_title": target.public_title}
+            after: dict[str, Any] = {"ground": target.confidentiality_ground, "withheld": target.withheld_fields,
+                                     "public_title": target.public_title}
+            if entity == "case" and ground is not None and {"title", "description"} & set(target.withheld_fields or ()):
+                # The case's records are withheld with it: none may show its secret through a public title.
+                hidden = []
+                for record in session.scalars(select(Record).where(Record.case_id == case.id)):
+                    if record.public_title == record.title:
+                        record.public_title = _PLACEHOLDER_RECORD_TITLES[self.policy.country]
+                        hidden.append(record.number)
+                if hidden:
+                    after["records_public_title_withheld"] = hidden
             case.updated_at = now
             ref = number if entity == "case" else self.numbering.record_number(case.diary_number, parsed.record or 0)
             self._audit(session, [audit.Change(f"{entity}.mark", entity, target.uuid, ref,
                                                {"before": before, "after": after})], now)
         if parsed.record is not None:
-            return self.get_record(number)
-        return self.get_case(number)
+            return self.view_record(number)
+        return self.view_case(number)
 
     # -- records ----------------------------------------------------------------
 
@@ -813,7 +854,7 @@ class RegisterService:
         dangling reference).
         """
         written = self.write_batch([CasePlan(records=[spec], case_number=case_number)])
-        return self.get_record(written[0].records[0].number)
+        return self.view_record(written[0].records[0].number)
 
     def _party(self, party: Party) -> Party:
         role = party.role.strip().lower()
@@ -884,6 +925,46 @@ class RegisterService:
                 "clearance": clearance}})], now)
             return _user_view(user)
 
+    def change_user(self, username: str, *, grant: Sequence[str] = (), revoke: Sequence[str] = (),
+                    clearance: bool | None = None) -> UserView:
+        """Grant or revoke roles, and set clearance for confidential content; every change is audited.
+
+        A user keeps at least one role, and the last admin keeps the admin role (someone
+        must be able to manage users).
+        """
+        self.require("user.manage")
+        unknown = [r for r in (*grant, *revoke) if r not in self.policy.roles]
+        if unknown:
+            raise InvalidInput(f"unknown role {unknown[0]!r}; the policy's roles are {', '.join(self.policy.roles)}")
+        now = self.clock()
+        with self._write() as session:
+            user = session.scalar(select(User).where(User.username == username.strip()))
+            if user is None:
+                raise NotFound(f"no user {username!r}")
+            before: dict[str, Any] = {"roles": sorted(user.role_names), "clearance": user.clearance}
+            roles = [r for r in dict.fromkeys((*user.role_names, *grant)) if r not in revoke]
+            if not roles:
+                raise InvalidInput(f"{username!r} would have no role left; a user needs at least one")
+            if "admin" in user.role_names and "admin" not in roles:
+                admins = session.scalar(select(func.count()).select_from(UserRole).join(User).where(
+                    UserRole.role == "admin", User.active.is_(True), User.id != user.id)) or 0
+                if not admins:
+                    raise InvalidState(f"{username!r} is the last admin and cannot be removed: "
+                                       "grant another user the admin role first")
+            user.roles = [r for r in user.roles if r.role in roles] + [
+                UserRole(role=r) for r in roles if r not in user.role_names]
+            if clearance is not None:
+                user.clearance = clearance
+            after: dict[str, Any] = {"roles": sorted(roles), "clearance": user.clearance}
+            if after == before:
+                raise InvalidState(f"nothing to change: {username!r} has the roles {', '.join(before['roles'])} "
+                                   f"and {'has' if user.clearance else 'has no'} clearance")
+            session.flush()
+            action = "user.revoke" if revoke or clearance is False else "user.grant"
+            self._audit(session, [audit.Change(action, "user", user.uuid, user.username,
+                                               {"before": before, "after": after})], now)
+            return _user_view(user)
+
     # -- reads ------------------------------------------------------------------
 
     def info(self) -> RegisterInfo:
@@ -900,20 +981,31 @@ class RegisterService:
             )
 
     def get_case(self, number: str, *, records: bool = True) -> CaseView:
-        """The case with this diary number (spacing, case and leading zeros forgiven)."""
+        """The case with this diary number (spacing, case and leading zeros forgiven); a read of it is audited."""
+        with self.audited_reads():
+            return self.view_case(number, records=records)
+
+    def get_record(self, number: str) -> RecordView:
+        """The record with this number (e.g. ``KS 2026/0042-3``); a read of it is audited."""
+        with self.audited_reads():
+            return self.view_record(number)
+
+    def view_case(self, number: str, *, records: bool = True) -> CaseView:
+        """The case as the acting user may see it, after a write (what was just written is not audited as read)."""
         with self._read() as session:
             case = self._load_case(session, number)
             rows = list(session.scalars(select(Record).where(Record.case_id == case.id).order_by(Record.number)))
             return self.access.case(case, rows if records else None)
 
-    def get_record(self, number: str) -> RecordView:
-        """The record with this number (e.g. ``KS 2026/0042-3``)."""
+    def view_record(self, number: str) -> RecordView:
+        """The record as the acting user may see it, after a write (not audited as read)."""
         parsed = self._parse(number)
         if parsed.record is None:
             raise InvalidInput(f"{number!r} is a case number; give a record number such as {number}-1")
         with self._read() as session:
             case = self._load_case(session, self.numbering.case_number(parsed.year, parsed.seq))
-            return self.access.record(self._load_record(session, case, parsed.record), case.diary_number)
+            return self.access.record(self._load_record(session, case, parsed.record), case.diary_number,
+                                      self.access.marking(case))
 
     def iter_cases(self, *, status: str | None = None, text: str | None = None,
                    opened_from: date | None = None, opened_to: date | None = None,
@@ -930,15 +1022,17 @@ class RegisterService:
             query = query.where(Case.status == status)
         if text:
             pattern = f"%{text.strip()}%"
-            query = query.where(or_(Case.diary_number.ilike(pattern), Case.title.ilike(pattern),
-                                    Case.public_title.ilike(pattern)))
+            # Without clearance, the title of a marked case is not searched: a hit would reveal it.
+            title = Case.title.ilike(pattern) if self.actor.clearance else and_(
+                Case.confidentiality_ground.is_(None), Case.title.ilike(pattern))
+            query = query.where(or_(Case.diary_number.ilike(pattern), title, Case.public_title.ilike(pattern)))
         if opened_from:
             query = query.where(Case.created_at >= self._day_start(opened_from))
         if opened_to:
             query = query.where(Case.created_at < self._day_start(date.fromordinal(opened_to.toordinal() + 1)))
         if limit:
             query = query.limit(limit)
-        with self._read() as session:
+        with self.audited_reads(), self._read() as session:
             for case in session.scalars(query.execution_options(yield_per=500)):
                 yield self.access.case(case)
 

@@ -9,7 +9,7 @@ import click
 from .. import audit as audit_log
 from ..db import require_current
 from .app import App, pass_app
-from .output import emit_json, output_formats
+from .output import emit_json, output_formats, table
 
 
 @click.group("audit")
@@ -35,6 +35,23 @@ def audit_verify(app: App, fmt: str) -> None:
                    f"({result.checked} entries before it verified)", err=True)
     if not result.ok:
         sys.exit(1)
+
+
+@audit.command("log")
+@click.option("--action", "prefix", metavar="PREFIX", help="Only actions starting so (e.g. 'case.read', 'user.').")
+@click.option("--actor", help="Only what this user did.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="The newest N entries.")
+@output_formats("table", "json")
+@pass_app
+def audit_log_list(app: App, prefix: str | None, actor: str | None, limit: int, fmt: str) -> None:
+    """Who did (or read) what, when: the newest entries, without their payloads (which may be confidential)."""
+    require_current(app.engine)
+    found = audit_log.entries(app.engine, prefix=prefix, actor=actor, limit=limit)
+    if fmt == "json":
+        emit_json([e.to_json() for e in found])
+    else:
+        click.echo(table([[e.seq, e.at.astimezone(app.service.tz).isoformat(timespec="seconds"), e.actor, e.action,
+                           e.ref or ""] for e in found], ["seq", "at", "actor", "action", "reference"]))
 
 
 def register(cli: click.Group) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..register import UserView
 from .app import App, pass_app
 from .output import emit_json, output_formats, table
 
@@ -27,6 +28,37 @@ def users_add(app: App, name: str, roles: tuple[str, ...], full_name: str | None
     added = app.service.add_user(name, roles, full_name=full_name, job_title=job_title, unit=unit,
                                  clearance=clearance)
     click.echo(f"user {added.username} added with the roles {', '.join(added.roles)}")
+
+
+@users.command("grant")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, help="A role from the policy (repeatable).")
+@click.option("--clearance", is_flag=True, help="May read confidential content (every such read is audited).")
+@pass_app
+def users_grant(app: App, name: str, roles: tuple[str, ...], clearance: bool) -> None:
+    """Give user NAME roles and/or clearance for confidential content."""
+    if not roles and not clearance:
+        raise click.UsageError("give --role ROLE and/or --clearance")
+    changed = app.service.change_user(name, grant=roles, clearance=True if clearance else None)
+    click.echo(_summary(changed))
+
+
+@users.command("revoke")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, help="A role to take away (repeatable).")
+@click.option("--clearance", is_flag=True, help="Take away clearance for confidential content.")
+@pass_app
+def users_revoke(app: App, name: str, roles: tuple[str, ...], clearance: bool) -> None:
+    """Take roles and/or clearance from user NAME (the last admin keeps the admin role)."""
+    if not roles and not clearance:
+        raise click.UsageError("give --role ROLE and/or --clearance")
+    changed = app.service.change_user(name, revoke=roles, clearance=False if clearance else None)
+    click.echo(_summary(changed))
+
+
+def _summary(user: UserView) -> str:
+    return (f"user {user.username}: roles {', '.join(user.roles)}; "
+            f"{'clearance for confidential content' if user.clearance else 'no clearance'}")
 
 
 @users.command("list")
