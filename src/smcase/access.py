@@ -55,6 +55,29 @@ class Viewer:
     clearance: bool
 
 
+def public_withholding(record: Any, case: Any, show_citizen_names: bool) -> str | None:
+    """Why a record's counterparts may not be published (the legal ground, or personal data), or None.
+
+    For the public journal, whoever produces it: a marking of the record or its case
+    that withholds parties, and the names of citizens whose social-media posts were
+    registered as incoming, unless the policy allows them.
+    """
+    for row in (record, case):
+        if row.confidentiality_ground and "parties" in (row.withheld_fields or WITHHELD_FIELDS):
+            return str(row.confidentiality_ground)
+    if record.direction == "incoming" and record.source_platform and not show_citizen_names:
+        return "personal data"
+    return None
+
+
+def public_description(row: Any) -> str:
+    """A case's or record's public title as it may be published: never a withheld title, never an identity number."""
+    if row.confidentiality_ground and row.public_title == row.title and {"title", "description"} & set(
+            row.withheld_fields or WITHHELD_FIELDS):
+        return withheld(row.confidentiality_ground)
+    return scrub(row.public_title) or ""
+
+
 @dataclass(frozen=True)
 class Read:
     """A read of confidential content by a user with clearance, for the audit log."""

@@ -333,6 +333,9 @@ class Record(ConfidentialityMixin, Base):
     source_author: Mapped[str | None] = mapped_column(String(200))
     source_author_id: Mapped[str | None] = mapped_column(String(200))
 
+    # Disposal destroys a record's documents and audit payloads; the register entry stays (numbers never skip).
+    disposed_at: Mapped[datetime | None]
+
     case: Mapped[Case] = relationship(back_populates="records")
     registered_by: Mapped[User] = relationship(lazy="joined")
     correspondents: Mapped[list[Correspondent]] = relationship(
@@ -379,6 +382,25 @@ class Document(Base):
     added_by: Mapped[str] = mapped_column(String(100))
 
     record: Mapped[Record] = relationship(back_populates="documents")
+
+
+class DisposalEntry(Base):
+    """The disposal log: one entry per disposed item (what, under which rule, when, by whom). It survives the item.
+
+    ``ref`` and ``what`` are public: an event key or record number, and a description
+    such as "comment on facebook" - never the disposed content.
+    """
+
+    __tablename__ = "disposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str] = mapped_column(String(32))  # event | record
+    entity_uuid: Mapped[uuid.UUID] = mapped_column(Uuid)
+    ref: Mapped[str] = mapped_column(String(400))
+    rule: Mapped[str] = mapped_column(String(64))
+    what: Mapped[str] = mapped_column(String(300))
 
 
 class AuditEntry(Base):

@@ -46,6 +46,9 @@ DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "channel.manage": ("registrar", "officer", "communications", "admin"),
     # An archive export holds every confidential value of the period.
     "archive.export": ("registrar", "archivist", "admin"),
+    # Disposal destroys content for good (after its log entry is written).
+    "archive.dispose": ("archivist", "admin"),
+    "case.hold": ("registrar", "archivist", "admin"),
 }
 
 
@@ -179,6 +182,8 @@ class Policy:
     channels: ChannelRules
     duties: DutyRules
     reviewed: str | None
+    #: The public journal shows the names of citizens whose posts were registered (default: withheld, GDPR).
+    show_citizen_names: bool
     document: dict[str, Any] = field(repr=False)
 
     @property
@@ -283,6 +288,7 @@ class Policy:
                 "policy_review_months": self.duties.policy_review_months,
             },
             "reviewed": self.reviewed,
+            "journal": {"show_citizen_names": self.show_citizen_names},
             "ingest": {
                 "confidential_ground": self.ingest.confidential_ground,
                 "confidential_class": self.ingest.confidential_class,
@@ -485,6 +491,7 @@ def _build(doc: dict[str, Any]) -> Policy:
         channels=channels,
         duties=duties,
         reviewed=meta.get("reviewed"),
+        show_citizen_names=doc.get("journal", {}).get("show_citizen_names", False),
         document=doc,
     )
 

@@ -844,6 +844,22 @@ class RegisterService:
             return self.view_record(number)
         return self.view_case(number)
 
+    def hold(self, number: str, held: bool = True) -> CaseView:
+        """Put a legal hold on a case (nothing of it is disposed of while it lasts), or lift it."""
+        self.require("case.hold")
+        now = self.clock()
+        with self._write() as session:
+            case = self._load_case(session, number)
+            if case.legal_hold == held:
+                raise InvalidState(f"case {case.diary_number} is {'already' if held else 'not'} on legal hold")
+            case.legal_hold = held
+            case.updated_at = now
+            self._audit(session, [audit.Change("case.hold" if held else "case.release", "case", case.uuid,
+                                               case.diary_number, {"before": {"legal_hold": not held},
+                                                                   "after": {"legal_hold": held}})], now)
+            number = case.diary_number
+        return self.view_case(number)
+
     # -- records ----------------------------------------------------------------
 
     def add_record(self, case_number: str, spec: RecordSpec) -> RecordView:

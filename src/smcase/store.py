@@ -125,3 +125,11 @@ class FileStore:
                 digest.update(chunk)
         if digest.hexdigest() != sha256:
             raise IntegrityError(f"document {sha256} in the file store no longer matches its digest")
+
+    def delete(self, sha256: str) -> bool:
+        """Destroy a stored file (disposal; the caller has made sure nothing refers to it). False if it was gone."""
+        try:
+            self.path(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -24,11 +24,13 @@ from . import (
     channels,
     classes,
     demo,
+    dispose,
     duties,
     export,
     inbox,
     info,
     ingest,
+    journal,
     plugins,
     policy,
     records,
@@ -39,7 +41,7 @@ from . import (
 )
 from .app import App
 
-_GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, channels, duties, export,
+_GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, channels, duties, journal, dispose, export,
            validate, plugins, standards, demo)
 
 

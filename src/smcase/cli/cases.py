@@ -136,6 +136,16 @@ def case_reopen(app: App, number: str, reason: str) -> None:
     click.echo(f"{reopened.diary_number} reopened")
 
 
+@case.command("hold")
+@click.argument("number")
+@click.option("--release", is_flag=True, help="Lift the legal hold instead.")
+@pass_app
+def case_hold(app: App, number: str, release: bool) -> None:
+    """Put a legal hold on a case: nothing of it is disposed of until it is released."""
+    held = app.service.hold(number, not release)
+    click.echo(f"{held.diary_number} {'is on legal hold' if held.legal_hold else 'is no longer on legal hold'}")
+
+
 @case.command("mark")
 @click.argument("number")
 @click.option("--ground", help="Legal ground (id or citation from the policy).")

@@ -40,6 +40,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, lazyload
 
 from .. import __version__
+from ..access import public_description, public_withholding
 from ..duties import add_months
 from ..errors import ConfigError, InvalidInput
 from ..model import (
@@ -83,6 +84,66 @@ STATUS = {"open": "Under behandling", "in_progress": "Under behandling", "closed
 SCHEMAS = {"arkivstruktur.xsd": "noark5/arkivstruktur", "metadatakatalog.xsd": "noark5/metadatakatalog",
            "endringslogg.xsd": "noark5/endringslogg", "loependeJournal.xsd": "noark5/loependeJournal",
            "offentligJournal.xsd": "noark5/offentligJournal", "addml.xsd": "noark5/addml"}
+
+
+def noark_parties(record: Any, parties: list[Any], by: str) -> list[tuple[str, str]]:
+    """Correspondents as Noark parties (type, name); every journalpost needs at least one (1..*)."""
+    roles = {"sender": "Avsender", "recipient": "Mottaker", "copy_recipient": "Kopimottaker"}
+    internal = record.direction in ("internal", "memo")
+    found = [(("Intern " + roles[p.role].lower()) if internal else roles[p.role], p.name) for p in parties]
+    if not found:
+        if record.direction == "incoming":
+            found = [("Avsender", record.source_author or "Ukjent avsender")]
+        else:
+            found = [("Intern avsender", by)]
+    return found
+
+
+def journal_head(ns: str, first: date | None, last: date | None, count: int, register: Any) -> etree._Element:
+    """The ``journalhode`` of a løpende or offentlig journal."""
+    head = etree.Element(f"{{{ns}}}journalhode", nsmap={None: ns})
+    for name, value in (("journalStartDato", first), ("journalSluttDato", last), ("seleksjon", "journaldato"),
+                        ("antallJournalposter", count)):
+        etree.SubElement(head, f"{{{ns}}}{name}").text = str(value)
+    creator = etree.SubElement(head, f"{{{ns}}}arkivskaper")
+    etree.SubElement(creator, f"{{{ns}}}arkivskaperID").text = register.org_number or str(register.uuid)
+    etree.SubElement(creator, f"{{{ns}}}arkivskaperNavn").text = register.name
+    return head
+
+
+def journal_entry(ns: str, public: bool, record: Any, case: Any, cls: Any, parties: list[tuple[str, str]],
+                  tz: Any, show_citizen_names: bool) -> etree._Element:
+    """One ``journalregistrering``. In the public journal the titles are left out, the public titles are what
+    may be published, and withheld names are ``*****`` (the Noark convention)."""
+    def add(parent: etree._Element, name: str, value: Any) -> None:
+        if value not in (None, ""):
+            etree.SubElement(parent, f"{{{ns}}}{name}").text = str(value)
+
+    entry = etree.Element(f"{{{ns}}}journalregistrering", nsmap={None: ns})
+    klasse = etree.SubElement(entry, f"{{{ns}}}klasse")
+    add(klasse, "klasseID", cls.code)
+    add(klasse, "tittel", cls.title)
+    folder = etree.SubElement(entry, f"{{{ns}}}saksmappe")
+    add(folder, "saksaar", case.year)
+    add(folder, "sakssekvensnummer", case.seq)
+    if not public:
+        add(folder, "tittel", case.title)
+    add(folder, "offentligTittel", public_description(case) if public else case.public_title)
+    post = etree.SubElement(entry, f"{{{ns}}}journalpost")
+    add(post, "systemID", record.uuid)
+    add(post, "journalaar", record.journal_year)
+    add(post, "journalsekvensnummer", record.journal_seq)
+    add(post, "journalpostnummer", record.number)
+    if not public:
+        add(post, "tittel", record.title)
+    add(post, "offentligTittel", public_description(record) if public else record.public_title)
+    add(post, "journaldato", record.registered_at.astimezone(tz).date().isoformat())
+    screened = public and public_withholding(record, case, show_citizen_names) is not None
+    for role, name in parties:
+        party = etree.SubElement(post, f"{{{ns}}}korrespondansepart")
+        add(party, "korrespondanseparttype", role)
+        add(party, "korrespondansepartNavn", SCREENED if screened else name)
+    return entry
 
 
 @dataclass
@@ -378,7 +439,7 @@ class NoarkExport:
         if record.public_title != record.title:
             _leaf(entry, "offentligTittel", record.public_title)
         _leaf(entry, "dokumentmedium", MEDIUM)
-        for role, name in self._parties(record, parties, by):
+        for role, name in noark_parties(record, parties, by):
             party = etree.SubElement(entry, f"{{{NS}}}korrespondansepart")
             _leaf(party, "korrespondanseparttype", role)
             _leaf(party, "korrespondansepartNavn", name)
@@ -399,18 +460,6 @@ class NoarkExport:
         self.counts.first_journal_day = min(first, journal_day) if first else journal_day
         self.counts.last_journal_day = max(last, journal_day) if last else journal_day
         return entry
-
-    def _parties(self, record: Any, parties: list[Any], by: str) -> list[tuple[str, str]]:
-        """Correspondents as Noark parties; every journalpost needs at least one (1..*)."""
-        roles = {"sender": "Avsender", "recipient": "Mottaker", "copy_recipient": "Kopimottaker"}
-        internal = record.direction in ("internal", "memo")
-        found = [(("Intern " + roles[p.role].lower()) if internal else roles[p.role], p.name) for p in parties]
-        if not found:
-            if record.direction == "incoming":
-                found = [("Avsender", record.source_author or "Ukjent avsender")]
-            else:
-                found = [("Intern avsender", by)]
-        return found
 
     def _dokumentbeskrivelse(self, work: Path, record: Any, document: Any, by: str) -> etree._Element:
         extension = archival_extension(document.format, document.original_name, record.uuid)
@@ -510,7 +559,8 @@ class NoarkExport:
                 xf.write_declaration()
                 stack.enter_context(xf.element(f"{{{ns}}}{name}", nsmap={None: ns, "xsi": XSI},
                                                attrib={f"{{{XSI}}}schemaLocation": f"{ns} {name}.xsd"}))
-                xf.write(self._journal_head(ns), pretty_print=True)
+                xf.write(journal_head(ns, self.counts.first_journal_day, self.counts.last_journal_day,
+                                      self.counts.records, self.register), pretty_print=True)
             for partition in conn.execute(records).partitions():
                 ids = [r.id for r in partition]
                 cases = {c.id: c for c in conn.execute(select(*table_of(Case).c).where(
@@ -520,51 +570,10 @@ class NoarkExport:
                     case = cases[record.case_id]
                     for name, public in names.items():
                         ns = f"http://www.arkivverket.no/standarder/noark5/{name}"
-                        streams[name].write(self._journal_entry(ns, public, record, case, classes[case.class_id],
-                                                                parties.get(record.id, [])), pretty_print=True)
-
-    def _journal_head(self, ns: str) -> etree._Element:
-        head = etree.Element(f"{{{ns}}}journalhode", nsmap={None: ns})
-        for name, value in (("journalStartDato", self.counts.first_journal_day),
-                            ("journalSluttDato", self.counts.last_journal_day), ("seleksjon", "journaldato"),
-                            ("antallJournalposter", self.counts.records)):
-            etree.SubElement(head, f"{{{ns}}}{name}").text = str(value)
-        creator = etree.SubElement(head, f"{{{ns}}}arkivskaper")
-        etree.SubElement(creator, f"{{{ns}}}arkivskaperID").text = self.register.org_number or str(self.register.uuid)
-        etree.SubElement(creator, f"{{{ns}}}arkivskaperNavn").text = self.register.name
-        return head
-
-    def _journal_entry(self, ns: str, public: bool, record: Any, case: Any, cls: Any,
-                       parties: list[Any]) -> etree._Element:
-        def add(parent: etree._Element, name: str, value: Any) -> None:
-            if value not in (None, ""):
-                etree.SubElement(parent, f"{{{ns}}}{name}").text = str(value)
-
-        entry = etree.Element(f"{{{ns}}}journalregistrering", nsmap={None: ns})
-        klasse = etree.SubElement(entry, f"{{{ns}}}klasse")
-        add(klasse, "klasseID", cls.code)
-        add(klasse, "tittel", cls.title)
-        folder = etree.SubElement(entry, f"{{{ns}}}saksmappe")
-        add(folder, "saksaar", case.year)
-        add(folder, "sakssekvensnummer", case.seq)
-        if not public:
-            add(folder, "tittel", case.title)
-        add(folder, "offentligTittel", case.public_title)
-        post = etree.SubElement(entry, f"{{{ns}}}journalpost")
-        add(post, "systemID", record.uuid)
-        add(post, "journalaar", record.journal_year)
-        add(post, "journalsekvensnummer", record.journal_seq)
-        add(post, "journalpostnummer", record.number)
-        if not public:
-            add(post, "tittel", record.title)
-        add(post, "offentligTittel", record.public_title)
-        add(post, "journaldato", record.registered_at.astimezone(self.tz).date().isoformat())
-        withheld = "parties" in set(record.withheld_fields or ()) or "parties" in set(case.withheld_fields or ())
-        for role, name in self._parties(record, parties, self._user(record.registered_by_id)):
-            party = etree.SubElement(post, f"{{{ns}}}korrespondansepart")
-            add(party, "korrespondanseparttype", role)
-            add(party, "korrespondansepartNavn", SCREENED if public and withheld else name)
-        return entry
+                        streams[name].write(journal_entry(
+                            ns, public, record, case, classes[case.class_id],
+                            noark_parties(record, parties.get(record.id, []), self._user(record.registered_by_id)),
+                            self.tz, self.service.policy.show_citizen_names), pretty_print=True)
 
     # -- arkivuttrekk.xml ----------------------------------------------------------------
 

@@ -1,0 +1,38 @@
+"""``smcase journal``: the public journal (SE postlista, NO offentlig journal)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..export.journal import FORMATS, PublicJournal
+from ..standards import ENV, Standards
+from .app import App, pass_app
+from .output import parse_day
+
+
+@click.command("journal")
+@click.option("--from", "start", required=True, metavar="DATE", help="First registration day (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, metavar="DATE", help="Last registration day (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True,
+              help="html: an accessible page; json; xml: Noark 5 offentligJournal.xml (Norway, needs --out).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (atomically).")
+@click.option("--standards", "folder", metavar="DIR", help=f"Official schemas, to validate the XML. [env: {ENV}]")
+@pass_app
+def journal(app: App, start: str, end: str, fmt: str, out: Path | None, folder: str | None) -> None:
+    """Every record registered in the period, as it may be published: nothing secret, no citizen's name
+    unless the policy allows it (RAT-9, TOR-9, NOR-7, REN-5)."""
+    standards = Standards.from_option(folder) if fmt == "xml" else None
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    assert first is not None and last is not None
+    count = PublicJournal(app.service).write(fmt, first, last, out, sys.stdout, standards)
+    if out is not None:
+        click.echo(f"{out}: {count} journal entries from {first} to {last}"
+                   + (", valid against offentligJournal.xsd" if fmt == "xml" else ""))
+
+
+def register(cli: click.Group) -> None:
+    """Add this command to the root group."""
+    cli.add_command(journal)
