@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import click
@@ -40,8 +41,9 @@ def demo(folder: Path | None, country: str) -> None:
         for step in steps:
             click.echo(f"  {step.number:<14} {step.what}")
         click.echo("\nThe register now:")
-        rows = [[c.diary_number, c.status, c.class_code, c.public_title,
-                 c.confidentiality or ""] for c in service.iter_cases()]
+        cases = list(service.iter_cases())
+        rows = [[c.diary_number, c.status, c.class_code, c.public_title, c.confidentiality or ""] for c in cases]
+        secret = next((c.diary_number for c in cases if c.confidentiality), None)
         click.echo(table(rows, ["diary number", "status", "class", "public title", "confidential"]))
         result = audit.verify(engine)
         click.echo(f"\nAudit log: {result.checked} entries, {'chain verifies' if result.ok else 'BROKEN'}")
@@ -53,6 +55,10 @@ def demo(folder: Path | None, country: str) -> None:
     click.echo("  smcase case list --json")
     click.echo("  smcase inbox list --open          # posts still to unpublish or remove")
     click.echo("  smcase audit verify")
+    if secret:
+        click.echo(f"  smcase --user erik case show '{secret}'   # erik has no clearance: [withheld: ...]")
+    year = date.today().year
+    click.echo(f"  smcase journal --from {year}-01-01 --to {year}-12-31 --format json   # what may be published")
     archive = "fgs archive.zip --zip" if country == "SE" else "noark5 uttrekk"
     click.echo(f"  smcase export {archive} --standards DIR   # the closed cases, for the archive (see README)")
 
