@@ -59,12 +59,11 @@ M = f"{{{METS}}}"
 E = f"{{{ERMS}}}"
 HREF = f"{{{XLINK}}}href"
 UNITS = {f"{E}aggregation", f"{E}record", f"{E}control"}
-_SIMPLE_CONTEXT = re.compile(r"^\s*(\*|[\w.-]+:[\w.-]+|[\w.-]+)\s*(?:\[\s*@([\w.-]+)\s*=\s*'[^']*'\s*\])?\s*$")
 
 
 @dataclass(frozen=True)
 class _Rule:
-    """One Schematron rule: where it applies, and its asserts (XPath 1.0, each with its message)."""
+    """One Schematron rule: does its context match an element, and its asserts (XPath 1.0, with messages)."""
 
     context: str
     matches: etree.XPath
@@ -72,21 +71,20 @@ class _Rule:
 
 
 class Schematron:
-    """The rules of an ISO Schematron file, applied to one element at a time while a document streams by.
+    """The rules of an ISO Schematron file, applied to each case and record as the document streams by.
 
-    Rules are indexed by the element name or the attribute their context names, so
-    an element is only tested against rules that could apply to it. Within a
-    pattern the first rule whose context matches fires, as in Schematron.
+    The contexts of a pattern's rules become one XPath that libxml2 evaluates over
+    the unit (in C): only the elements some rule applies to reach Python, and those
+    are rare. Nested units were checked and freed when they ended. Within a pattern
+    the first rule whose context matches an element fires, as in Schematron.
     """
 
     def __init__(self, path: Path) -> None:
         tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
         ns = {n.get("prefix"): n.get("uri") for n in tree.iter(f"{SCH}ns")}
-        self.patterns: list[tuple[dict[str, list[_Rule]], dict[str, list[_Rule]], list[_Rule]]] = []
+        self.patterns: list[tuple[etree.XPath, list[_Rule]]] = []
         for pattern in tree.iter(f"{SCH}pattern"):
-            by_tag: dict[str, list[_Rule]] = {}
-            by_attribute: dict[str, list[_Rule]] = {}
-            other: list[_Rule] = []
+            rules, finds = [], []
             for element in pattern.iter(f"{SCH}rule"):
                 context = element.get("context", "")
                 if "/" in context:
@@ -97,40 +95,33 @@ class Schematron:
                                  else f"not({test.get('test')})", namespaces=ns),
                      " ".join("".join(test.itertext()).split()))
                     for test in element if test.tag in (f"{SCH}assert", f"{SCH}report"))
-                alternatives = [part.strip() for part in context.split("|")]
-                rule = _Rule(context, etree.XPath(" or ".join(f"boolean(self::{a})" for a in alternatives),
-                                                  namespaces=ns), asserts)
-                simple = [_SIMPLE_CONTEXT.match(a) for a in alternatives]
-                if not all(simple):
-                    other.append(rule)
-                    continue
-                for match in simple:
-                    assert match is not None
-                    name, attribute = match[1], match[2]
-                    if attribute:
-                        by_attribute.setdefault(attribute, []).append(rule)
-                    elif name != "*":
-                        prefix, _, local = name.rpartition(":")
-                        by_tag.setdefault(f"{{{ns.get(prefix, '') if prefix else ''}}}{local}"
-                                          if prefix else local, []).append(rule)
-                    else:
-                        other.append(rule)
-            self.patterns.append((by_tag, by_attribute, other))
+                parts = [part.strip() for part in context.split("|")]
+                finds += [f"descendant-or-self::{part}" for part in parts]
+                rules.append(_Rule(context, etree.XPath(" or ".join(f"boolean(self::{part})" for part in parts),
+                                                        namespaces=ns), asserts))
+            if rules:
+                self.patterns.append((etree.XPath(" | ".join(finds), namespaces=ns), rules))
 
-    def check(self, element: Any) -> Iterator[str]:
-        """The messages of the asserts ``element`` fails."""
-        for by_tag, by_attribute, other in self.patterns:
-            candidates = list(by_tag.get(element.tag, ()))
-            if element.attrib:
-                for name in element.attrib:
-                    candidates.extend(by_attribute.get(name, ()))
-            candidates.extend(other)
-            for rule in candidates:
-                if rule.matches(element):
-                    for test, message in rule.asserts:
-                        if not test(element):
-                            yield message
-                    break  # the first matching rule of a pattern fires
+    def check(self, unit: Any) -> Iterator[tuple[Any, str]]:
+        """(element, message) for every assert failed in ``unit`` (its nested units excluded)."""
+        for find, rules in self.patterns:
+            for element in find(unit):
+                if element is not unit and _inside_unit(element, unit):
+                    continue
+                rule = next(rule for rule in rules if rule.matches(element))  # the first one fires
+                for test, message in rule.asserts:
+                    if not test(element):
+                        yield element, message
+
+
+def _inside_unit(element: Any, unit: Any) -> bool:
+    """Is ``element`` inside a case or record nested in ``unit`` (checked when that one ended)?"""
+    node = element.getparent()
+    while node is not None and node is not unit:
+        if node.tag in UNITS:
+            return True
+        node = node.getparent()
+    return False
 
 
 @dataclass
@@ -192,14 +183,6 @@ class FileList:
         """Drop the temporary list."""
         self.db.close()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _subtree(element: Any) -> Iterator[Any]:
-    """``element`` and its descendants, without the nested cases and records (checked when they ended)."""
-    yield element
-    for child in element:
-        if isinstance(child.tag, str) and child.tag not in UNITS:
-            yield from _subtree(child)
 
 
 def _free(element: Any) -> None:
@@ -479,9 +462,8 @@ class FgsValidator:
                                                    no_network=True, resolve_entities=False,
                                                    tag=[*UNITS, f"{E}erms"]):
                 line = element.sourceline or line
-                for item in _subtree(element):
-                    for message in rules.check(item):
-                        r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): {message}")
+                for item, message in rules.check(element):
+                    r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): {message}")
                 if element.tag != f"{E}control":
                     self._requirements(element, name, ids, r, files, root)
                 if element.getparent() is not None:
