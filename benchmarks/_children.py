@@ -33,3 +33,29 @@ def in_process(target: Any, *args: Any) -> tuple[Any, ...]:
     proc = ctx.Process(target=target, args=(*args, results))
     proc.start()
     return tuple(wait_for(proc, results))
+
+
+def print_table(rows: list[dict[str, Any]], count: str, main_file: str, main_mb: str) -> None:
+    """The export/validation table both archive benchmarks print, then the sizes and the memory trend.
+
+    Each row has ``count`` (posts or records), build, export, floor, validation and
+    xmllint seconds, package and main-file sizes, peak RSS and the failed rules.
+    """
+    print(f"{count:>9}{'build s':>9}{'export s':>10}{'MB/s':>7}{'RSS MB':>8}{'floor s':>9}{'ratio':>7}"
+          f"{'valid. s':>10}{'MB/s':>7}{'RSS MB':>8}{'xmllint s':>11}{'ratio':>7}  rules")
+    for r in rows:
+        print(f"{r[count]:>9}{r['built']:>9.1f}{r['export_s']:>10.1f}{r['size_mb'] / r['export_s']:>7.1f}"
+              f"{r['export_mb']:>8.0f}{r['floor_s']:>9.1f}{r['export_s'] / r['floor_s']:>7.2f}{r['validate_s']:>10.1f}"
+              f"{r['size_mb'] / r['validate_s']:>7.1f}{r['validate_mb']:>8.0f}{r['xmllint_s']:>11.1f}"
+              f"{r['validate_s'] / r['xmllint_s']:>7.2f}  {'all pass' if not r['failed'] else r['failed']}")
+    big, small = rows[-1], rows[0]
+    print(f"\n{main_file} at {big[count]} {count}: {big[main_mb]:.0f} MB; package {big['size_mb']:.0f} MB; "
+          f"xmllint {'valid' if big['xmllint_ok'] else 'INVALID'}")
+    print(f"export RSS {small['export_mb']:.0f} → {big['export_mb']:.0f} MB, validation RSS "
+          f"{small['validate_mb']:.0f} → {big['validate_mb']:.0f} MB from {small[count]} to {big[count]} {count}")
+
+
+def print_targets(checks: dict[str, bool]) -> None:
+    """One line per target: met or NOT met."""
+    for name, met in checks.items():
+        print(f"Target {name}: {'met' if met else 'NOT met'}")

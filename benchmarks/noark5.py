@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _children import in_process, peak_mb
+from _children import in_process, peak_mb, print_table, print_targets
 from _register import POSTS_PER_CASE, build
 
 
@@ -159,27 +159,16 @@ def main() -> None:
         raise SystemExit("xmllint is missing: install Debian's libxml2-utils")
     standards = Path(args.standards)
     rows = [measure(n, standards) for n in sorted({max(10_000, args.posts // 10), args.posts})]
-    print(f"{'posts':>9}{'build s':>9}{'export s':>10}{'MB/s':>7}{'RSS MB':>8}{'floor s':>9}{'ratio':>7}"
-          f"{'valid. s':>10}{'MB/s':>7}{'RSS MB':>8}{'xmllint s':>11}{'ratio':>7}  rules")
-    for r in rows:
-        print(f"{r['posts']:>9}{r['built']:>9.1f}{r['export_s']:>10.1f}{r['size_mb'] / r['export_s']:>7.1f}"
-              f"{r['export_mb']:>8.0f}{r['floor_s']:>9.1f}{r['export_s'] / r['floor_s']:>7.2f}{r['validate_s']:>10.1f}"
-              f"{r['size_mb'] / r['validate_s']:>7.1f}{r['validate_mb']:>8.0f}{r['xmllint_s']:>11.1f}"
-              f"{r['validate_s'] / r['xmllint_s']:>7.2f}  {'all pass' if not r['failed'] else r['failed']}")
+    print_table(rows, "posts", "arkivstruktur.xml", "struct_mb")
     big, small = rows[-1], rows[0]
-    print(f"\narkivstruktur.xml at {big['posts']} posts: {big['struct_mb']:.0f} MB; package {big['size_mb']:.0f} MB; "
-          f"xmllint {'valid' if big['xmllint_ok'] else 'INVALID'}")
-    print(f"export RSS {small['export_mb']:.0f} → {big['export_mb']:.0f} MB, validation RSS "
-          f"{small['validate_mb']:.0f} → {big['validate_mb']:.0f} MB from {small['posts']} to {big['posts']} posts")
     checks = {
         "export within 2x of the floor": big["export_s"] <= 2 * big["floor_s"],
         "export under 300 MB": big["export_mb"] < 300,
+        "export memory flat (within 10%)": big["export_mb"] <= 1.1 * small["export_mb"],
         "validation within 2x of xmllint": big["validate_s"] <= 2 * big["xmllint_s"],
         "validation under 300 MB": big["validate_mb"] < 300,
     }
-    for name, met in checks.items():
-        print(f"Target {name}: {'met' if met else 'NOT met'}")
-
+    print_targets(checks)
 
 if __name__ == "__main__":
     main()
