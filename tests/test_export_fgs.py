@@ -146,6 +146,8 @@ def test_the_zip_holds_the_package_folder_and_validates(torsby: Cli, standards_d
         names = package.namelist()
     assert "torsby-2026/METS.xml" in names and all(n.startswith("torsby-2026/") for n in names)
     assert "all rules pass" in ok(torsby("validate", str(archive), "--standards", str(standards_dir)))
+    exports = json.loads(ok(torsby("audit", "log", "--action", "archive.export", "--json")))
+    assert [(e["actor"], e["ref"].split()[0]) for e in exports] == [("anna", "fgs")]  # the read of it all, audited
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 

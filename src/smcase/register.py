@@ -320,6 +320,7 @@ class RegisterService:
         self.numbering = self.policy.numbering
         self.files = files
         self.register_name = register.name
+        self.register_uuid = register.uuid
         self._actor_id = actor.id
         self.actor = Viewer(actor.username, tuple(actor.role_names), actor.clearance)
         # VIM-7: whoever answers states name and title; outgoing records carry them.
@@ -388,6 +389,13 @@ class RegisterService:
                 with self._write() as session:
                     self._audit(session, [audit.Change(r.action, r.entity, r.entity_uuid, r.ref, {})
                                           for r in reads], now)
+
+    def note_export(self, kind: str, ref: str, summary: dict[str, Any]) -> None:
+        """Audit an archive export: it read every confidential value of its period (``archive.export``)."""
+        now = self.clock()
+        with self._write() as session:
+            self._audit(session, [audit.Change("archive.export", "register", self.register_uuid, f"{kind} {ref}"[:200],
+                                               {"after": summary})], now)
 
     def require(self, action: str) -> None:
         """PermissionDenied unless the acting user has a role the policy allows ``action`` for."""

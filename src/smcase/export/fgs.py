@@ -168,6 +168,7 @@ class FgsExport:
                 self._write_all(work, objid, start, end)
                 if check:
                     self._validate(work)
+                self.service.note_export("fgs", f"{start}/{end} {out.name}", self.counts.to_json())
                 if not as_zip:
                     os.replace(work, out)
                     return Packaged(out, self.counts, (start, end), self.version.name)

@@ -246,6 +246,7 @@ class NoarkExport:
                 self._write_all(work, start, end)
                 if check:
                     self._validate(work)
+                self.service.note_export("noark5", f"{start}/{end} {out.name}", self.counts.to_json())
                 if not tar:
                     os.replace(work, out)
                     return Exported(out, self.counts, (start, end))
