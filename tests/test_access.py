@@ -135,3 +135,15 @@ def test_no_withheld_value_reaches_a_viewer_without_clearance(se: RegisterServic
     shown += json.dumps([c.to_json() for c in viewer.iter_cases(text=name)], ensure_ascii=False)
     assert name not in shown and number not in shown and text not in shown
     assert "[withheld: OSL 21 kap. 3 §]" in shown
+
+
+def test_tor11_every_action_is_one_individual_users(torsby: Cli) -> None:
+    """TOR-11: no group accounts; smcase knows only individuals, and the audit log names who did each thing."""
+    unknown = torsby("case", "open", "--title", "Från ett gruppkonto", user="kommunikation")
+    assert unknown.exit_code == 1 and "kommunikation" in unknown.stderr
+    ok(torsby("case", "open", "--title", "Erik öppnar", user="erik"))
+    ok(torsby("case", "open", "--title", "Anna öppnar"))
+    opened = json.loads(ok(torsby("audit", "log", "--action", "case.open", "--json")))
+    assert [e["actor"] for e in opened][-2:] == ["erik", "anna"]
+    again = torsby("users", "add", "erik", "--role", "officer")
+    assert again.exit_code == 1 and "already exists" in again.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,19 @@ def test_only_archivists_and_admins_dispose(register: tuple[Cli, list[str]]) -> 
     refused = register("dispose", user="erik")
     assert refused.exit_code == 1 and "may not archive.dispose" in refused.stderr
     assert json.loads(ok(register("dispose", "--dry-run", "--json", user="erik")))  # listing is allowed
+
+
+@pytest.mark.parametrize("municipality, days", [("rattvik", 0), ("vimmerby", 30), ("norsjo", 0)])
+def test_rat7_vim6d_nor5_trivial_comments_go_when_no_longer_current(cli: Cli, municipality: str, days: int) -> None:
+    """RAT-7, NOR-5: replies and comments may be disposed of continuously; VIM-6d: when no longer current."""
+    ok(cli("init", "--name", f"{municipality} kommun", "--policy",
+           str(REPO / "fixtures" / "policies" / f"{municipality}.toml")))
+    now = datetime.now(UTC)
+    feed = [{"platform": "facebook", "id": f"c{n}", "kind": "comment", "direction": "in", "text": "Bra jobbat!",
+             "created_at": (now - timedelta(days=age)).isoformat()} for n, age in enumerate((0, 10, 45))]
+    ok(cli("ingest", "-", "--format", "jsonl", input="".join(json.dumps(e) + "\n" for e in feed)))
+    due = json.loads(ok(cli("dispose", "--dry-run", "--json")))
+    expected = [f"facebook:c{n}:1" for n, age in enumerate((0, 10, 45)) if age >= days]
+    assert [i["ref"] for i in due] == expected and {i["rule"] for i in due} <= {"trivial-social"}
+    assert [i["ref"] for i in json.loads(ok(cli("dispose", "--json")))] == expected
+    assert len(json.loads(ok(cli("dispose", "log", "--json")))) == len(expected)
