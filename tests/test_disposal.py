@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from sqlalchemy import create_engine, select
 
 from smcase.model import AuditEntry, AuditPayload, EventRow
@@ -133,3 +134,45 @@ def test_rat7_vim6d_nor5_trivial_comments_go_when_no_longer_current(cli: Cli, mu
     assert [i["ref"] for i in due] == expected and {i["rule"] for i in due} <= {"trivial-social"}
     assert [i["ref"] for i in json.loads(ok(cli("dispose", "--json")))] == expected
     assert len(json.loads(ok(cli("dispose", "log", "--json")))) == len(expected)
+
+
+def test_performed_disposal_reaches_the_fgs_package(register: tuple[Cli, list[str]], standards_dir: Path,
+                                                    tmp_path: Path) -> None:
+    register, (closed, _held, _open) = register  # type: ignore[assignment]
+    ok(register("dispose"))
+    out = tmp_path / "paket"
+    ok(register("export", "fgs", str(out), "--standards", str(standards_dir)))
+    tree = etree.parse(str(out / "representations/rep1/data/erms.xml"))
+    e = "{https://DILCIS.eu/XML/ERMS}"
+    applied = {r.findtext(f"{e}objectId"): [d.get("dateType") for d in r.iter(f"{e}disposalDate")]
+               for r in tree.iter(f"{e}record")}
+    assert applied[f"{closed}-1"] == ["retention_period_end", "applied"]  # the receipt, disposed of
+    assert applied[f"{closed}-2"] == ["retention_period_start"]  # the decision, preserved
+
+
+def test_performed_disposal_reaches_the_noark_extraction(cli: Cli, standards_dir: Path, tmp_path: Path) -> None:
+    """Arkade N5.45: the flag omfatterDokumenterSomErKassert agrees with utfoertKassasjon in arkivstruktur.xml."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text((REPO / "fixtures" / "policies" / "rennebu.toml").read_text(encoding="utf-8") + '''
+[[disposal.rules]]
+id = "kvitteringer"
+action = "dispose"
+after_years = 0
+record_kinds = ["receipt"]
+description = "Mottakskvitteringer kasseres når saken er avsluttet"
+''', encoding="utf-8")
+    ok(cli("init", "--name", "Rennebu kommune", "--org-number", "964903123", "--policy", str(policy)))
+    receipt = tmp_path / "kvittering.txt"
+    receipt.write_text("Mottakskvittering\n", encoding="utf-8")
+    ok(cli("case", "open", "--title", "Søknad"))
+    ok(cli("record", "add", "2026/1", "--direction", "out", "--description", "Kvittering", "--kind", "receipt",
+           "--file", str(receipt)))
+    ok(cli("record", "add", "2026/1", "--direction", "out", "--description", "Vedtak", "--to", "Per Hansen"))
+    ok(cli("case", "close", "2026/1"))
+    assert [i["ref"] for i in json.loads(ok(cli("dispose", "--json")))] == ["2026/1-1"]
+    out = tmp_path / "uttrekk"
+    ok(cli("export", "noark5", str(out), "--standards", str(standards_dir)))
+    n = "{http://www.arkivverket.no/standarder/noark5/arkivstruktur}"
+    done = etree.parse(str(out / "arkivstruktur.xml")).find(f".//{n}arkivdel/{n}utfoertKassasjon")
+    assert done is not None and done.findtext(f"{n}kassertAv") == "anna"
+    assert ">true<" in (out / "arkivuttrekk.xml").read_text(encoding="utf-8").split("omfatterDokumenterSomErKassert")[1][:200]

@@ -82,7 +82,7 @@ CASE_COLUMNS = (Case.id, Case.uuid, Case.diary_number, Case.title, Case.public_t
 RECORD_COLUMNS = (Record.id, Record.uuid, Record.case_id, Record.number, Record.direction, Record.kind, Record.title,
                   Record.public_title, Record.registered_at, Record.registered_by_id, Record.source_platform,
                   Record.source_external_id, Record.source_author, Record.confidentiality_ground,
-                  Record.confidentiality_marked_at)
+                  Record.confidentiality_marked_at, Record.disposed_at)
 PARTY = {"sender": "sender", "recipient": "recipient", "copy_recipient": "recipient"}
 METS_NSMAP = {None: METS, "xlink": XLINK, "csip": CSIP, "sip": SIP, "xsi": XSI}
 # Subtrees written into an open element declare what they use; only that, to keep large METS files lean.
@@ -329,8 +329,11 @@ class FgsExport:
             _text(dates, "date", self._when(unit.confidentiality_marked_at), {"dateType": "confidentiality_assessed"})
         self.counts.confidential += 1
 
-    def _disposal(self, parent: etree._Element, rule_id: str, closed: datetime) -> None:
-        """The disposal rule as ERMS ``disposal``; built once per rule and closing day, then copied."""
+    def _disposal(self, parent: etree._Element, rule_id: str, closed: datetime, applied: datetime | None = None) -> None:
+        """The disposal rule as ERMS ``disposal``; built once per rule and closing day, then copied.
+
+        ``applied``: when the content was disposed of (``smcase dispose``), as ``disposalDate dateType="applied"``.
+        """
         closed_day = closed.astimezone(self.tz).date()
         key = (rule_id, closed_day)
         template = self.disposals.get(key)
@@ -339,7 +342,10 @@ class FgsExport:
                 self.disposals.clear()
             template = self.disposals[key] = self._disposal_element(self.service.policy.disposal_rule(rule_id),
                                                                     closed_day)
-        parent.append(deepcopy(template))
+        disposal = deepcopy(template)
+        parent.append(disposal)
+        if applied is not None:
+            _text(disposal[-1], "disposalDate", self._when(applied), {"dateType": "applied"})
         if template.get("disposable") == "true":
             self.counts.disposal_decisions += 1
 
@@ -379,7 +385,10 @@ class FgsExport:
         self._restriction(element, record)
         rule = self.record_rules.get(record.kind) or self.record_rules.setdefault(
             record.kind, self.service.policy.record_rule_for(record.kind))
-        self._disposal(element, rule, case.closed_at)
+        if self.service.policy.disposal_rule(rule).action != "dispose" and \
+                self.service.policy.disposal_rule(case.disposal_rule).action == "dispose":
+            rule = case.disposal_rule  # the case's rule disposes of its records (as 'smcase dispose' applies it)
+        self._disposal(element, rule, case.closed_at, record.disposed_at)
         etree.SubElement(element, f"{E}direction", directionDefinition=DIRECTION[record.direction])
         by = self._user(record.registered_by_id)
         agents = etree.SubElement(element, f"{E}agents")

@@ -49,6 +49,7 @@ from ..model import (
     Case,
     Classification,
     Correspondent,
+    DisposalEntry,
     Record,
     Register,
     User,
@@ -156,6 +157,7 @@ class Counts:
     changes: int = 0
     screened: int = 0
     disposal_decisions: int = 0
+    disposed_records: int = 0
     open_cases: int = 0
     first_journal_day: date | None = None
     last_journal_day: date | None = None
@@ -273,12 +275,24 @@ class NoarkExport:
                 raise InvalidInput(f"nothing to extract: no case was closed between {start} and {end}")
             self.register = register
             self.ids = self._unit_ids(register.uuid, start, end)
+            self.disposed = self._performed_disposal(conn, in_period)
             self._arkivstruktur(session, work, start, end, in_period)
             self._endringslogg(conn, work, in_period)
             self._journals(session, work, in_period)
         for name, key in SCHEMAS.items():
             shutil.copyfile(self.standards.path(key), work / name)
         self._arkivuttrekk(work, start, end)
+
+    def _performed_disposal(self, conn: Any, in_period: Any) -> tuple[datetime, str] | None:
+        """When and by whom documents of the extracted cases were last disposed of, if ever (``utfoertKassasjon``)."""
+        log = table_of(DisposalEntry)
+        extracted = select(Record.uuid).join(Case, Case.id == Record.case_id).where(in_period)
+        row = conn.execute(select(log.c.at, log.c.actor, func.count().over()).where(
+            log.c.entity == "record", log.c.entity_uuid.in_(extracted)).order_by(log.c.at.desc()).limit(1)).first()
+        if row is None:
+            return None
+        self.counts.disposed_records = row[2]
+        return row[0], row[1]
 
     def _unit_ids(self, register: uuid.UUID, start: date, end: date) -> dict[str, str]:
         return {"arkiv": str(register),
@@ -335,6 +349,10 @@ class NoarkExport:
                     _leaf(part, "avsluttetAv", actor)
                     _leaf(part, "arkivperiodeStartDato", start)
                     _leaf(part, "arkivperiodeSluttDato", end)
+                    if self.disposed is not None:  # documents of this period were disposed of (smcase dispose)
+                        done = etree.SubElement(part, f"{{{NS}}}utfoertKassasjon")
+                        _leaf(done, "kassertDato", self.disposed[0])
+                        _leaf(done, "kassertAv", self.disposed[1])
                     _write_leaves(xf, part)
                     with xf.element(f"{{{NS}}}klassifikasjonssystem"):
                         system = etree.Element(f"{{{NS}}}x", nsmap=NSMAP)
@@ -586,7 +604,7 @@ class NoarkExport:
                   ("journalregistrering", "loependeJournal.xml"): self.counts.records,
                   ("journalregistrering", "offentligJournal.xml"): self.counts.records}
         flags = {"inneholderSkjermetInformasjon": self.counts.screened > 0,
-                 "omfatterDokumenterSomErKassert": False,
+                 "omfatterDokumenterSomErKassert": self.disposed is not None,
                  "inneholderDokumenterSomSkalKasseres": self.counts.disposal_decisions > 0,
                  "inneholderVirksomhetsspesifikkeMetadata": False}
         replacements = {"Arkivskaper A": self.register.name, "System X": f"smcase {__version__}",
