@@ -185,10 +185,11 @@ def _leaf(parent: etree._Element, name: str, value: Any) -> None:
     """A child with text; optional values that are empty are left out (krav 6.4.5: no empty elements)."""
     if value is None:
         return
-    text = value.isoformat() if isinstance(value, date) and not isinstance(value, datetime) else \
-        _iso(value) if isinstance(value, datetime) else str(value)
-    if text.strip():
-        etree.SubElement(parent, f"{{{NS}}}{name}").text = text
+    if value.__class__ is not str:  # most values are strings: the conversions only for the rest
+        value = _iso(value) if isinstance(value, datetime) else value.isoformat() if isinstance(value, date) \
+            else str(value)
+    if value and not value.isspace():
+        etree.SubElement(parent, f"{{{NS}}}{name}").text = value
 
 
 def _write_leaves(xf: Any, holder: etree._Element) -> None:
@@ -569,6 +570,7 @@ class NoarkExport:
         records = (select(*table_of(Record).c).join(Case, Case.id == Record.case_id).where(in_period)
                    .order_by(Record.journal_year, Record.journal_seq).execution_options(yield_per=self.batch))
         names = {"loependeJournal": False, "offentligJournal": True}
+        namespaces = {name: f"http://www.arkivverket.no/standarder/noark5/{name}" for name in names}
         with ExitStack() as stack:
             streams = {}
             for name in names:  # both journals are written in one pass over the records
@@ -587,11 +589,10 @@ class NoarkExport:
                 parties = children(conn, Correspondent, Correspondent.record_id, ids, Correspondent.id)
                 for record in partition:
                     case = cases[record.case_id]
+                    resolved = noark_parties(record, parties.get(record.id, []), self._user(record.registered_by_id))
                     for name, public in names.items():
-                        ns = f"http://www.arkivverket.no/standarder/noark5/{name}"
                         streams[name].write(journal_entry(
-                            ns, public, record, case, classes[case.class_id],
-                            noark_parties(record, parties.get(record.id, []), self._user(record.registered_by_id)),
+                            namespaces[name], public, record, case, classes[case.class_id], resolved,
                             self.tz, self.service.policy.show_citizen_names), pretty_print=True)
 
     # -- arkivuttrekk.xml ----------------------------------------------------------------
