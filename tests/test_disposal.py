@@ -22,20 +22,25 @@ def ok(result: Any) -> str:
     return str(result.stdout)
 
 
+def with_receipt_rule(tmp_path: Path, municipality: str, rule_id: str, description: str) -> Path:
+    """The municipality's policy plus a rule that disposes of receipts when their case is closed."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text((REPO / "fixtures" / "policies" / f"{municipality}.toml").read_text(encoding="utf-8") + f'''
+[[disposal.rules]]
+id = "{rule_id}"
+action = "dispose"
+after_years = 0
+record_kinds = ["receipt"]
+description = "{description}"
+''', encoding="utf-8")
+    return policy
+
+
 @pytest.fixture
 def register(cli: Cli, tmp_path: Path) -> tuple[Cli, list[str]]:
     """Torsby's policy plus a rule that disposes of receipts when their case closes; ingested trivial comments;
     three cases with receipts: one closed, one closed but on legal hold, one open."""
-    policy = tmp_path / "policy.toml"
-    policy.write_text((REPO / "fixtures" / "policies" / "torsby.toml").read_text(encoding="utf-8") + '''
-[[disposal.rules]]
-id = "receipts"
-action = "dispose"
-after_years = 0
-record_kinds = ["receipt"]
-description = "Mottagningskvitton gallras när ärendet avslutats"
-mandate = "Gallringsbeslut KS 2024/55 p. 3"
-''', encoding="utf-8")
+    policy = with_receipt_rule(tmp_path, "torsby", "receipts", "Mottagningskvitton gallras när ärendet avslutats")
     ok(cli("init", "--name", "Torsby kommun", "--policy", str(policy)))
     ok(cli("ingest", str(REPO / "fixtures" / "events" / "torsby-facebook.jsonl"), "--format", "jsonl"))
     for n, title in enumerate(("Kvitto", "Kvitto under utredning", "Kvitto i öppet ärende"), start=1):
@@ -152,15 +157,7 @@ def test_performed_disposal_reaches_the_fgs_package(register: tuple[Cli, list[st
 
 def test_performed_disposal_reaches_the_noark_extraction(cli: Cli, standards_dir: Path, tmp_path: Path) -> None:
     """Arkade N5.45: the flag omfatterDokumenterSomErKassert agrees with utfoertKassasjon in arkivstruktur.xml."""
-    policy = tmp_path / "policy.toml"
-    policy.write_text((REPO / "fixtures" / "policies" / "rennebu.toml").read_text(encoding="utf-8") + '''
-[[disposal.rules]]
-id = "kvitteringer"
-action = "dispose"
-after_years = 0
-record_kinds = ["receipt"]
-description = "Mottakskvitteringer kasseres når saken er avsluttet"
-''', encoding="utf-8")
+    policy = with_receipt_rule(tmp_path, "rennebu", "kvitteringer", "Mottakskvitteringer kasseres når saken er avsluttet")
     ok(cli("init", "--name", "Rennebu kommune", "--org-number", "964903123", "--policy", str(policy)))
     receipt = tmp_path / "kvittering.txt"
     receipt.write_text("Mottakskvittering\n", encoding="utf-8")
