@@ -200,3 +200,19 @@ def test_only_registrars_archivists_and_admins_export(torsby: Cli, standards_dir
     assert refused.exit_code == 1 and "may not archive.export" in refused.stderr and not (tmp_path / "p").exists()
     refused = torsby("export", "noark5", str(tmp_path / "n"), "--standards", str(standards_dir), user="erik")
     assert refused.exit_code == 1 and "may not archive.export" in refused.stderr
+
+
+def test_the_policy_may_send_open_cases_too(cli: Cli, standards_dir: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text((REPO / "fixtures" / "policies" / "torsby.toml").read_text(encoding="utf-8")
+                      + "\n[archive]\ninclude_open_cases = true\n", encoding="utf-8")
+    ok(cli("init", "--name", "Torsby kommun", "--policy", str(policy)))
+    ok(cli("case", "open", "--title", "Pågående ärende"))
+    ok(cli("record", "add", "KS 2026/1", "--direction", "in", "--description", "Fråga", "--from", "Per Persson"))
+    ok(cli("case", "open", "--title", "Avslutat ärende"))
+    ok(cli("case", "close", "KS 2026/2"))
+    summary = export(cli, standards_dir, tmp_path / "paket")
+    assert (summary["cases"], summary["open_cases"]) == (2, 0)
+    erms = etree.parse(str(tmp_path / "paket" / "representations/rep1/data/erms.xml"))
+    status = {a.findtext(f"{E}objectId"): a.find(f"{E}status").get("value") for a in erms.iter(f"{E}aggregation")}
+    assert status == {"KS 2026/0001": "open", "KS 2026/0002": "closed"}

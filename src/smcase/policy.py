@@ -184,6 +184,8 @@ class Policy:
     reviewed: str | None
     #: The public journal shows the names of citizens whose posts were registered (default: withheld, GDPR).
     show_citizen_names: bool
+    #: The FGS package also holds open cases, as they stand (default: closed cases only).
+    archive_open_cases: bool
     document: dict[str, Any] = field(repr=False)
 
     @property
@@ -289,6 +291,7 @@ class Policy:
             },
             "reviewed": self.reviewed,
             "journal": {"show_citizen_names": self.show_citizen_names},
+            "archive": {"include_open_cases": self.archive_open_cases},
             "ingest": {
                 "confidential_ground": self.ingest.confidential_ground,
                 "confidential_class": self.ingest.confidential_class,
@@ -492,6 +495,7 @@ def _build(doc: dict[str, Any]) -> Policy:
         duties=duties,
         reviewed=meta.get("reviewed"),
         show_citizen_names=doc.get("journal", {}).get("show_citizen_names", False),
+        archive_open_cases=doc.get("archive", {}).get("include_open_cases", False),
         document=doc,
     )
 

@@ -73,11 +73,19 @@ def archival_extension(fmt: str, original_name: str, record_uuid: Any) -> str:
     return extension
 
 
-def closed_period(service: RegisterService, start: date | None, end: date | None) -> tuple[date, date]:
-    """The closing days to export: the ones given, else from the first to the last case closed."""
+def closed_period(service: RegisterService, start: date | None, end: date | None,
+                  include_open: bool = False) -> tuple[date, date]:
+    """The closing days to export: the ones given, else from the first to the last case closed.
+
+    With ``include_open`` (open cases go in as they stand), a register without a
+    closed case exports from its first case's opening day to today.
+    """
     with service.reading() as conn:
         earliest, latest = conn.execute(select(func.min(Case.closed_at), func.max(Case.closed_at))
                                         .where(Case.status == "closed")).one()
+        if (earliest is None or latest is None) and include_open:
+            earliest = conn.execute(select(func.min(Case.created_at))).scalar_one()
+            latest = service.clock()
     if earliest is None or latest is None:
         raise InvalidInput("nothing to extract: the register has no closed case (only closed cases go in)")
     first = start or earliest.astimezone(service.tz).date()

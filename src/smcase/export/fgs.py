@@ -11,7 +11,8 @@ Layout (CSIP)::
 Every closed case is an ``aggregation aggregationType="caseFile"`` with its records;
 confidential cases and records carry ``restriction restrictionType="confidential"``
 with the OSL provision; the policy's disposal rules become ``disposal``. Only
-closed cases go in (as in the Noark export); open ones are counted and reported.
+closed cases go in (as in the Noark export), unless the policy says
+``[archive] include_open_cases = true``; open ones left out are counted and reported.
 ``erms.xml`` streams from one cursor through ``lxml.etree.xmlfile``, and the
 document list for the representation METS is spooled to a temporary file, so memory
 does not grow with the register. The package is written to a temporary folder,
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from .. import __version__
@@ -76,7 +77,7 @@ DIRECTION = {"incoming": "incoming", "outgoing": "outgoing", "internal": "intern
              "memo": "internal_memo_without_follow-up"}
 RECORD_STATUS = {"incoming": "received", "outgoing": "expedited"}
 #: The columns the package needs (rows, not ORM entities: building entities cost a third of the time).
-CASE_COLUMNS = (Case.id, Case.uuid, Case.diary_number, Case.title, Case.public_title, Case.class_id, Case.owner_unit,
+CASE_COLUMNS = (Case.id, Case.uuid, Case.diary_number, Case.status, Case.title, Case.public_title, Case.class_id, Case.owner_unit,
                 Case.officer_id, Case.created_at, Case.created_by_id, Case.closed_at, Case.disposal_rule,
                 Case.confidentiality_ground, Case.confidentiality_marked_at)
 RECORD_COLUMNS = (Record.id, Record.uuid, Record.case_id, Record.number, Record.direction, Record.kind, Record.title,
@@ -160,7 +161,7 @@ class FgsExport:
         check_target(out)
         for key in (*METS_SCHEMAS.values(), self.version.schema, self.version.schematron):
             self.standards.path(key)  # fail before writing anything if the standards are incomplete
-        start, end = closed_period(self.service, period_start, period_end)
+        start, end = closed_period(self.service, period_start, period_end, self.service.policy.archive_open_cases)
         objid = out.name[:-4] if as_zip and out.name.lower().endswith(".zip") else out.name
         partial = out.with_name(f".{out.name}.partial")
         with work_folder(out) as work:
@@ -186,13 +187,18 @@ class FgsExport:
     def _write_all(self, work: Path, objid: str, start: date, end: date) -> None:
         low, high = day_bounds(self.tz, start, end)
         in_period = and_(Case.status == "closed", Case.closed_at >= low, Case.closed_at < high)
+        left_out = Case.status != "closed"
+        if self.service.policy.archive_open_cases:
+            # The policy sends open cases too, as they stand: those opened by the end of the period.
+            in_period = or_(in_period, and_(Case.status != "closed", Case.created_at < high))
+            left_out = and_(Case.status != "closed", Case.created_at >= high)
         data = work / ERMS_PATH
         (work / DOCUMENTS).mkdir(parents=True)
         (work / "schemas").mkdir()
         with self.service.reading() as conn:
             session = Session(bind=conn)
             self.counts.open_cases = session.execute(select(func.count()).select_from(Case)
-                                                     .where(Case.status != "closed")).scalar_one()
+                                                     .where(left_out)).scalar_one()
             if not session.execute(select(func.count()).select_from(Case).where(in_period)).scalar_one():
                 raise InvalidInput(f"nothing to extract: no case was closed between {start} and {end}")
             self.register = session.execute(select(Register)).scalars().one()
@@ -277,9 +283,10 @@ class FgsExport:
         _text(folder, "title", case.title)
         # The public title is what may be shown to anyone: never the confidential one (OSL 5 kap. 2 §).
         _text(folder, "otherTitle", case.public_title, {"titleType": "public"})
-        etree.SubElement(folder, f"{E}status", value="closed")
+        etree.SubElement(folder, f"{E}status", value=case.status)  # open | in_progress | closed: ERMS's own values
         self._restriction(folder, case)
-        self._disposal(folder, case.disposal_rule, case.closed_at)
+        if case.closed_at is not None:  # the retention period starts when the case is closed
+            self._disposal(folder, case.disposal_rule, case.closed_at)
         agents = etree.SubElement(folder, f"{E}agents")
         officer = etree.SubElement(agents, f"{E}agent", agentType="responsible_person")
         _text(officer, "name", self._user(case.officer_id))
@@ -292,7 +299,8 @@ class FgsExport:
             _text(counterpart, "name", name)
         dates = etree.SubElement(folder, f"{E}dates")
         for kind, value in (("created", case.created_at), ("opened", case.created_at), ("closed", case.closed_at)):
-            _text(dates, "date", self._when(value), {"dateType": kind})
+            if value is not None:
+                _text(dates, "date", self._when(value), {"dateType": kind})
         for record, parties, documents in records:
             folder.append(self._record(work, case, record, parties, documents, spool))
         self.counts.cases += 1
@@ -388,7 +396,8 @@ class FgsExport:
         if self.service.policy.disposal_rule(rule).action != "dispose" and \
                 self.service.policy.disposal_rule(case.disposal_rule).action == "dispose":
             rule = case.disposal_rule  # the case's rule disposes of its records (as 'smcase dispose' applies it)
-        self._disposal(element, rule, case.closed_at, record.disposed_at)
+        if case.closed_at is not None:
+            self._disposal(element, rule, case.closed_at, record.disposed_at)
         etree.SubElement(element, f"{E}direction", directionDefinition=DIRECTION[record.direction])
         by = self._user(record.registered_by_id)
         agents = etree.SubElement(element, f"{E}agents")
