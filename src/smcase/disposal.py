@@ -83,19 +83,13 @@ def _due_date(start: datetime, rule: DisposalRule, tz: Any) -> date:
     return day + timedelta(days=rule.after_days or 0)
 
 
-def _rule(service: RegisterService, rule_id: str) -> DisposalRule | None:
-    """The rule if it disposes, else None (preserving is the default)."""
-    rule = service.policy.disposal_rule(rule_id)
-    return rule if rule.action == "dispose" else None
-
-
 def due(service: RegisterService, at: datetime | None = None) -> Iterator[DueItem]:
     """Everything that may be disposed of at ``at`` (now by default), events first, then records."""
     now = at or service.clock()
     today = now.astimezone(service.tz).date()
-    trivial = _rule(service, service.policy.record_rule_for(TRIVIAL_KIND))
+    trivial = service.policy.disposal_rule(service.policy.record_rule_for(TRIVIAL_KIND))
     with service.reading() as conn:
-        if trivial is not None:
+        if trivial.action == "dispose":
             events = (select(_EVENTS.c.uuid, _EVENTS.c.key, _EVENTS.c.kind, _EVENTS.c.platform, _EVENTS.c.created_at)
                       .where(_EVENTS.c.status == "trivial", _EVENTS.c.case_id.is_(None)).order_by(_EVENTS.c.id))
             for row in conn.execute(events.execution_options(yield_per=1000)):
@@ -110,8 +104,8 @@ def due(service: RegisterService, at: datetime | None = None) -> Iterator[DueIte
                  .where(_CASES.c.status == "closed", _CASES.c.legal_hold.is_(False), _RECORDS.c.disposed_at.is_(None))
                    .order_by(_CASES.c.year, _CASES.c.seq, _RECORDS.c.number))
         for item in conn.execute(records.execution_options(yield_per=1000)):
-            rule = _rule(service, service.policy.record_rule_for(item.kind)) or _rule(service, item.disposal_rule)
-            if rule is None:
+            rule = service.policy.rule_for_record(item.kind, item.disposal_rule)
+            if rule.action != "dispose":
                 continue
             when = _due_date(item.closed_at, rule, service.tz)
             if when <= today:

@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cache
+from functools import cache, cached_property
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -202,19 +202,42 @@ class Policy:
         known = "; ".join(f"{g.id} ({g.citation})" for g in self.grounds)
         raise InvalidInput(f"unknown confidentiality ground {text!r}; the policy knows: {known}")
 
+    @cached_property
+    def _rules(self) -> dict[str, DisposalRule]:
+        # The exports ask for every record's rule: a dict, built once (cached_property works on a frozen dataclass).
+        return {rule.id: rule for rule in self.disposal_rules}
+
+    @cached_property
+    def _kind_rules(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for rule in self.disposal_rules:
+            for kind in rule.record_kinds:
+                found.setdefault(kind, rule.id)  # the first rule naming a kind wins
+        return found
+
     def disposal_rule(self, rule_id: str) -> DisposalRule:
         """The disposal rule with this id."""
-        for rule in self.disposal_rules:
-            if rule.id == rule_id:
-                return rule
-        raise InvalidInput(f"unknown disposal rule {rule_id!r}")
+        rule = self._rules.get(rule_id)
+        if rule is None:
+            raise InvalidInput(f"unknown disposal rule {rule_id!r}")
+        return rule
 
     def record_rule_for(self, kind: str) -> str:
         """The disposal rule id that applies to records of ``kind``."""
-        for rule in self.disposal_rules:
-            if kind in rule.record_kinds:
-                return rule.id
-        return self.record_disposal_rule
+        return self._kind_rules.get(kind, self.record_disposal_rule)
+
+    def rule_for_record(self, kind: str, case_rule: str) -> DisposalRule:
+        """The disposal rule that applies to a record of ``kind`` in a case under ``case_rule``.
+
+        The rule for the record's kind, unless it preserves and the case's rule
+        disposes: then the case's rule takes its records with it.
+        """
+        rule = self.disposal_rule(self.record_rule_for(kind))
+        if rule.action != "dispose":
+            case = self.disposal_rule(case_rule)
+            if case.action == "dispose":
+                return case
+        return rule
 
     def roles_for(self, action: str) -> tuple[str, ...]:
         """The roles allowed to perform ``action`` (e.g. ``case.open``).

@@ -9,10 +9,12 @@ validates. Those steps live here once.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from sqlalchemy import func, select
 from ..errors import InvalidInput
 from ..model import Case, Correspondent, Document, Record, table_of
 from ..register import RegisterService
+from ..validate.common import sha256_file
 
 #: Formats the archives accept as archival (Noark: riksarkivarens forskrift § 5-17; FGS: the same family), by extension.
 ARCHIVAL = {"txt", "xml", "pdf", "png", "jpg", "jpeg", "tif", "tiff"}
@@ -33,6 +36,21 @@ Bundle = list[tuple[Any, list[Any], list[Any]]]
 MEDIA_TYPES = {"txt": "text/plain", "xml": "application/xml", "pdf": "application/pdf", "png": "image/png",
                "jpg": "image/jpeg", "jpeg": "image/jpeg", "tif": "image/tiff", "tiff": "image/tiff",
                "xsd": "application/xml", "sch": "application/xml"}
+
+
+@dataclass
+class Counts:
+    """What went into an export, and the open cases left out (each export adds its own counts)."""
+
+    cases: int = 0
+    records: int = 0
+    documents: int = 0
+    disposal_decisions: int = 0
+    open_cases: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``--json`` summaries, the audit entry of the export)."""
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()}
 
 
 class HashingFile:
@@ -139,6 +157,25 @@ def check_target(out: Path) -> None:
         raise InvalidInput(f"{out} exists already: give a new name for the export")
     if not out.parent.is_dir():
         raise InvalidInput(f"the folder {out.parent} does not exist")
+
+
+def publish(work: Path, out: Path, pack: Callable[[Path, Path], None] | None = None) -> str | None:
+    """Put a finished, validated export in place: the folder moved to ``out``, or with ``pack`` an archive of it.
+
+    The archive is written under a temporary name beside ``out`` and renamed when
+    complete (a failure leaves nothing); its SHA-256 is returned for the depot.
+    """
+    if pack is None:
+        os.replace(work, out)
+        return None
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        pack(work, partial)
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return sha256_file(out)
 
 
 @contextmanager

@@ -62,12 +62,14 @@ from ..validate.common import sha256_file
 from ..validate.fgs import FgsValidator
 from .common import (
     MEDIA_TYPES,
+    Counts,
     HashingFile,
     archival_extension,
     case_bundles,
     check_target,
     closed_period,
     day_bounds,
+    publish,
     work_folder,
 )
 
@@ -92,19 +94,10 @@ EXTENDED = {None: METS, "csip": CSIP}
 
 
 @dataclass
-class Counts:
-    """What went into the package, and the open cases left out."""
+class FgsCounts(Counts):
+    """The shared counts, plus the cases and records marked confidential."""
 
-    cases: int = 0
-    records: int = 0
-    documents: int = 0
     confidential: int = 0
-    disposal_decisions: int = 0
-    open_cases: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -112,7 +105,7 @@ class Packaged:
     """A finished package: where it is (a folder, or a zip), what it holds, and in which ERMS version."""
 
     path: Path
-    counts: Counts
+    counts: FgsCounts
     period: tuple[date, date]
     erms_version: str
     zip_sha256: str | None = None
@@ -143,9 +136,8 @@ class FgsExport:
         self.standards = standards
         self.version = version
         self.tz = service.tz
-        self.counts = Counts()
+        self.counts = FgsCounts()
         self.disposals: dict[tuple[str, date], etree._Element] = {}
-        self.record_rules: dict[str, str] = {}
 
     # -- the run ---------------------------------------------------------------------
 
@@ -163,26 +155,21 @@ class FgsExport:
             self.standards.path(key)  # fail before writing anything if the standards are incomplete
         start, end = closed_period(self.service, period_start, period_end, self.service.policy.archive_open_cases)
         objid = out.name[:-4] if as_zip and out.name.lower().endswith(".zip") else out.name
-        partial = out.with_name(f".{out.name}.partial")
+
+        def pack(work: Path, target: Path) -> None:
+            with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+                for folder, _dirs, names in os.walk(work):
+                    for name in sorted(names):
+                        path = Path(folder, name)
+                        archive.write(path, f"{objid}/{path.relative_to(work).as_posix()}")
+
         with work_folder(out) as work:
-            try:
-                self._write_all(work, objid, start, end)
-                if check:
-                    self._validate(work)
-                self.service.note_export("fgs", f"{start}/{end} {out.name}", self.counts.to_json())
-                if not as_zip:
-                    os.replace(work, out)
-                    return Packaged(out, self.counts, (start, end), self.version.name)
-                with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-                    for folder, _dirs, names in os.walk(work):
-                        for name in sorted(names):
-                            path = Path(folder, name)
-                            archive.write(path, f"{objid}/{path.relative_to(work).as_posix()}")
-                os.replace(partial, out)
-                return Packaged(out, self.counts, (start, end), self.version.name, sha256_file(out))
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
+            self._write_all(work, objid, start, end)
+            if check:
+                self._validate(work)
+            self.service.note_export("fgs", f"{start}/{end} {out.name}", self.counts.to_json())
+            digest = publish(work, out, pack if as_zip else None)
+        return Packaged(out, self.counts, (start, end), self.version.name, digest)
 
     def _write_all(self, work: Path, objid: str, start: date, end: date) -> None:
         low, high = day_bounds(self.tz, start, end)
@@ -391,13 +378,9 @@ class FgsExport:
         etree.SubElement(element, f"{E}status", value=RECORD_STATUS.get(record.direction, "closed"))
         _text(element, "runningNumber", record.number)
         self._restriction(element, record)
-        rule = self.record_rules.get(record.kind) or self.record_rules.setdefault(
-            record.kind, self.service.policy.record_rule_for(record.kind))
-        if self.service.policy.disposal_rule(rule).action != "dispose" and \
-                self.service.policy.disposal_rule(case.disposal_rule).action == "dispose":
-            rule = case.disposal_rule  # the case's rule disposes of its records (as 'smcase dispose' applies it)
         if case.closed_at is not None:
-            self._disposal(element, rule, case.closed_at, record.disposed_at)
+            rule = self.service.policy.rule_for_record(record.kind, case.disposal_rule)
+            self._disposal(element, rule.id, case.closed_at, record.disposed_at)
         etree.SubElement(element, f"{E}direction", directionDefinition=DIRECTION[record.direction])
         by = self._user(record.registered_by_id)
         agents = etree.SubElement(element, f"{E}agents")

@@ -23,7 +23,6 @@ extraction of the same period has the same IDs every time.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tarfile
@@ -60,6 +59,7 @@ from ..standards import Standards
 from ..validate.common import sha256_file
 from ..validate.noark5 import NoarkValidator
 from .common import (
+    Counts,
     HashingFile,
     archival_extension,
     case_bundles,
@@ -67,6 +67,7 @@ from .common import (
     children,
     closed_period,
     day_bounds,
+    publish,
     work_folder,
 )
 
@@ -148,23 +149,14 @@ def journal_entry(ns: str, public: bool, record: Any, case: Any, cls: Any, parti
 
 
 @dataclass
-class Counts:
-    """What went into the extraction, and the open cases left out."""
+class NoarkCounts(Counts):
+    """The shared counts, plus logged changes, screened units, disposals and the journal's first and last day."""
 
-    cases: int = 0
-    records: int = 0
-    documents: int = 0
     changes: int = 0
     screened: int = 0
-    disposal_decisions: int = 0
     disposed_records: int = 0
-    open_cases: int = 0
     first_journal_day: date | None = None
     last_journal_day: date | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()}
 
 
 @dataclass(frozen=True)
@@ -172,7 +164,7 @@ class Exported:
     """A finished extraction: where it is (a folder, or a tar) and what it holds."""
 
     folder: Path
-    counts: Counts
+    counts: NoarkCounts
     period: tuple[date, date]
     tar_sha256: str | None = None
 
@@ -223,7 +215,7 @@ class NoarkExport:
         self.files = service.files
         self.standards = standards
         self.tz = service.tz
-        self.counts = Counts()
+        self.counts = NoarkCounts()
         self.digests: dict[str, str] = {}  # SHA-256 of the XML files, computed while they are written
 
     # -- the run ---------------------------------------------------------------------
@@ -243,23 +235,18 @@ class NoarkExport:
             self.standards.path(key)  # fail before writing anything if the standards are incomplete
         self.standards.path("noark5/template")
         start, end = closed_period(self.service, period_start, period_end)
-        partial = out.with_name(f".{out.name}.partial")
+
+        def pack(work: Path, target: Path) -> None:
+            with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as archive:
+                archive.add(work, arcname=f"{self.ids['arkivdel']}/content")
+
         with work_folder(out) as work:
-            try:
-                self._write_all(work, start, end)
-                if check:
-                    self._validate(work)
-                self.service.note_export("noark5", f"{start}/{end} {out.name}", self.counts.to_json())
-                if not tar:
-                    os.replace(work, out)
-                    return Exported(out, self.counts, (start, end))
-                with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
-                    archive.add(work, arcname=f"{self.ids['arkivdel']}/content")
-                os.replace(partial, out)
-                return Exported(out, self.counts, (start, end), tar_sha256=sha256_file(out))
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
+            self._write_all(work, start, end)
+            if check:
+                self._validate(work)
+            self.service.note_export("noark5", f"{start}/{end} {out.name}", self.counts.to_json())
+            digest = publish(work, out, pack if tar else None)
+        return Exported(out, self.counts, (start, end), tar_sha256=digest)
 
     def _write_all(self, work: Path, start: date, end: date) -> None:
         (work / "DOKUMENT").mkdir()
@@ -450,7 +437,7 @@ class NoarkExport:
         _leaf(entry, "arkivertDato", case.closed_at)
         _leaf(entry, "arkivertAv", archived_by)
         _leaf(entry, "referanseArkivdel", self.ids["arkivdel"])
-        self._disposal(entry, self.service.policy.record_rule_for(record.kind), case.closed_at)
+        self._disposal(entry, self.service.policy.rule_for_record(record.kind, case.disposal_rule).id, case.closed_at)
         self._screening(entry, record.confidentiality_ground, record.withheld_fields, "registrering")
         for document in documents:
             entry.append(self._dokumentbeskrivelse(work, record, document, by))
