@@ -285,6 +285,7 @@ class Access:
         self.numbering = numbering
         self.ingest_ground = ingest_ground
         self.reads: list[Read] = []
+        self.noting = False  # set while the register service audits a read (views built for writes note nothing)
 
     def _local(self, value: datetime) -> datetime:
         return value.astimezone(self.tz)
@@ -312,7 +313,7 @@ class Access:
 
     def _note(self, marking: Marking | None, action: str, entity: str, entity_uuid: uuid.UUID | None,
               ref: str) -> None:
-        if marking is not None and self.viewer.clearance:
+        if self.noting and marking is not None and self.viewer.clearance:
             self.reads.append(Read(action, entity, entity_uuid, ref))
 
     def _public_title(self, row: Any, marking: Marking | None, hidden: frozenset[str]) -> str:
@@ -383,7 +384,7 @@ class Access:
     def quarantined(self, row: Mapping[Any, Any]) -> QuarantineView:
         """The view of a quarantined input item: identity numbers in it are withheld from users without clearance."""
         raw, reason = row["raw"], row["reason"]
-        if self.viewer.clearance and scrub(raw) != raw:
+        if self.noting and self.viewer.clearance and scrub(raw) != raw:
             self.reads.append(Read("quarantine.read", "quarantine", None, f"{row['adapter']} {row['position']}"))
         return QuarantineView(row["id"], row["adapter"], row["source"], row["position"], self._text(raw) or "",
                               self._text(reason) or "", self._local(row["received_at"]), row["status"])

@@ -377,12 +377,13 @@ class RegisterService:
     def audited_reads(self) -> Iterator[None]:
         """Around a read: every confidential value the acting user (with clearance) is shown is audited after it.
 
-        Notes left by views built for writes are dropped first: writing is not reading.
+        Views built outside it (the result of a write) note nothing: writing is not reading.
         """
-        self.access.take_reads()
+        self.access.noting = True
         try:
             yield
         finally:
+            self.access.noting = False
             reads = self.access.take_reads()
             if reads:
                 now = self.clock()
