@@ -151,6 +151,20 @@ def case_bundles(conn: Any, cases: Any, record_columns: Any, batch: int) -> Iter
             yield case, [(r, parties.get(r.id, []), documents.get(r.id, [])) for r in records.get(case.id, [])]
 
 
+def records_with_cases(conn: Any, records: Any, batch: int) -> Iterator[tuple[Any, Any, list[Any]]]:
+    """Each record the ``records`` query selects (in its order), with its case and its correspondents (rows).
+
+    The journals' pass: records stream in batches; per batch one query each fetches
+    their cases and their correspondents.
+    """
+    for partition in conn.execute(records.execution_options(yield_per=batch)).partitions():
+        cases = {c.id: c for c in conn.execute(select(*table_of(Case).c).where(
+            Case.id.in_({r.case_id for r in partition})))}
+        parties = children(conn, Correspondent, Correspondent.record_id, [r.id for r in partition], Correspondent.id)
+        for record in partition:
+            yield record, cases[record.case_id], parties.get(record.id, [])
+
+
 def check_target(out: Path) -> None:
     """The target must be new and its folder must exist: an export never overwrites anything."""
     if out.exists():

@@ -29,12 +29,12 @@ from sqlalchemy import func, select
 
 from ..access import public_description, public_withholding, withheld
 from ..errors import ConfigError, InvalidInput
-from ..model import Case, Classification, Correspondent, Record, Register, User, table_of
+from ..model import Classification, Record, Register, User, table_of
 from ..register import RegisterService
 from ..standards import Standards
 from ..validate.common import stream_validate
-from .common import children, day_bounds
-from .noark5 import SCREENED, XSI, journal_entry, journal_head, noark_parties
+from .common import day_bounds, records_with_cases
+from .noark5 import XSI, journal_entry, journal_head, noark_parties
 
 FORMATS = ("json", "html", "xml")
 DIRECTIONS = {"sv": {"incoming": "Inkommande", "outgoing": "Utgående", "internal": "Upprättad", "memo": "Minnesanteckning"},
@@ -74,17 +74,11 @@ class PublicJournal:
         """(record, case, class, correspondents) registered in the period, in registration order."""
         low, high = day_bounds(self.service.tz, start, end)
         records = (select(*table_of(Record).c).where(Record.registered_at >= low, Record.registered_at < high)
-                   .order_by(Record.registered_at, Record.id).execution_options(yield_per=self.batch))
+                   .order_by(Record.registered_at, Record.id))
         with self.service.reading() as conn:
             classes = {c.id: c for c in conn.execute(select(*table_of(Classification).c))}
-            for partition in conn.execute(records).partitions():
-                cases = {c.id: c for c in conn.execute(select(*table_of(Case).c).where(
-                    Case.id.in_({r.case_id for r in partition})))}
-                parties = children(conn, Correspondent, Correspondent.record_id, [r.id for r in partition],
-                                   Correspondent.id)
-                for record in partition:
-                    case = cases[record.case_id]
-                    yield record, case, classes[case.class_id], parties.get(record.id, [])
+            for record, case, parties in records_with_cases(conn, records, self.batch):
+                yield record, case, classes[case.class_id], parties
 
     def entries(self, start: date, end: date) -> Iterator[JournalEntry]:
         """Every record registered from ``start`` to ``end`` (inclusive), as it may be published."""
@@ -204,4 +198,3 @@ def _day(value: datetime, tz: Any) -> date:
     return value.astimezone(tz).date()
 
 
-__all__ = ["FORMATS", "JournalEntry", "PublicJournal", "SCREENED"]

@@ -47,7 +47,6 @@ from ..model import (
     AuditPayload,
     Case,
     Classification,
-    Correspondent,
     DisposalEntry,
     Record,
     Register,
@@ -64,10 +63,10 @@ from .common import (
     archival_extension,
     case_bundles,
     check_target,
-    children,
     closed_period,
     day_bounds,
     publish,
+    records_with_cases,
     work_folder,
 )
 
@@ -555,13 +554,13 @@ class NoarkExport:
         classes = {c.id: c for c in self.classes}
         conn = session.connection()
         records = (select(*table_of(Record).c).join(Case, Case.id == Record.case_id).where(in_period)
-                   .order_by(Record.journal_year, Record.journal_seq).execution_options(yield_per=self.batch))
+                   .order_by(Record.journal_year, Record.journal_seq))
         names = {"loependeJournal": False, "offentligJournal": True}
         namespaces = {name: f"http://www.arkivverket.no/standarder/noark5/{name}" for name in names}
         with ExitStack() as stack:
             streams = {}
             for name in names:  # both journals are written in one pass over the records
-                ns = f"http://www.arkivverket.no/standarder/noark5/{name}"
+                ns = namespaces[name]
                 out = stack.enter_context(self._hashing(work / f"{name}.xml"))
                 xf = streams[name] = stack.enter_context(etree.xmlfile(out, encoding="utf-8"))
                 xf.write_declaration()
@@ -569,18 +568,12 @@ class NoarkExport:
                                                attrib={f"{{{XSI}}}schemaLocation": f"{ns} {name}.xsd"}))
                 xf.write(journal_head(ns, self.counts.first_journal_day, self.counts.last_journal_day,
                                       self.counts.records, self.register), pretty_print=True)
-            for partition in conn.execute(records).partitions():
-                ids = [r.id for r in partition]
-                cases = {c.id: c for c in conn.execute(select(*table_of(Case).c).where(
-                    Case.id.in_({r.case_id for r in partition})))}
-                parties = children(conn, Correspondent, Correspondent.record_id, ids, Correspondent.id)
-                for record in partition:
-                    case = cases[record.case_id]
-                    resolved = noark_parties(record, parties.get(record.id, []), self._user(record.registered_by_id))
-                    for name, public in names.items():
-                        streams[name].write(journal_entry(
-                            namespaces[name], public, record, case, classes[case.class_id], resolved,
-                            self.tz, self.service.policy.show_citizen_names), pretty_print=True)
+            for record, case, parties in records_with_cases(conn, records, self.batch):
+                resolved = noark_parties(record, parties, self._user(record.registered_by_id))
+                for name, public in names.items():
+                    streams[name].write(journal_entry(
+                        namespaces[name], public, record, case, classes[case.class_id], resolved,
+                        self.tz, self.service.policy.show_citizen_names), pretty_print=True)
 
     # -- arkivuttrekk.xml ----------------------------------------------------------------
 
