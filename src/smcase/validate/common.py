@@ -194,11 +194,17 @@ def unpacked(path: Path, marker: str) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def drop_behind(element: Any) -> None:
-    """Free a finished element and its earlier siblings, so a streaming parse keeps nothing behind the cursor."""
+def drop_behind(element: Any, units: frozenset[str] | None = None) -> None:
+    """Free a finished element and its earlier siblings, so a streaming parse keeps nothing behind the cursor.
+
+    With ``units`` (local names), only earlier siblings that are such units go: the
+    parent's own fields stay until the parent ends and its rules have read them.
+    """
     element.clear()
-    while element.getprevious() is not None:
-        del element.getparent()[0]
+    previous = element.getprevious()
+    while previous is not None and (units is None or local_name(previous.tag) in units):
+        element.getparent().remove(previous)
+        previous = element.getprevious()
 
 
 def stream_validate(path: Path, schema: etree.XMLSchema, unit: str | None = None) -> str | None:

@@ -34,6 +34,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -42,7 +43,7 @@ from lxml import etree
 from ..errors import ConfigError, InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
-from .common import IdStore, Report, RuleResult, sha256_file, stream_validate, unpacked
+from .common import IdStore, Report, RuleResult, drop_behind, sha256_file, stream_validate, unpacked
 
 RULES: tuple[tuple[str, str], ...] = (
     ("METS", "METS documents are valid against METS 1.12 with the CSIP and SIP extensions"),
@@ -58,7 +59,8 @@ SCH = "{http://purl.oclc.org/dsdl/schematron}"
 M = f"{{{METS}}}"
 E = f"{{{ERMS}}}"
 HREF = f"{{{XLINK}}}href"
-UNITS = {f"{E}aggregation", f"{E}record", f"{E}control"}
+UNIT_NAMES = frozenset({"aggregation", "record", "control"})
+UNITS = frozenset(f"{E}{name}" for name in UNIT_NAMES)
 
 
 @dataclass(frozen=True)
@@ -183,15 +185,6 @@ class FileList:
         """Drop the temporary list."""
         self.db.close()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _free(element: Any) -> None:
-    """Free a finished case or record and the finished ones before it (the case's own fields stay)."""
-    element.clear()
-    previous = element.getprevious()
-    while previous is not None and previous.tag in UNITS:
-        element.getparent().remove(previous)
-        previous = element.getprevious()
 
 
 def _safe(base: PurePosixPath, href: str) -> PurePosixPath | None:
@@ -352,7 +345,7 @@ class FgsValidator:
         category = mets.get("TYPE")
         need(category, "CSIP2", "mets/@TYPE (content category) is missing", mets)
         if category:
-            terms = self._categories()
+            terms = self._categories
             need(category in terms or category == "OTHER", "CSIP2",
                  f"mets/@TYPE {category!r} is not in the content category vocabulary", mets)
             need(category != "OTHER" or mets.get(f"{{{CSIP}}}OTHERTYPE"), "CSIP3",
@@ -442,6 +435,7 @@ class FgsValidator:
             need(len(submitters) == 1, "SIP15", "the package METS needs one submitting agent "
                                                 "(ROLE OTHER, OTHERROLE SUBMITTER)", header)
 
+    @cached_property
     def _categories(self) -> set[str]:
         path = self.standards.path("csip/content-category")
         tree = etree.parse(str(path), self.standards.parser)
@@ -467,7 +461,7 @@ class FgsValidator:
                 if element.tag != f"{E}control":
                     self._requirements(element, name, ids, r, files, root)
                 if element.getparent() is not None:
-                    _free(element)
+                    drop_behind(element, UNIT_NAMES)
         except etree.XMLSyntaxError as exc:
             # The streaming validator gives no line: name the last element that ended before the error.
             message = str(exc).replace(" (<string>, line 0)", "")

@@ -148,6 +148,7 @@ WATCHED = frozenset({"systemID", "referanseArkivdel", "referanseSekundaerKlassif
 CONTAINERS = frozenset({"skjerming", "kassasjon", "utfoertKassasjon", "dokumentobjekt"})
 #: Units whose own leaves are checked for content when they end; folders and registrations are then freed.
 UNITS_N5 = frozenset({"arkiv", "arkivdel", "klassifikasjonssystem", "klasse", "mappe", "registrering"})
+FOLDERS = frozenset({"mappe", "registrering"})
 EMPTY_LEAVES = etree.XPath(".//*[not(*) and not(normalize-space())]")
 
 
@@ -157,16 +158,6 @@ def _unit_of(element: Any) -> Any:
     while node is not None and local_name(node.tag) not in UNITS_N5:
         node = node.getparent()
     return node
-
-
-def _free_unit(element: Any) -> None:
-    """Free a finished folder or registration and the finished ones before it; the parent's own fields stay
-    (they are checked for content when the parent ends)."""
-    element.clear()
-    previous = element.getprevious()
-    while previous is not None and local_name(previous.tag) in ("mappe", "registrering"):
-        element.getparent().remove(previous)
-        previous = element.getprevious()
 
 
 def _where(element: Any, ids: dict[Any, str]) -> str:
@@ -372,7 +363,7 @@ class NoarkValidator:
             if name in ("mappe", "registrering"):
                 scan.line = element.sourceline or scan.line
                 ids.pop(element, None)
-                _free_unit(element)
+                drop_behind(element, FOLDERS)
 
     def _leaf(self, scan: _Scan, r: dict[str, RuleResult], name: str, parent: str, text: str, element: Any,
               ids: dict[Any, str], files: set[str]) -> None:
