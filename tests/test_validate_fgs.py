@@ -187,3 +187,11 @@ def test_the_cli_reports_per_rule_and_needs_a_version_for_a_bare_file(package: P
     damaged = broken(lambda p: (p / "representations/rep1/data/extra.txt").write_text("x"))
     result = cli("validate", str(damaged), "--standards", str(standards_dir))
     assert result.exit_code == 1 and "FILES     ERROR" in result.stdout and "errors in FILES" in result.stdout
+
+
+def test_a_file_that_is_not_xml_is_named_with_its_line(standards_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "erms.xml"
+    broken.write_text('<erms xmlns="https://DILCIS.eu/XML/ERMS">\n<control>\n</erms>\n', encoding="utf-8")
+    report = FgsValidator(Standards(standards_dir)).validate(broken, VERSIONS["3.0"])
+    (error,) = next(r for r in report.rules if r.id == "ERMS").errors
+    assert error.startswith("erms.xml not well-formed, line 3: Opening and ending tag mismatch"), error

@@ -9,6 +9,7 @@ that must be unique are kept as 16-byte keys on disk.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 import tarfile
@@ -224,6 +225,26 @@ def stream_validate(path: Path, schema: etree.XMLSchema, unit: str | None = None
             if element.getparent() is not None:
                 drop_behind(element)
     except etree.XMLSyntaxError as exc:
-        message = str(exc).replace(" (<string>, line 0)", "")
-        return message if exc.lineno else f"after line {line}: {message}"
+        return xml_error(exc, line, path)
     return None
+
+
+def xml_error(exc: etree.XMLSyntaxError, last_line: int, path: Path) -> str:
+    """Where and what went wrong parsing ``path`` with a schema attached.
+
+    lxml's validating reader passes neither line nor a useful message for a file
+    that is not well-formed, so on that (rare) path the file is read once more
+    without the schema to find its syntax error. A schema error is then placed
+    after the line of the last element read.
+    """
+    message = re.sub(r" \((?:<string>|[^()]*), line \d+\)$", "", str(exc))
+    if exc.lineno:
+        return f"line {exc.lineno}: {message}"
+    try:
+        for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
+                                               resolve_entities=False):
+            if element.getparent() is not None:
+                drop_behind(element)
+    except etree.XMLSyntaxError as syntax:
+        return f"not well-formed, line {syntax.lineno}: " + re.sub(r" \([^()]*, line \d+\)$", "", str(syntax))
+    return f"after line {last_line}: {message}"

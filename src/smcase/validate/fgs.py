@@ -43,7 +43,7 @@ from lxml import etree
 from ..errors import ConfigError, InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
-from .common import IdStore, Report, RuleResult, drop_behind, sha256_file, stream_validate, unpacked
+from .common import IdStore, Report, RuleResult, drop_behind, sha256_file, stream_validate, unpacked, xml_error
 
 RULES: tuple[tuple[str, str], ...] = (
     ("METS", "METS documents are valid against METS 1.12 with the CSIP and SIP extensions"),
@@ -463,9 +463,7 @@ class FgsValidator:
                 if element.getparent() is not None:
                     drop_behind(element, UNIT_NAMES)
         except etree.XMLSyntaxError as exc:
-            # The streaming validator gives no line: name the last element that ended before the error.
-            message = str(exc).replace(" (<string>, line 0)", "")
-            r["ERMS"].add(f"{name}: {message}" if exc.lineno else f"{name} after line {line}: {message}")
+            r["ERMS"].add(f"{name} {xml_error(exc, line, path)}")
         finally:
             ids.flush()
             for value, where in ids.duplicates:

@@ -28,6 +28,7 @@ from .common import (
     stream_validate,
     unpacked,
     uuid_key,
+    xml_error,
 )
 
 ADDML = "{http://www.arkivverket.no/standarder/addml}"
@@ -316,8 +317,7 @@ class NoarkValidator:
                 if schema is None or error is not None:
                     r["N5.03"].add(f"arkivstruktur.xml is not well-formed: {exc}")
                     return None
-                message = str(exc).replace(" (<string>, line 0)", "")
-                error = message if exc.lineno else f"after line {scan.line}: {message}"
+                error = xml_error(exc, scan.line, path)
                 r["N5.03"].add(f"arkivstruktur.xml {error}")
                 for rule in r.values():  # start the rules again, without the schema
                     if rule.id != "N5.03":
