@@ -21,9 +21,19 @@ def wait_for(proc: Any, results: mp.Queue) -> Any:
     return value
 
 
-def peak_mb() -> float:
-    """This process's peak resident set size in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_mb(with_children: bool = False) -> float:
+    """This process's peak resident set size in MB; ``with_children`` adds the largest of its finished
+    children (a validator's worker process), as if both peaks had come at once."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if with_children:
+        peak += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak / 1024
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process and its finished children."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def in_process(target: Any, *args: Any) -> tuple[Any, ...]:

@@ -12,13 +12,16 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import func, select
 
 from ..errors import InvalidInput
@@ -80,6 +83,52 @@ class HashingFile:
         self.stream.close()
 
 
+#: A unit's shape for ``Prototype``: its tag, then its children, each a leaf's name or a (name, children) pair.
+Shape = tuple[str, tuple[Any, ...]]
+
+
+class Prototype:
+    """A unit's subtree, built once and copied for every row: lxml copies a tree in C, several times faster
+    than building it element by element, which is where an export of a million posts spends its time.
+
+    ``fill`` takes one value per leaf of ``shape``, in document order; a leaf whose value is None,
+    empty or only whitespace is left out (Noark krav 6.4.5: no empty elements). Variable parts (parties,
+    documents, screening) are inserted by the caller before a *required* leaf (one that is never left
+    out), found with ``index``.
+    """
+
+    def __init__(self, ns: str, shape: Shape, attrib: dict[str, str] | None = None,
+                 nsmap: dict[str | None, str] | None = None) -> None:
+        def build(parent: Any, children: tuple[Any, ...]) -> None:
+            for child in children:
+                if isinstance(child, str):
+                    self.names.append(child)
+                    etree.SubElement(parent, f"{{{ns}}}{child}")
+                else:
+                    build(etree.SubElement(parent, f"{{{ns}}}{child[0]}"), child[1])
+
+        self.names: list[str] = []
+        self.root = etree.Element(f"{{{ns}}}{shape[0]}", attrib or {}, nsmap=nsmap or {None: ns})
+        build(self.root, shape[1])
+        self.mask = [len(element) == 0 for element in self.root.iter()]  # which elements are the leaves
+        self.mask[0] = False
+
+    def index(self, name: str) -> int:
+        """The position of the first leaf called ``name`` in ``fill``'s values and in the leaves it returns."""
+        return self.names.index(name)
+
+    def fill(self, values: tuple[str | None, ...] | list[str | None]) -> tuple[Any, list[Any]]:
+        """A copy with ``values`` as the leaves' text (empty ones left out), and its leaves in document order."""
+        unit = self.root.__copy__()  # lxml copies the whole subtree (copy.deepcopy only adds a memo)
+        leaves = list(compress(unit.iter(), self.mask))
+        for leaf, value in zip(leaves, values, strict=True):
+            if value and not value.isspace():
+                leaf.text = value
+            else:
+                leaf.getparent().remove(leaf)
+        return unit, leaves
+
+
 def archival_extension(fmt: str, original_name: str, record_uuid: Any) -> str:
     """The extension a registered file goes into the archive with; InvalidInput when it is no archival format."""
     extension = fmt.lower()
@@ -118,6 +167,16 @@ def day_bounds(tz: tzinfo, start: date, end: date) -> tuple[datetime, datetime]:
     return (datetime.combine(start, time(), tz), datetime.combine(date.fromordinal(end.toordinal() + 1), time(), tz))
 
 
+def plain_rows(result: Any) -> Callable[[Any], Any]:
+    """A converter from ``result``'s rows to named tuples with the same fields.
+
+    An attribute of SQLAlchemy's Row costs a failed lookup before the column is
+    found; an export reads some thirty per record, so each row is converted once
+    and read as a tuple (a tenth of the cost, and the same attribute names).
+    """
+    return namedtuple("Row", list(result.keys()))._make  # type: ignore[misc]
+
+
 def children(conn: Any, model: Any, key: Any, ids: list[int], order: Any) -> dict[int, list[Any]]:
     """Rows of ``model``'s table for the records ``ids``, grouped by record, in ``order`` (one query per batch).
 
@@ -126,8 +185,10 @@ def children(conn: Any, model: Any, key: Any, ids: list[int], order: Any) -> dic
     """
     found: dict[int, list[Any]] = {}
     if ids:
-        query = select(*table_of(model).c).where(key.in_(ids)).order_by(key, order)
-        for row in conn.execute(query):
+        result = conn.execute(select(*table_of(model).c).where(key.in_(ids)).order_by(key, order))
+        plain = plain_rows(result)
+        for row in result:
+            row = plain(row)
             found.setdefault(row.record_id, []).append(row)
     return found
 
@@ -138,11 +199,16 @@ def case_bundles(conn: Any, cases: Any, record_columns: Any, batch: int) -> Iter
     Cases stream in batches of ``batch``; per batch one query each fetches the
     records, parties and documents. Rows, not ORM entities (see ``children``).
     """
-    for partition in conn.execute(cases.execution_options(yield_per=batch)).partitions():
+    result = conn.execute(cases.execution_options(yield_per=batch))
+    plain_case = plain_rows(result)
+    for partition in result.partitions():
+        partition = list(map(plain_case, partition))
         records: dict[int, list[Any]] = {}
-        query = select(*record_columns).where(Record.case_id.in_([c.id for c in partition])).order_by(
-            Record.case_id, Record.number)
-        for row in conn.execute(query):
+        found = conn.execute(select(*record_columns).where(Record.case_id.in_([c.id for c in partition])).order_by(
+            Record.case_id, Record.number))
+        plain_record = plain_rows(found)
+        for row in found:
+            row = plain_record(row)
             records.setdefault(row.case_id, []).append(row)
         ids = [r.id for rows in records.values() for r in rows]
         parties = children(conn, Correspondent, Correspondent.record_id, ids, Correspondent.id)
@@ -157,9 +223,13 @@ def records_with_cases(conn: Any, records: Any, batch: int) -> Iterator[tuple[An
     The journals' pass: records stream in batches; per batch one query each fetches
     their cases and their correspondents.
     """
-    for partition in conn.execute(records.execution_options(yield_per=batch)).partitions():
-        cases = {c.id: c for c in conn.execute(select(*table_of(Case).c).where(
-            Case.id.in_({r.case_id for r in partition})))}
+    result = conn.execute(records.execution_options(yield_per=batch))
+    plain_record = plain_rows(result)
+    for partition in result.partitions():
+        partition = list(map(plain_record, partition))
+        found = conn.execute(select(*table_of(Case).c).where(Case.id.in_({r.case_id for r in partition})))
+        plain_case = plain_rows(found)
+        cases = {c.id: c for c in map(plain_case, found)}
         parties = children(conn, Correspondent, Correspondent.record_id, [r.id for r in partition], Correspondent.id)
         for record in partition:
             yield record, cases[record.case_id], parties.get(record.id, [])

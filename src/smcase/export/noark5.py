@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ from ..validate.noark5 import NoarkValidator
 from .common import (
     Counts,
     HashingFile,
+    Prototype,
+    Shape,
     archival_extension,
     case_bundles,
     check_target,
@@ -81,6 +84,7 @@ JOURNALPOSTTYPE = {"incoming": "Inngående dokument", "outgoing": "Utgående dok
 CASE_FIELDS = {"title": "tittel", "public_title": "offentligTittel", "owner_unit": "administrativEnhet",
                "officer": "saksansvarlig"}
 STATUS = {"open": "Under behandling", "in_progress": "Under behandling", "closed": "Avsluttet"}
+PARTY: Shape = ("korrespondansepart", ("korrespondanseparttype", "korrespondansepartNavn"))
 
 SCHEMAS = {"arkivstruktur.xsd": "noark5/arkivstruktur", "metadatakatalog.xsd": "noark5/metadatakatalog",
            "endringslogg.xsd": "noark5/endringslogg", "loependeJournal.xsd": "noark5/loependeJournal",
@@ -112,38 +116,38 @@ def journal_head(ns: str, first: date | None, last: date | None, count: int, reg
     return head
 
 
-def journal_entry(ns: str, public: bool, record: Any, case: Any, cls: Any, parties: list[tuple[str, str]],
-                  tz: Any, show_citizen_names: bool) -> etree._Element:
-    """One ``journalregistrering``. In the public journal the titles are left out, the public titles are what
-    may be published, and withheld names are ``*****`` (the Noark convention)."""
-    def add(parent: etree._Element, name: str, value: Any) -> None:
-        if value not in (None, ""):
-            etree.SubElement(parent, f"{{{ns}}}{name}").text = str(value)
+@lru_cache(maxsize=4)
+def journal_prototypes(ns: str) -> tuple[Prototype, Prototype]:
+    """The shapes of a journal's ``journalregistrering`` and of its ``korrespondansepart``, in ``ns``."""
+    entry = Prototype(ns, ("journalregistrering", (
+        ("klasse", ("klasseID", "tittel")),
+        ("saksmappe", ("saksaar", "sakssekvensnummer", "tittel", "offentligTittel")),
+        ("journalpost", ("systemID", "journalaar", "journalsekvensnummer", "journalpostnummer", "tittel",
+                         "offentligTittel", "journaldato", PARTY)))))
+    return entry, Prototype(ns, PARTY)
 
-    entry = etree.Element(f"{{{ns}}}journalregistrering", nsmap={None: ns})
-    klasse = etree.SubElement(entry, f"{{{ns}}}klasse")
-    add(klasse, "klasseID", cls.code)
-    add(klasse, "tittel", cls.title)
-    folder = etree.SubElement(entry, f"{{{ns}}}saksmappe")
-    add(folder, "saksaar", case.year)
-    add(folder, "sakssekvensnummer", case.seq)
-    if not public:
-        add(folder, "tittel", case.title)
-    add(folder, "offentligTittel", public_description(case) if public else case.public_title)
-    post = etree.SubElement(entry, f"{{{ns}}}journalpost")
-    add(post, "systemID", record.uuid)
-    add(post, "journalaar", record.journal_year)
-    add(post, "journalsekvensnummer", record.journal_seq)
-    add(post, "journalpostnummer", record.number)
-    if not public:
-        add(post, "tittel", record.title)
-    add(post, "offentligTittel", public_description(record) if public else record.public_title)
-    add(post, "journaldato", record.registered_at.astimezone(tz).date().isoformat())
+
+def journal_entry(ns: str, public: bool, record: Any, case: Any, cls: Any, parties: list[tuple[str, str]],
+                  tz: Any, show_citizen_names: bool, case_title: str | None = None) -> etree._Element:
+    """One ``journalregistrering``. In the public journal the titles are left out, the public titles are what
+    may be published, and withheld names are ``*****`` (the Noark convention). ``case_title`` is the case's
+    published title when the caller has it already (the same for every record of the case)."""
+    entry_shape, party_shape = journal_prototypes(ns)
+    if public:
+        case_title = case_title if case_title is not None else public_description(case)
+        titles = (None, case_title, None, public_description(record))
+    else:
+        titles = (case.title, case.public_title, record.title, record.public_title)
     screened = public and public_withholding(record, case, show_citizen_names) is not None
-    for role, name in parties:
-        party = etree.SubElement(post, f"{{{ns}}}korrespondansepart")
-        add(party, "korrespondanseparttype", role)
-        add(party, "korrespondansepartNavn", SCREENED if screened else name)
+    (role, name), *more = parties  # every journal post has a party (noark_parties); the first is in the shape
+    entry, leaves = entry_shape.fill((
+        cls.code, cls.title,
+        str(case.year), str(case.seq), titles[0], titles[1],
+        str(record.uuid), _text(record.journal_year), _text(record.journal_seq), str(record.number), titles[2],
+        titles[3], record.registered_at.astimezone(tz).date().isoformat(), role, SCREENED if screened else name))
+    post = leaves[-1].getparent().getparent()
+    for role, name in more:
+        post.append(party_shape.fill((role, SCREENED if screened else name))[0])
     return entry
 
 
@@ -172,13 +176,18 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def _text(value: Any) -> str | None:
+    """A value as element text: instants in UTC to the second, days in ISO form; None stays None."""
+    if value is None or value.__class__ is str:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, datetime):
+        return _iso(value)
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
 def _leaf(parent: etree._Element, name: str, value: Any) -> None:
     """A child with text; optional values that are empty are left out (krav 6.4.5: no empty elements)."""
-    if value is None:
-        return
-    if value.__class__ is not str:  # most values are strings: the conversions only for the rest
-        value = _iso(value) if isinstance(value, datetime) else value.isoformat() if isinstance(value, date) \
-            else str(value)
+    value = _text(value)
     if value and not value.isspace():
         etree.SubElement(parent, f"{{{NS}}}{name}").text = value
 
@@ -195,6 +204,27 @@ def _write_leaves(xf: Any, holder: etree._Element) -> None:
 
 def _required(parent: etree._Element, name: str, value: Any, fallback: str) -> None:
     _leaf(parent, name, value if value not in (None, "") and str(value).strip() else fallback)
+
+
+#: arkivstruktur's repeating units, in schema order. Screening, disposal decisions and documents go in before
+#: ``saksaar`` (folders) and ``registreringsID`` (journal posts), parties before ``journalaar``.
+FOLDER = Prototype(NS, ("mappe", (
+    "systemID", "mappeID", "tittel", "offentligTittel", "dokumentmedium", "opprettetDato", "opprettetAv",
+    "avsluttetDato", "avsluttetAv", "referanseArkivdel", "saksaar", "sakssekvensnummer", "saksdato",
+    "administrativEnhet", "saksansvarlig", "saksstatus")), {f"{{{XSI}}}type": "saksmappe"}, NSMAP)
+JOURNALPOST = Prototype(NS, ("registrering", (
+    "systemID", "opprettetDato", "opprettetAv", "arkivertDato", "arkivertAv", "referanseArkivdel",
+    "registreringsID", "tittel", "offentligTittel", "dokumentmedium", PARTY, "journalaar", "journalsekvensnummer",
+    "journalpostnummer", "journalposttype", "journalstatus", "journaldato", "dokumentetsDato", "mottattDato",
+    "sendtDato")), {f"{{{XSI}}}type": "journalpost"}, NSMAP)
+STRUCTURE_PARTY = Prototype(NS, PARTY)
+DISPOSAL = Prototype(NS, ("kassasjon", ("kassasjonsvedtak", "kassasjonshjemmel", "bevaringstid", "kassasjonsdato")))
+CHANGELOG_NS = "http://www.arkivverket.no/standarder/noark5/endringslogg"
+CHANGE = Prototype(CHANGELOG_NS, ("endring", ("referanseArkivenhet", "referanseMetadata", "endretDato", "endretAv",
+                                              "tidligereVerdi", "nyVerdi")))
+BEFORE_FOLDER_END = FOLDER.index("saksaar")
+BEFORE_POST_ID = JOURNALPOST.index("registreringsID")
+BEFORE_POST_JOURNAL = JOURNALPOST.index("journalaar")
 
 
 class NoarkExport:
@@ -216,6 +246,7 @@ class NoarkExport:
         self.tz = service.tz
         self.counts = NoarkCounts()
         self.digests: dict[str, str] = {}  # SHA-256 of the XML files, computed while they are written
+        self._disposals: dict[tuple[str, date], tuple[str, ...] | None] = {}  # kassasjon by rule and closing day
 
     # -- the run ---------------------------------------------------------------------
 
@@ -256,7 +287,8 @@ class NoarkExport:
             self.counts.open_cases = session.execute(select(func.count()).select_from(Case)
                                                      .where(Case.status != "closed")).scalar_one()
             register = session.execute(select(Register)).scalars().one()
-            self.users = {u.id: u for u in session.execute(select(User).options(lazyload("*"))).scalars()}
+            self.users = {u.id: u.full_name or u.username
+                          for u in session.execute(select(User).options(lazyload("*"))).scalars()}
             self.classes = list(session.execute(select(Classification).order_by(Classification.code)).scalars())
             if not session.execute(select(func.count()).select_from(Case).where(in_period)).scalar_one():
                 raise InvalidInput(f"nothing to extract: no case was closed between {start} and {end}")
@@ -294,8 +326,9 @@ class NoarkExport:
         self.digests[path.name] = out.sha256
 
     def _user(self, user_id: int | None) -> str:
-        user = self.users.get(user_id) if user_id is not None else None
-        return (user.full_name or user.username) if user else self.service.actor.username
+        """The name a unit's creator or closer goes into the archive with (the exporter, if none is known)."""
+        return self.users.get(user_id, self.service.actor.username) if user_id is not None \
+            else self.service.actor.username
 
     # -- arkivstruktur.xml -------------------------------------------------------------
 
@@ -365,12 +398,14 @@ class NoarkExport:
                                     xf.flush()
                                     pending = next(bundles, None)
 
-    def _screening(self, parent: etree._Element, ground: str | None, withheld: list[str] | None, unit: str,
-                   with_document: bool = False) -> None:
+    def _screening(self, parent: etree._Element | None, ground: str | None, withheld: list[str] | None, unit: str,
+                   with_document: bool = False) -> etree._Element | None:
+        """``skjerming`` for a marked unit (appended to ``parent`` when one is given), else None."""
         if not ground:
-            return
+            return None
         fields = set(withheld or ())
-        shield = etree.SubElement(parent, f"{{{NS}}}skjerming")
+        shield = etree.Element(f"{{{NS}}}skjerming", nsmap=NSMAP) if parent is None \
+            else etree.SubElement(parent, f"{{{NS}}}skjerming")
         _leaf(shield, "tilgangsrestriksjon", "Unntatt offentlighet")
         _leaf(shield, "skjermingshjemmel", ground)
         metadata = []
@@ -384,87 +419,79 @@ class NoarkExport:
         if with_document and ("documents" in fields or "text" in fields):
             _leaf(shield, "skjermingDokument", "Skjerming av hele dokumentet")
         self.counts.screened += 1
+        return shield
 
-    def _disposal(self, parent: etree._Element, rule_id: str, closed: datetime) -> None:
-        # Only decisions to dispose are written: preserving is the default (and Arkade counts every kassasjon).
-        rule = self.service.policy.disposal_rule(rule_id)
-        if rule.action != "dispose":
-            return
-        years = rule.after_years if rule.after_years is not None else -(-(rule.after_days or 0) // 365)
+    def _disposal(self, rule_id: str, closed: datetime) -> etree._Element | None:
+        """``kassasjon`` under ``rule_id`` for a unit closed at ``closed``, or None when the rule preserves.
+
+        Only decisions to dispose are written: preserving is the default (and Arkade counts every kassasjon).
+        """
         due = closed.astimezone(self.tz).date()
-        disposal = etree.SubElement(parent, f"{{{NS}}}kassasjon")
-        _leaf(disposal, "kassasjonsvedtak", "Kasseres")
-        _leaf(disposal, "kassasjonshjemmel", rule.mandate or rule.description)
-        _leaf(disposal, "bevaringstid", years)
-        _leaf(disposal, "kassasjonsdato", add_months(due, 12 * years))
+        values = self._disposals.get((rule_id, due), ())
+        if values == ():
+            rule = self.service.policy.disposal_rule(rule_id)
+            values = None
+            if rule.action == "dispose":
+                years = rule.after_years if rule.after_years is not None else -(-(rule.after_days or 0) // 365)
+                values = ("Kasseres", rule.mandate or rule.description, str(years),
+                          add_months(due, 12 * years).isoformat())
+            self._disposals[(rule_id, due)] = values
+        if values is None:
+            return None
         self.counts.disposal_decisions += 1
+        return DISPOSAL.fill(values)[0]
 
     def _saksmappe(self, work: Path, case: Any, records: list[tuple[Any, list[Any], list[Any]]]) -> etree._Element:
-        folder = etree.Element(f"{{{NS}}}mappe", {f"{{{XSI}}}type": "saksmappe"}, nsmap=NSMAP)
         closed_by = self._user(case.closed_by_id)
-        _leaf(folder, "systemID", case.uuid)
-        _leaf(folder, "mappeID", case.diary_number)
-        _leaf(folder, "tittel", case.title)
-        if case.public_title != case.title:
-            _leaf(folder, "offentligTittel", case.public_title)
-        _leaf(folder, "dokumentmedium", MEDIUM)
-        _leaf(folder, "opprettetDato", case.created_at)
-        _leaf(folder, "opprettetAv", self._user(case.created_by_id))
-        _leaf(folder, "avsluttetDato", case.closed_at)
-        _leaf(folder, "avsluttetAv", closed_by)
-        _leaf(folder, "referanseArkivdel", self.ids["arkivdel"])
-        self._disposal(folder, case.disposal_rule, case.closed_at)
-        self._screening(folder, case.confidentiality_ground, case.withheld_fields, "mappe")
+        closed = _iso(case.closed_at)
+        folder, leaves = FOLDER.fill((
+            str(case.uuid), case.diary_number, case.title,
+            case.public_title if case.public_title != case.title else None, MEDIUM,
+            _iso(case.created_at), self._user(case.created_by_id), closed, closed_by, self.ids["arkivdel"],
+            str(case.year), str(case.seq), case.created_at.astimezone(self.tz).date().isoformat(),
+            case.owner_unit if case.owner_unit and not case.owner_unit.isspace() else self.register.name,
+            self._user(case.officer_id), "Avsluttet"))
+        end = leaves[BEFORE_FOLDER_END]
+        for part in (self._disposal(case.disposal_rule, case.closed_at),
+                     self._screening(None, case.confidentiality_ground, case.withheld_fields, "mappe")):
+            if part is not None:
+                end.addprevious(part)
         for record, parties, documents in records:
-            folder.append(self._journalpost(work, case, record, parties, documents, closed_by))
-        _leaf(folder, "saksaar", case.year)
-        _leaf(folder, "sakssekvensnummer", case.seq)
-        _leaf(folder, "saksdato", case.created_at.astimezone(self.tz).date())
-        _required(folder, "administrativEnhet", case.owner_unit, self.register.name)
-        _leaf(folder, "saksansvarlig", self._user(case.officer_id))
-        _leaf(folder, "saksstatus", "Avsluttet")
+            end.addprevious(self._journalpost(work, case, record, parties, documents, closed, closed_by))
         self.counts.cases += 1
         return folder
 
     def _journalpost(self, work: Path, case: Any, record: Any, parties: list[Any], documents: list[Any],
-                     archived_by: str) -> etree._Element:
-        entry = etree.Element(f"{{{NS}}}registrering", {f"{{{XSI}}}type": "journalpost"}, nsmap=NSMAP)
+                     archived: str, archived_by: str) -> etree._Element:
         by = self._user(record.registered_by_id)
-        _leaf(entry, "systemID", record.uuid)
-        _leaf(entry, "opprettetDato", record.registered_at)
-        _leaf(entry, "opprettetAv", by)
-        _leaf(entry, "arkivertDato", case.closed_at)
-        _leaf(entry, "arkivertAv", archived_by)
-        _leaf(entry, "referanseArkivdel", self.ids["arkivdel"])
-        self._disposal(entry, self.service.policy.rule_for_record(record.kind, case.disposal_rule).id, case.closed_at)
-        self._screening(entry, record.confidentiality_ground, record.withheld_fields, "registrering")
-        for document in documents:
-            entry.append(self._dokumentbeskrivelse(work, record, document, by))
-        _leaf(entry, "registreringsID", self.service.numbering.record_number(case.diary_number, record.number))
-        _leaf(entry, "tittel", record.title)
-        if record.public_title != record.title:
-            _leaf(entry, "offentligTittel", record.public_title)
-        _leaf(entry, "dokumentmedium", MEDIUM)
-        for role, name in noark_parties(record, parties, by):
-            party = etree.SubElement(entry, f"{{{NS}}}korrespondansepart")
-            _leaf(party, "korrespondanseparttype", role)
-            _leaf(party, "korrespondansepartNavn", name)
-        _leaf(entry, "journalaar", record.journal_year)
-        _leaf(entry, "journalsekvensnummer", record.journal_seq)
-        _leaf(entry, "journalpostnummer", record.number)
-        _leaf(entry, "journalposttype", JOURNALPOSTTYPE[record.direction])
-        _leaf(entry, "journalstatus", "Arkivert")
+        registered = _iso(record.registered_at)
         journal_day = record.registered_at.astimezone(self.tz).date()
-        _leaf(entry, "journaldato", journal_day)
-        _leaf(entry, "dokumentetsDato", record.document_date)
-        if record.direction == "incoming":
-            _leaf(entry, "mottattDato", record.registered_at)
-        elif record.direction == "outgoing":
-            _leaf(entry, "sendtDato", record.registered_at)
+        direction = record.direction
+        (role, name), *more = noark_parties(record, parties, by)  # one at least; the first is in the shape
+        entry, leaves = JOURNALPOST.fill((
+            str(record.uuid), registered, by, archived, archived_by, self.ids["arkivdel"],
+            self.service.numbering.record_number(case.diary_number, record.number), record.title,
+            record.public_title if record.public_title != record.title else None, MEDIUM, role, name,
+            str(record.journal_year), str(record.journal_seq), str(record.number), JOURNALPOSTTYPE[direction],
+            "Arkivert", journal_day.isoformat(), _text(record.document_date),
+            registered if direction == "incoming" else None, registered if direction == "outgoing" else None))
+        before_id = leaves[BEFORE_POST_ID]
+        for part in (self._disposal(self.service.policy.rule_for_record(record.kind, case.disposal_rule).id,
+                                    case.closed_at),
+                     self._screening(None, record.confidentiality_ground, record.withheld_fields, "registrering")):
+            if part is not None:
+                before_id.addprevious(part)
+        for document in documents:
+            before_id.addprevious(self._dokumentbeskrivelse(work, record, document, by))
+        before_journal = leaves[BEFORE_POST_JOURNAL]
+        for role, name in more:
+            before_journal.addprevious(STRUCTURE_PARTY.fill((role, name))[0])
         self.counts.records += 1
         first, last = self.counts.first_journal_day, self.counts.last_journal_day
-        self.counts.first_journal_day = min(first, journal_day) if first else journal_day
-        self.counts.last_journal_day = max(last, journal_day) if last else journal_day
+        if first is None or journal_day < first:
+            self.counts.first_journal_day = journal_day
+        if last is None or journal_day > last:
+            self.counts.last_journal_day = journal_day
         return entry
 
     def _dokumentbeskrivelse(self, work: Path, record: Any, document: Any, by: str) -> etree._Element:
@@ -505,7 +532,7 @@ class NoarkExport:
     # -- endringslogg.xml ---------------------------------------------------------------
 
     def _endringslogg(self, conn: Any, work: Path, in_period: Any) -> None:
-        ns = "http://www.arkivverket.no/standarder/noark5/endringslogg"
+        ns = CHANGELOG_NS
         entries, payloads = table_of(AuditEntry), table_of(AuditPayload)
         # The database picks the entries about extracted cases and records: nothing is collected in memory.
         extracted = select(Case.uuid).where(in_period).union_all(
@@ -520,12 +547,8 @@ class NoarkExport:
                 for row in conn.execute(query).mappings():
                     body = json.loads(row["payload"]) if row["payload"] else None
                     for field, before, after in self._changes(row["action"], body):
-                        change = etree.Element(f"{{{ns}}}endring", nsmap={None: ns})
-                        for name, value in (("referanseArkivenhet", row["entity_uuid"]), ("referanseMetadata", field),
-                                            ("endretDato", _iso(row["at"])), ("endretAv", row["actor"]),
-                                            ("tidligereVerdi", before), ("nyVerdi", after)):
-                            etree.SubElement(change, f"{{{ns}}}{name}").text = str(value)
-                        xf.write(change, pretty_print=True)
+                        xf.write(CHANGE.fill((str(row["entity_uuid"]), field, _iso(row["at"]), row["actor"],
+                                              before, after))[0], pretty_print=True)
                         self.counts.changes += 1
 
     @staticmethod
@@ -568,12 +591,18 @@ class NoarkExport:
                                                attrib={f"{{{XSI}}}schemaLocation": f"{ns} {name}.xsd"}))
                 xf.write(journal_head(ns, self.counts.first_journal_day, self.counts.last_journal_day,
                                       self.counts.records, self.register), pretty_print=True)
+            show_citizen_names = self.service.policy.show_citizen_names
+            case_titles: dict[int, str] = {}  # published case titles (an identity-number scan each), per batch
             for record, case, parties in records_with_cases(conn, records, self.batch):
+                if case.id not in case_titles:
+                    if len(case_titles) >= self.batch:
+                        case_titles.clear()
+                    case_titles[case.id] = public_description(case)
                 resolved = noark_parties(record, parties, self._user(record.registered_by_id))
                 for name, public in names.items():
                     streams[name].write(journal_entry(
                         namespaces[name], public, record, case, classes[case.class_id], resolved,
-                        self.tz, self.service.policy.show_citizen_names), pretty_print=True)
+                        self.tz, show_citizen_names, case_titles[case.id]), pretty_print=True)
 
     # -- arkivuttrekk.xml ----------------------------------------------------------------
 
