@@ -179,7 +179,7 @@ def _iso(value: datetime) -> str:
 def _text(value: Any) -> str | None:
     """A value as element text: instants in UTC to the second, days in ISO form; None stays None."""
     if value is None or value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, datetime):
         return _iso(value)
     return value.isoformat() if isinstance(value, date) else str(value)

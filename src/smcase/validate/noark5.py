@@ -9,7 +9,12 @@ are kept as 16-byte values, so a multi-gigabyte file validates in flat memory.
 
 from __future__ import annotations
 
-from contextlib import suppress
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +24,7 @@ from lxml import etree
 
 from ..standards import Standards
 from .common import (
+    HashingReader,
     IdStore,
     Report,
     RuleResult,
@@ -141,8 +147,7 @@ class Addml:
 
 #: The leaves a content rule or a message looks at (every other leaf is only checked for being empty, N5.63).
 WATCHED = frozenset({"systemID", "referanseArkivdel", "referanseSekundaerKlassifikasjon", "saksstatus",
-                     "journalstatus", "dokumentstatus", "opprettetDato", "journaldato", "referanseDokumentfil",
-                     "mappeID", "registreringsID"})
+                     "journalstatus", "dokumentstatus", "opprettetDato", "journaldato", "referanseDokumentfil"})
 
 
 #: Elements with children that a rule counts or reads.
@@ -150,7 +155,7 @@ CONTAINERS = frozenset({"skjerming", "kassasjon", "utfoertKassasjon", "dokumento
 #: Units whose own leaves are checked for content when they end; folders and registrations are then freed.
 UNITS_N5 = frozenset({"arkiv", "arkivdel", "klassifikasjonssystem", "klasse", "mappe", "registrering"})
 FOLDERS = frozenset({"mappe", "registrering"})
-EMPTY_LEAVES = etree.XPath(".//*[not(*) and not(normalize-space())]")
+EMPTY_LEAVES = etree.XPath("descendant::*[not(*)][not(normalize-space())]")
 
 
 def _unit_of(element: Any) -> Any:
@@ -161,15 +166,31 @@ def _unit_of(element: Any) -> Any:
     return node
 
 
-def _where(element: Any, ids: dict[Any, str]) -> str:
-    """The element's path from the root, with the ID of the folder or registration it is in (for messages)."""
+def _label(unit: Any) -> str:
+    """A folder's mappeID or a registration's registreringsID, else its systemID, as far as it has been read."""
+    found = ""
+    for child in unit:
+        name = local_name(child.tag)
+        if name in ("mappeID", "registreringsID"):
+            return (child.text or "").strip()
+        if name == "systemID" and not found:
+            found = (child.text or "").strip()
+    return found
+
+
+def _where(element: Any) -> str:
+    """The element's path from the root, with the ID of the folder or registration it is in (for messages).
+
+    Only called when there is something to report: the ancestors of the element
+    being read are still in the tree, with the leaves read so far.
+    """
     path, unit = [], ""
     node = element
     while node is not None:
         name = local_name(node.tag)
         path.append(name)
         if not unit and name in ("mappe", "registrering"):
-            unit = ids.get(node, "")
+            unit = _label(node)
         node = node.getparent()
     return "/".join(reversed(path)) + (f" ({unit})" if unit else "") + f", line {element.sourceline}"
 
@@ -179,6 +200,7 @@ class _Scan:
     """What the streaming pass over arkivstruktur.xml collects (counts and small sets only)."""
 
     ids: IdStore
+    files: set[str]  # the documents folder's files, as referanseDokumentfil names them
     line: int = 0  # of the last folder or registration read, for schema errors that carry none
     mappe: int = 0
     registrering: int = 0
@@ -194,11 +216,64 @@ class _Scan:
     referenced: set[str] = field(default_factory=set)
 
 
-class NoarkValidator:
-    """Validates Noark 5 v5.0 extractions against the official schemas and Arkade's error rules."""
+@dataclass
+class FilePass:
+    """One streaming pass over an XML file: its SHA-256 (None when the pass stopped early), the schema error
+    (None when valid), and for a journal its ``journalhode`` fields."""
 
-    def __init__(self, standards: Standards) -> None:
+    sha256: str | None = None
+    error: str | None = None
+    head: dict[str, str] | None = None
+
+
+def journal_pass(path: Path, schema: etree.XMLSchema) -> FilePass:
+    """A løpende or offentlig journal read once: the schema (N5.03), its head (N5.59, N5.60) and its SHA-256 (N5.02)."""
+    found = FilePass()
+    line = 0
+    with HashingReader(path) as reader:
+        try:
+            for _event, element in etree.iterparse(reader, events=("end",), schema=schema, huge_tree=True,
+                                                   tag=("{*}journalhode", "{*}journalregistrering")):
+                line = element.sourceline or line
+                if found.head is None and local_name(element.tag) == "journalhode":
+                    found.head = {local_name(child.tag): (child.text or "").strip() for child in element}
+                if element.getparent() is not None:
+                    drop_behind(element)
+            found.sha256 = reader.sha256()
+        except etree.XMLSyntaxError as exc:
+            found.error = xml_error(exc, line, path)
+    return found
+
+
+def journal_passes(standards_root: str, paths: list[str]) -> dict[str, FilePass]:
+    """``journal_pass`` for each journal, with the schemas compiled here (``smcase.validate.worker`` runs it)."""
+    standards = Standards(Path(standards_root))
+    return {path: journal_pass(Path(path), standards.schema(f"noark5/{Path(path).stem}")) for path in paths}
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    """End a worker whose results are no longer wanted (the validation failed before collecting them)."""
+    if worker.poll() is None:
+        worker.kill()
+        worker.communicate()
+
+
+class NoarkValidator:
+    """Validates Noark 5 v5.0 extractions against the official schemas and Arkade's error rules.
+
+    Each XML file is read once, with its schema attached and its SHA-256 computed
+    on the way. The two journals are as large as arkivstruktur.xml together, so
+    when they are large (``PARALLEL_BYTES``) and there is a second core they are
+    checked in a worker process while this one reads arkivstruktur.xml; the
+    report is the same either way (``parallel`` forces the choice).
+    """
+
+    #: Journals at least this large together are checked in a worker process (below it, starting one costs more).
+    PARALLEL_BYTES = 32 << 20
+
+    def __init__(self, standards: Standards, parallel: bool | None = None) -> None:
         self.standards = standards
+        self.parallel = parallel
 
     def validate(self, path: Path) -> Report:
         """Check the extraction at ``path`` (a folder or a tar); every rule is run, none stops the others."""
@@ -217,28 +292,49 @@ class NoarkValidator:
         except etree.XMLSyntaxError as exc:
             r["N5.03"].add(f"arkivuttrekk.xml: {exc}")
             return
-        for name, algorithm, value, is_schema in addml.files():
-            path = root / name
-            if not path.is_file():
-                r["N5.01"].add(f"{name} is listed in arkivuttrekk.xml but missing from the package")
-                continue
-            if value is None or algorithm not in ("SHA-256", "SHA256"):
-                if not (is_schema and name == "addml.xsd"):
-                    r["N5.02"].add(f"{name}: no SHA-256 checksum documented (algorithm {algorithm!r})")
-                continue
-            if sha256_file(path).lower() != value.lower():
-                r["N5.02"].add(f"{name}: the documented SHA-256 {value} does not match the file")
-        self._schemas(root, addml, r)
-        documents = self._documents(root, addml, r)
-        ids = IdStore()
-        try:
-            scan = self._arkivstruktur(root, documents, r, ids)
-            if scan is not None:
-                self._content_rules(root, addml, documents, scan, r)
-        finally:
-            ids.close()
+        passes: dict[str, FilePass] = {}
+        with ExitStack() as stack:
+            journals = self._start_journals(root, stack)
+            documents = self._documents(root, addml, r)
+            ids = IdStore()
+            stack.callback(ids.close)
+            scan = self._arkivstruktur(root, documents, r, ids, passes)
+            passes["endringslogg.xml"] = self._changelog(root, scan, r)
+            passes.update(journals())
+        self._schemas(root, addml, passes, r)
+        self._checksums(root, addml, passes, r)
+        self._journals(root, addml, scan, passes, r)
+        if scan is not None:
+            self._content_rules(addml, documents, scan, r)
 
-    def _content_rules(self, root: Path, addml: Addml, documents: tuple[Path, set[str]] | None, scan: _Scan,
+    def _start_journals(self, root: Path, stack: ExitStack) -> Callable[[], dict[str, FilePass]]:
+        """Start the journals' passes (in a worker process when they are large); the call returns their results."""
+        paths = [root / f"{name}.xml" for name in ("loependeJournal", "offentligJournal")]
+        paths = [path for path in paths if path.is_file()]
+        size = sum(path.stat().st_size for path in paths)
+        parallel = self.parallel if self.parallel is not None else (
+            size >= self.PARALLEL_BYTES and (os.cpu_count() or 1) > 1)
+
+        def inline() -> dict[str, FilePass]:
+            return {path.name: journal_pass(path, self.standards.schema(f"noark5/{path.stem}")) for path in paths}
+
+        if not parallel or not paths or not sys.executable:
+            return inline
+        package = Path(__file__).resolve().parents[2]  # the folder smcase is imported from, for the worker too
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(package), os.environ.get("PYTHONPATH"))))}
+        worker = subprocess.Popen([sys.executable, "-m", "smcase.validate.worker", str(self.standards.root),
+                                   *map(str, paths)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        stack.callback(_stop, worker)
+
+        def collect() -> dict[str, FilePass]:
+            out, _err = worker.communicate()
+            if worker.returncode != 0:  # the worker died (out of memory, killed): the same passes here instead
+                return inline()
+            return {Path(path).name: FilePass(**found) for path, found in json.loads(out).items()}
+
+        return collect
+
+    def _content_rules(self, addml: Addml, documents: tuple[Path, set[str]] | None, scan: _Scan,
                        r: dict[str, RuleResult]) -> None:
         for rule, element, found in (("N5.10", "mappe", scan.mappe), ("N5.16", "registrering", scan.registrering)):
             documented = addml.occurrences(0, element)
@@ -257,10 +353,27 @@ class NoarkValidator:
             folder, files = documents
             for name in sorted(files - scan.referenced):
                 r["N5.33"].add(f"{name} is not referenced by any dokumentobjekt")
-        self._journals(root, addml, scan, r)
-        self._changelog(root, scan, r)
 
-    def _schemas(self, root: Path, addml: Addml, r: dict[str, RuleResult]) -> None:
+    def _checksums(self, root: Path, addml: Addml, passes: dict[str, FilePass], r: dict[str, RuleResult]) -> None:
+        """N5.01 and N5.02: every documented file is there with the documented SHA-256 (the XML files' from their
+        passes, the others read here)."""
+        for name, algorithm, value, is_schema in addml.files():
+            path = root / name
+            if not path.is_file():
+                r["N5.01"].add(f"{name} is listed in arkivuttrekk.xml but missing from the package")
+                continue
+            if value is None or algorithm not in ("SHA-256", "SHA256"):
+                if not (is_schema and name == "addml.xsd"):
+                    r["N5.02"].add(f"{name}: no SHA-256 checksum documented (algorithm {algorithm!r})")
+                continue
+            found = passes.get(name)
+            digest = found.sha256 if found is not None and found.sha256 else sha256_file(path)
+            if digest.lower() != value.lower():
+                r["N5.02"].add(f"{name}: the documented SHA-256 {value} does not match the file")
+
+    def _schemas(self, root: Path, addml: Addml, passes: dict[str, FilePass], r: dict[str, RuleResult]) -> None:
+        """N5.03: the schemas in the package are the official ones, and every XML file is valid against its
+        official schema (the big files were checked in their passes)."""
         listed = {name for name, _a, _v, _s in addml.files()}
         for name, key in OFFICIAL_XSD.items():
             copy = root / name
@@ -276,8 +389,9 @@ class NoarkValidator:
                 r["N5.03"].add(f"{name} is missing")
                 continue
             if name == "arkivstruktur.xml":
-                continue  # validated in the same pass as its content rules
-            error = stream_validate(path, self.standards.schema(key), UNITS.get(name))
+                continue  # reported by its pass, with the content rules
+            found = passes.get(name)
+            error = found.error if found is not None else stream_validate(path, self.standards.schema(key))
             if error:
                 r["N5.03"].add(f"{name} {error}")
 
@@ -296,7 +410,7 @@ class NoarkValidator:
         return folder, files
 
     def _arkivstruktur(self, root: Path, documents: tuple[Path, set[str]] | None,
-                       r: dict[str, RuleResult], ids: IdStore) -> _Scan | None:
+                       r: dict[str, RuleResult], ids: IdStore, passes: dict[str, FilePass]) -> _Scan | None:
         """One streaming pass over arkivstruktur.xml: the schema (N5.03) and every content rule together.
 
         Only end events are read; a unit's ancestors are still in the tree when it
@@ -310,9 +424,12 @@ class NoarkValidator:
             return None
         error = None
         for schema in (self.standards.schema("noark5/arkivstruktur"), None):
-            scan = _Scan(ids)
+            scan = _Scan(ids, documents[1] if documents else set())
             try:
-                self._scan(path, schema, documents[1] if documents else set(), scan, r, root)
+                with HashingReader(path) as reader:
+                    self._scan(reader, schema, scan, r, root)
+                    if schema is not None:
+                        passes["arkivstruktur.xml"] = FilePass(sha256=reader.sha256())
             except etree.XMLSyntaxError as exc:
                 if schema is None or error is not None:
                     r["N5.03"].add(f"arkivstruktur.xml is not well-formed: {exc}")
@@ -327,88 +444,116 @@ class NoarkValidator:
                 continue
             break
         ids.flush()
-        for value, where in ids.duplicates:
-            r["N5.47"].add(f"systemID {value} is used more than once ({where})")
+        for value, line in ids.duplicates:
+            r["N5.47"].add(f"systemID {value} is used more than once (line {line})")
         return scan
 
-    def _scan(self, path: Path, schema: Any, files: set[str], scan: _Scan, r: dict[str, RuleResult],
-              root: Path) -> None:
-        """Read arkivstruktur.xml once. Only the elements a rule looks at reach Python (lxml's tag filter);
-        empty leaves (N5.63) are found by XPath, in C, over each unit when it ends."""
-        names: dict[Any, str] = {}
-        # Keyed by the open elements themselves (lxml returns the same proxy while one is held; lines may repeat).
-        kinds: dict[Any, set[str]] = {}  # per open klasse: the kinds of its children
-        ids: dict[Any, str] = {}  # per open mappe/registrering: its mappeID, registreringsID or systemID
-        for _event, element in etree.iterparse(str(path), events=("end",), schema=schema, huge_tree=True,
+    def _scan(self, source: HashingReader, schema: Any, scan: _Scan, r: dict[str, RuleResult], root: Path) -> None:
+        """Read arkivstruktur.xml once. Only the elements a rule looks at reach Python (lxml's tag filter), each
+        to the one handler of its name; empty leaves (N5.63) are found by XPath, in C, over each unit when it ends."""
+        names: dict[str, str] = {}
+        kinds: dict[Any, set[str]] = {}  # per open klasse: the kinds of its children (keyed by the element itself)
+        leaves = self._leaf_rules(scan, r)
+        for _event, element in etree.iterparse(source, events=("end",), schema=schema, huge_tree=True,
                                                tag=[f"{{*}}{n}" for n in (*WATCHED, *CONTAINERS, *UNITS_N5)]):
             tag = element.tag
             name = names.get(tag)
             if name is None:
                 name = names[tag] = local_name(tag)
+            rule = leaves.get(name)
+            if rule is not None:
+                if not len(element):
+                    rule(element, (element.text or "").strip())
+                continue
             holder = element.getparent()
             parent = "" if holder is None else names.get(holder.tag) or local_name(holder.tag)
-            if name in WATCHED and len(element) == 0:
-                text = (element.text or "").strip()
-                self._leaf(scan, r, name, parent, text, element, ids, files)
-                if parent in ("mappe", "registrering") and (
-                        name in ("mappeID", "registreringsID") or (name == "systemID" and holder not in ids)):
-                    ids[holder] = text
-                continue
-            self._container(scan, r, element, name, parent, kinds, ids, root)
+            self._container(scan, r, element, name, parent, kinds, root)
             if name in UNITS_N5:
                 for empty in EMPTY_LEAVES(element):
                     # Freed folders and registrations are empty shells; nested units were checked when they ended.
                     if local_name(empty.tag) not in ("mappe", "registrering") and _unit_of(empty) is element:
-                        r["N5.63"].add(f"empty element {_where(empty, ids)}")
-            if name in ("mappe", "registrering"):
-                scan.line = element.sourceline or scan.line
-                ids.pop(element, None)
-                drop_behind(element, FOLDERS)
+                        r["N5.63"].add(f"empty element {_where(empty)}")
+                if name == "registrering":
+                    # Its subtree is freed now; the empty shells go when their folder ends, or every few thousand
+                    # (registrations directly in a class have no folder to end).
+                    scan.line = element.sourceline or scan.line
+                    if scan.registrering % 4096:
+                        element.clear()
+                    else:
+                        drop_behind(element, FOLDERS)
+                elif name == "mappe":
+                    scan.line = element.sourceline or scan.line
+                    drop_behind(element, FOLDERS)
 
-    def _leaf(self, scan: _Scan, r: dict[str, RuleResult], name: str, parent: str, text: str, element: Any,
-              ids: dict[Any, str], files: set[str]) -> None:
-        def where() -> str:
-            return _where(element, ids)
+    @staticmethod
+    def _leaf_rules(scan: _Scan, r: dict[str, RuleResult]) -> dict[str, Callable[[Any, str], None]]:
+        """The rule for each watched leaf, by local name: called with the leaf and its stripped text."""
+        def parent_of(element: Any) -> str:
+            holder = element.getparent()
+            return "" if holder is None else local_name(holder.tag)
 
-        if name == "systemID":
-            scan.ids.add(text, f"line {element.sourceline}")
+        def system_id(element: Any, text: str) -> None:
+            scan.ids.add(text, element.sourceline)
+            parent = parent_of(element)
             if parent == "arkivdel":
                 scan.arkivdeler.add(uuid_key(text))
             elif parent == "klasse":
                 scan.klasser.add(uuid_key(text))
-        elif name == "referanseArkivdel" and parent in ("mappe", "registrering", "dokumentbeskrivelse"):
+
+        def archive_part(element: Any, text: str) -> None:
             # An arkivdel's systemID comes before everything in it, so the reference is checked now.
-            if uuid_key(text) not in scan.arkivdeler:
-                r["N5.48"].add(f"referanseArkivdel {text} in {where()} is no arkivdel's systemID")
-        elif name == "referanseSekundaerKlassifikasjon" and parent == "mappe":
-            if uuid_key(text) not in scan.klasser:  # a class later in the file may still resolve it
-                scan.class_refs.append((text, where()))
-        elif name == "saksstatus" and parent == "mappe" and text not in ("Avsluttet", "Utgår"):
-            r["N5.15"].add(f"saksstatus {text!r} in {where()}")
-        elif name == "journalstatus" and parent == "registrering" and text not in ("Arkivert", "Utgår"):
-            r["N5.22"].add(f"journalstatus {text!r} in {where()}")
-        elif name == "dokumentstatus" and parent == "dokumentbeskrivelse" and text != "Dokumentet er ferdigstilt":
-            r["N5.25"].add(f"dokumentstatus {text!r} in {where()}")
-        elif name == "opprettetDato" and parent == "registrering":
+            if uuid_key(text) not in scan.arkivdeler and parent_of(element) in (
+                    "mappe", "registrering", "dokumentbeskrivelse"):
+                r["N5.48"].add(f"referanseArkivdel {text} in {_where(element)} is no arkivdel's systemID")
+
+        def secondary_class(element: Any, text: str) -> None:
+            if uuid_key(text) not in scan.klasser and parent_of(element) == "mappe":
+                scan.class_refs.append((text, _where(element)))  # a class later in the file may still resolve it
+
+        def case_status(element: Any, text: str) -> None:
+            if text not in ("Avsluttet", "Utgår") and parent_of(element) == "mappe":
+                r["N5.15"].add(f"saksstatus {text!r} in {_where(element)}")
+
+        def journal_status(element: Any, text: str) -> None:
+            if text not in ("Arkivert", "Utgår") and parent_of(element) == "registrering":
+                r["N5.22"].add(f"journalstatus {text!r} in {_where(element)}")
+
+        def document_status(element: Any, text: str) -> None:
+            if text != "Dokumentet er ferdigstilt" and parent_of(element) == "dokumentbeskrivelse":
+                r["N5.25"].add(f"dokumentstatus {text!r} in {_where(element)}")
+
+        def created(element: Any, text: str) -> None:
             try:
                 datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
-                r["N5.27"].add(f"opprettetDato {text!r} is not a dateTime ({where()})")
-        elif name == "journaldato" and parent == "registrering":
+                if parent_of(element) == "registrering":
+                    r["N5.27"].add(f"opprettetDato {text!r} is not a dateTime ({_where(element)})")
+
+        def journal_day(element: Any, text: str) -> None:
+            if parent_of(element) != "registrering":
+                return
             with suppress(ValueError):  # the schema check reports a bad date
                 day = date.fromisoformat(text[:10])
-                scan.first_day = min(scan.first_day, day) if scan.first_day else day
-                scan.last_day = max(scan.last_day, day) if scan.last_day else day
-        elif name == "referanseDokumentfil":
+                if scan.first_day is None or day < scan.first_day:
+                    scan.first_day = day
+                if scan.last_day is None or day > scan.last_day:
+                    scan.last_day = day
+
+        def document_file(element: Any, text: str) -> None:
             reference = text.replace("\\", "/")
             scan.referenced.add(reference)
-            if reference not in files:
-                r["N5.32"].add(f"{reference} is referenced ({where()}) but not in the documents folder")
+            if reference not in scan.files:
+                r["N5.32"].add(f"{reference} is referenced ({_where(element)}) but not in the documents folder")
+
+        return {"systemID": system_id, "referanseArkivdel": archive_part,
+                "referanseSekundaerKlassifikasjon": secondary_class, "saksstatus": case_status,
+                "journalstatus": journal_status, "dokumentstatus": document_status, "opprettetDato": created,
+                "journaldato": journal_day, "referanseDokumentfil": document_file}
 
     def _container(self, scan: _Scan, r: dict[str, RuleResult], element: Any, name: str, parent: str,
-                   kinds: dict[Any, set[str]], ids: dict[Any, str], root: Path) -> None:
+                   kinds: dict[Any, set[str]], root: Path) -> None:
         def where() -> str:
-            return _where(element, ids)
+            return _where(element)
 
         if name in ("klasse", "mappe", "registrering") and parent == "klasse":
             kinds.setdefault(element.getparent(), set()).add(name)
@@ -443,7 +588,8 @@ class NoarkValidator:
             elif sha256_file(path) != checksum:
                 r["N5.30"].add(f"{reference}: sjekksum {checksum} is not the file's SHA-256 ({where()})")
 
-    def _journals(self, root: Path, addml: Addml, scan: _Scan, r: dict[str, RuleResult]) -> None:
+    def _journals(self, root: Path, addml: Addml, scan: _Scan | None, passes: dict[str, FilePass],
+                  r: dict[str, RuleResult]) -> None:
         heads: dict[str, dict[str, str]] = {}
         listed = addml.xml_files()
         for name in ("loependeJournal", "offentligJournal"):
@@ -451,16 +597,19 @@ class NoarkValidator:
             if f"{name}.xml" not in listed or not path.is_file():
                 r["N5.59"].add(f"{name}.xml is missing or not listed in arkivuttrekk.xml")
                 continue
-            head: dict[str, str] = {}
-            try:
-                for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True):
-                    if local_name(element.tag) == "journalhode":
+            found = passes.get(f"{name}.xml")
+            head = found.head if found is not None else None
+            if head is None:  # the schema stopped the pass before the head ended: read it without
+                head = {}
+                try:
+                    for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True,
+                                                           tag="{*}journalhode"):
                         head = {local_name(child.tag): (child.text or "").strip() for child in element}
                         break
-            except etree.XMLSyntaxError as exc:
-                r["N5.59"].add(f"{name}.xml cannot be read: {exc}")
+                except etree.XMLSyntaxError as exc:
+                    r["N5.59"].add(f"{name}.xml cannot be read: {exc}")
             heads[name] = head
-        if len(heads) < 2:
+        if len(heads) < 2 or scan is None:
             return
         counts = {name: head.get("antallJournalposter") for name, head in heads.items()}
         if counts["loependeJournal"] != counts["offentligJournal"]:
@@ -484,28 +633,47 @@ class NoarkValidator:
                 r["N5.60"].add(f"the journal heads say {head.get('journalStartDato')}–{head.get('journalSluttDato')}, "
                                f"arkivstruktur.xml's journaldato runs {first}–{last}")
 
-    def _changelog(self, root: Path, scan: _Scan, r: dict[str, RuleResult]) -> None:
+    def _changelog(self, root: Path, scan: _Scan | None, r: dict[str, RuleResult]) -> FilePass:
+        """endringslogg.xml read once: the schema (N5.03), its SHA-256, and its references (N5.61, N5.62)."""
         path = root / "endringslogg.xml"
+        found = FilePass()
+        if not path.is_file():
+            return found
         batch: dict[bytes, str] = {}
 
         def check() -> None:
-            known = scan.ids.present(list(batch))
-            for key, value in batch.items():
-                if key not in known:
-                    r["N5.62"].add(f"endring refers to {value}, which is no systemID in arkivstruktur.xml")
+            if scan is not None:
+                known = scan.ids.present(list(batch))
+                for key, value in batch.items():
+                    if key not in known:
+                        r["N5.62"].add(f"endring refers to {value}, which is no systemID in arkivstruktur.xml")
             batch.clear()
 
-        try:
-            for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True):
-                if local_name(element.tag) == "referanseArkivenhet":
-                    value = (element.text or "").strip()
-                    batch[uuid_key(value)] = value
-                    if len(batch) >= IdStore.BATCH:
-                        check()
-                elif local_name(element.tag) == "endring":
-                    drop_behind(element)
-            check()
-        except (OSError, etree.XMLSyntaxError) as exc:
-            r["N5.61"].add(f"endringslogg.xml cannot be read: {exc}")
-
-
+        for schema in (self.standards.schema("noark5/endringslogg"), None):
+            line = 0
+            try:
+                with HashingReader(path) as reader:
+                    for _event, element in etree.iterparse(reader, events=("end",), schema=schema, huge_tree=True,
+                                                           tag=("{*}referanseArkivenhet", "{*}endring")):
+                        line = element.sourceline or line
+                        if local_name(element.tag) == "referanseArkivenhet":
+                            value = (element.text or "").strip()
+                            batch[uuid_key(value)] = value
+                            if len(batch) >= IdStore.BATCH:
+                                check()
+                        elif element.getparent() is not None:
+                            drop_behind(element)
+                    check()
+                    if schema is not None:
+                        found.sha256 = reader.sha256()
+                    return found
+            except etree.XMLSyntaxError as exc:
+                if schema is not None:  # the rules are read again without the schema, from the start
+                    found.error = xml_error(exc, line, path)
+                    batch.clear()
+                    for rule in ("N5.62",):
+                        r[rule].errors.clear()
+                        r[rule].more = 0
+                    continue
+                r["N5.61"].add(f"endringslogg.xml cannot be read: {exc}")
+        return found

@@ -1,0 +1,27 @@
+"""A validator's second process: ``python -m smcase.validate.worker STANDARDS FILE...``.
+
+Checks each journal file of a Noark 5 extraction in one streaming pass (schema,
+head, SHA-256; ``noark5.journal_pass``) and prints the results as one JSON
+object keyed by path. It is its own interpreter, started by the validator while
+it reads arkivstruktur.xml: unlike a multiprocessing worker it never imports the
+caller's main module, so it runs no code of the program that asked for it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+
+
+def main(argv: list[str]) -> int:
+    """Run the passes for ``argv`` (the standards folder, then the files) and print them as JSON."""
+    from .noark5 import journal_passes
+
+    standards, *paths = argv
+    json.dump({path: asdict(found) for path, found in journal_passes(standards, paths).items()}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
