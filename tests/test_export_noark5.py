@@ -146,6 +146,32 @@ def test_the_public_journal_withholds_screened_values(register: Cli, standards_d
     assert SECRET_TITLE in running  # the full journal keeps it, for the archive
 
 
+def test_every_party_of_a_record_goes_into_the_structure_and_both_journals(register: Cli, standards_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    ok(register("case", "open", "--title", "Høring om trafikksikkerhet", "--class", "076"))  # 2026/6
+    ok(register("record", "add", "2026/6", "--direction", "out", "--description", "Høringsbrev",
+                "--to", "Statens vegvesen", "--to", "Trøndelag fylkeskommune", "--to", "Rennebu idrettslag"))
+    ok(register("case", "close", "2026/6"))
+    out = tmp_path / "uttrekk"
+    export(register, standards_dir, out)  # validated against the schemas: the parties sit in schema order
+    record = json.loads(ok(register("case", "show", "2026/6", "--json")))["records"][0]
+    roles = {"sender": "Avsender", "recipient": "Mottaker"}
+    expected = [(roles[c["role"]], c["name"]) for c in record["correspondents"]]
+    assert expected[-3:] == [("Mottaker", "Statens vegvesen"), ("Mottaker", "Trøndelag fylkeskommune"),
+                             ("Mottaker", "Rennebu idrettslag")] and len(expected) == 4  # and the officer sends it
+    post = next(e for e in etree.parse(str(out / "arkivstruktur.xml")).iter(f"{N}registrering")
+                if e.findtext(f"{N}registreringsID") == "2026/6-1")
+    parties = [(p.findtext(f"{N}korrespondanseparttype"), p.findtext(f"{N}korrespondansepartNavn"))
+               for p in post.iter(f"{N}korrespondansepart")]
+    assert parties == expected
+    for journal in ("loependeJournal", "offentligJournal"):
+        ns = f"{{http://www.arkivverket.no/standarder/noark5/{journal}}}"
+        entry = next(e for e in etree.parse(str(out / f"{journal}.xml")).iter(f"{ns}journalpost")
+                     if e.findtext(f"{ns}offentligTittel") == "Høringsbrev")
+        assert [(p.findtext(f"{ns}korrespondanseparttype"), p.findtext(f"{ns}korrespondansepartNavn"))
+                for p in entry.iter(f"{ns}korrespondansepart")] == expected
+
+
 def test_system_ids_stay_the_same_from_one_extraction_to_the_next(register: Cli, standards_dir: Path,
                                                                   tmp_path: Path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"

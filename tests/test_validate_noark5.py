@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -159,3 +161,78 @@ def test_the_validate_command_reports_per_rule_and_exits_1_on_errors(sample: Pat
     BROKEN["N5.15"](sample)
     bad = CliRunner().invoke(create_cli(), ["validate", str(sample), "--standards", standards, "--json"])
     assert bad.exit_code == 1 and '"id": "N5.15"' in bad.stdout and "Under behandling" in bad.stdout
+
+
+def journal_checksum(root: Path) -> None:
+    """loependeJournal.xml changed after arkivuttrekk.xml documented its checksum (still valid XML)."""
+    with (root / "loependeJournal.xml").open("a", encoding="utf-8") as stream:
+        stream.write("<!-- changed afterwards -->\n")
+
+
+#: Broken copies whose errors are found in the journals, which a second process checks when they are large.
+IN_THE_JOURNALS = {"N5.02": journal_checksum, "N5.03": BROKEN["N5.03"], "N5.59": BROKEN["N5.59"],
+                   "N5.60": BROKEN["N5.60"]}
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """The worker processes the validator starts (to prove the work was done there, not by the fallback)."""
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    def spy(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        process = popen(*args, **kwargs)  # type: ignore[call-overload]
+        started.append(process)
+        return process
+
+    monkeypatch.setattr("smcase.validate.noark5.subprocess.Popen", spy)
+    return started
+
+
+@pytest.mark.parametrize("rule", sorted(IN_THE_JOURNALS))
+def test_the_journals_checked_in_a_second_process_give_the_same_report(validator: NoarkValidator, sample: Path,
+                                                                       rule: str,
+                                                                       workers: list[subprocess.Popen[bytes]]) -> None:
+    IN_THE_JOURNALS[rule](sample)
+    serial = NoarkValidator(validator.standards, parallel=False).validate(sample)
+    assert not workers
+    parallel = NoarkValidator(validator.standards, parallel=True).validate(sample)
+    assert [w.returncode for w in workers] == [0]
+    assert rule in serial.failed()
+    assert parallel.to_json() == serial.to_json()
+
+
+def test_large_journals_go_to_a_second_process_by_themselves(validator: NoarkValidator, sample: Path,
+                                                            workers: list[subprocess.Popen[bytes]],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    assert NoarkValidator(validator.standards).validate(sample).ok
+    assert not workers, "the sample's journals are small: no second process"
+    monkeypatch.setattr(NoarkValidator, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert NoarkValidator(validator.standards).validate(sample).ok
+    assert [w.returncode for w in workers] == [0]
+
+
+def test_a_worker_that_dies_loses_no_check(validator: NoarkValidator, sample: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    BROKEN["N5.59"](sample)
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the worker exits at once with status 1
+    report = NoarkValidator(validator.standards, parallel=True).validate(sample)
+    assert report.to_json() == NoarkValidator(validator.standards, parallel=False).validate(sample).to_json()
+    assert "N5.59" in report.failed()
+
+
+def test_the_worker_never_runs_the_callers_own_code(validator: NoarkValidator, sample: Path, tmp_path: Path) -> None:
+    """A script without an ``if __name__ == "__main__"`` guard: a multiprocessing worker would run it again."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from smcase.standards import Standards\n"
+        "from smcase.validate.noark5 import NoarkValidator\n"
+        "print('started', flush=True)\n"
+        f"report = NoarkValidator(Standards(Path({str(validator.standards.root)!r})), parallel=True)"
+        f".validate(Path({str(sample)!r}))\n"
+        "print('ok' if report.ok else report.failed())\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["started", "ok"]

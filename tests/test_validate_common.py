@@ -1,0 +1,65 @@
+"""The validators' shared building blocks: ID keys, the on-disk ID store, the hashing reader."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+
+from lxml import etree
+
+from smcase.validate.common import HashingReader, IdStore, uuid_key
+
+
+def test_a_uuid_has_one_key_however_it_is_written() -> None:
+    value = uuid.uuid4()
+    forms = {str(value), str(value).upper(), value.hex}
+    assert {uuid_key(form) for form in forms} == {value.bytes}
+
+
+def test_other_ids_get_a_16_byte_key_of_their_own() -> None:
+    keys = {uuid_key(value) for value in ("abc", "2026/42", "", "0123", "g" * 32)}
+    assert len(keys) == 5 and all(len(key) == 16 for key in keys)
+
+
+def test_the_id_store_names_every_duplicate_within_and_across_batches() -> None:
+    store = IdStore()
+    store.BATCH = 3  # type: ignore[misc]  # several batches, each written to disk
+    try:
+        values = [str(uuid.uuid4()) for _ in range(7)]
+        for line, value in enumerate(values, start=1):
+            store.add(value, line)
+        store.add(values[6], 8)  # still pending: found in memory
+        store.add(values[0], 9)  # on disk: found when its batch is written
+        store.add("systemid-1", 10)
+        store.add("systemid-1", 11)
+        store.flush()
+        assert sorted(store.duplicates, key=lambda d: d[1]) == [(values[6], 8), (values[0], 9), ("systemid-1", 11)]
+        assert store.present([uuid_key(v) for v in values]) == {uuid_key(v) for v in values}
+    finally:
+        store.close()
+
+
+def test_a_batch_with_a_duplicate_still_stores_the_rest() -> None:
+    store = IdStore()
+    try:
+        first, second = str(uuid.uuid4()), str(uuid.uuid4())
+        store.add(first, 1)
+        store.flush()
+        store.add(first, 2)
+        store.add(second, 3)
+        store.flush()
+        assert store.duplicates == [(first, 2)]
+        assert store.present([uuid_key(second)]) == {uuid_key(second)}
+    finally:
+        store.close()
+
+
+def test_the_hashing_reader_hashes_the_whole_file_while_it_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "doc.xml"
+    path.write_bytes(b"<a>" + b"<b>x</b>" * 100_000 + b"</a>\n<!-- after the root -->\n")
+    with HashingReader(path) as reader:
+        count = sum(1 for _ in etree.iterparse(reader, tag="b"))
+        digest = reader.sha256()
+    assert count == 100_000
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
