@@ -236,3 +236,18 @@ def test_the_worker_never_runs_the_callers_own_code(validator: NoarkValidator, s
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["started", "ok"]
+
+
+@pytest.mark.parametrize("pending", [NoarkValidator.PENDING, 1])
+def test_each_empty_element_is_reported_once_with_its_own_unit(validator: NoarkValidator, sample: Path,
+                                                               monkeypatch: pytest.MonkeyPatch, pending: int) -> None:
+    """N5.63 checks a folder's registrations with the folder, or one by one past ``PENDING``: the same report."""
+    monkeypatch.setattr(NoarkValidator, "PENDING", pending)
+    edit("arkivstruktur.xml", r'(<registrering xsi:type="journalpost">\s*<systemID>[^<]*</systemID>\s*'
+                              r'<opprettetDato>[^<]*</opprettetDato>\s*<opprettetAv>)[^<]*', r"\g<1>", count=0)(sample)
+    edit("arkivstruktur.xml", r"(<mappeID>[^<]*</mappeID>(?:(?!<registrering).)*?<opprettetAv>)[^<]*", r"\g<1>",
+         count=0)(sample)
+    errors = next(rule for rule in validator.validate(sample).rules if rule.id == "N5.63").errors
+    units = sorted(re.search(r"\((20\d\d/\d-?\d?)\)", error)[1] for error in errors)  # type: ignore[index]
+    assert units == ["2025/1", "2025/1-1", "2025/1-2", "2025/2", "2025/2-1", "2025/2-2"], errors
+    assert all("/opprettetAv (" in error for error in errors)

@@ -178,6 +178,14 @@ def _label(unit: Any) -> str:
     return found
 
 
+def _empty_leaves(unit: Any, owners: set[Any], r: dict[str, RuleResult]) -> None:
+    """N5.63: the empty elements under ``unit`` whose nearest unit is one of ``owners`` (nested units are
+    checked on their own; freed folders and registrations are empty shells, not empty leaves)."""
+    for empty in EMPTY_LEAVES(unit):
+        if local_name(empty.tag) not in FOLDERS and _unit_of(empty) in owners:
+            r["N5.63"].add(f"empty element {_where(empty)}")
+
+
 def _where(element: Any) -> str:
     """The element's path from the root, with the ID of the folder or registration it is in (for messages).
 
@@ -328,9 +336,12 @@ class NoarkValidator:
 
         def collect() -> dict[str, FilePass]:
             out, _err = worker.communicate()
-            if worker.returncode != 0:  # the worker died (out of memory, killed): the same passes here instead
-                return inline()
-            return {Path(path).name: FilePass(**found) for path, found in json.loads(out).items()}
+            try:
+                if worker.returncode == 0:
+                    return {Path(path).name: FilePass(**found) for path, found in json.loads(out).items()}
+            except (ValueError, TypeError, AttributeError):
+                pass  # an answer that cannot be read counts as none
+            return inline()  # the worker died (out of memory, killed) or said nothing usable: the same passes here
 
         return collect
 
@@ -450,9 +461,11 @@ class NoarkValidator:
 
     def _scan(self, source: HashingReader, schema: Any, scan: _Scan, r: dict[str, RuleResult], root: Path) -> None:
         """Read arkivstruktur.xml once. Only the elements a rule looks at reach Python (lxml's tag filter), each
-        to the one handler of its name; empty leaves (N5.63) are found by XPath, in C, over each unit when it ends."""
+        to the one handler of its name. Empty leaves (N5.63) are found by XPath, in C, over each unit when it
+        ends: a folder's registrations (up to ``PENDING``) with the folder, in one call, then freed with it."""
         names: dict[str, str] = {}
         kinds: dict[Any, set[str]] = {}  # per open klasse: the kinds of its children (keyed by the element itself)
+        pending: list[Any] = []  # finished registrations of the open folder, not yet checked for empty leaves
         leaves = self._leaf_rules(scan, r)
         for _event, element in etree.iterparse(source, events=("end",), schema=schema, huge_tree=True,
                                                tag=[f"{{*}}{n}" for n in (*WATCHED, *CONTAINERS, *UNITS_N5)]):
@@ -468,22 +481,39 @@ class NoarkValidator:
             holder = element.getparent()
             parent = "" if holder is None else names.get(holder.tag) or local_name(holder.tag)
             self._container(scan, r, element, name, parent, kinds, root)
-            if name in UNITS_N5:
-                for empty in EMPTY_LEAVES(element):
-                    # Freed folders and registrations are empty shells; nested units were checked when they ended.
-                    if local_name(empty.tag) not in ("mappe", "registrering") and _unit_of(empty) is element:
-                        r["N5.63"].add(f"empty element {_where(empty)}")
-                if name == "registrering":
-                    # Its subtree is freed now; the empty shells go when their folder ends, or every few thousand
-                    # (registrations directly in a class have no folder to end).
+            if name == "registrering":
+                scan.line = element.sourceline or scan.line
+                if pending and pending[-1].getparent() is not holder:
+                    self._check_pending(pending, r)
+                pending.append(element)  # checked for empty leaves with its folder, in one XPath
+                if len(pending) >= self.PENDING:
+                    self._check_pending(pending, r)
+            elif name in UNITS_N5:
+                covered = pending[:] if pending and pending[0].getparent() is element else []
+                if pending and not covered:
+                    self._check_pending(pending, r)
+                pending.clear()
+                _empty_leaves(element, {element, *covered}, r)
+                if name == "mappe":
                     scan.line = element.sourceline or scan.line
-                    if scan.registrering % 4096:
-                        element.clear()
-                    else:
-                        drop_behind(element, FOLDERS)
-                elif name == "mappe":
-                    scan.line = element.sourceline or scan.line
-                    drop_behind(element, FOLDERS)
+                    drop_behind(element, FOLDERS)  # frees the folder with its registrations
+                else:
+                    for registration in covered:  # registrations directly in a class or archive part
+                        registration.clear()
+        self._check_pending(pending, r)
+
+    #: Finished registrations kept for their folder's check; a larger folder has them checked one by one.
+    PENDING = 256
+
+    @staticmethod
+    def _check_pending(pending: list[Any], r: dict[str, RuleResult]) -> None:
+        """N5.63 for registrations kept for a check with their folder, each on its own; then free them."""
+        for registration in pending:
+            _empty_leaves(registration, {registration}, r)
+            registration.clear()
+        if pending:
+            drop_behind(pending[-1], FOLDERS)
+        pending.clear()
 
     @staticmethod
     def _leaf_rules(scan: _Scan, r: dict[str, RuleResult]) -> dict[str, Callable[[Any, str], None]]:
