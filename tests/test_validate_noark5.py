@@ -169,9 +169,16 @@ def journal_checksum(root: Path) -> None:
         stream.write("<!-- changed afterwards -->\n")
 
 
-#: Broken copies whose errors are found in the journals, which a second process checks when they are large.
-IN_THE_JOURNALS = {"N5.02": journal_checksum, "N5.03": BROKEN["N5.03"], "N5.59": BROKEN["N5.59"],
-                   "N5.60": BROKEN["N5.60"]}
+def structure_checksum(root: Path) -> None:
+    """arkivstruktur.xml changed after arkivuttrekk.xml documented its checksum (the worker hashes it)."""
+    with (root / "arkivstruktur.xml").open("a", encoding="utf-8") as stream:
+        stream.write("<!-- changed afterwards -->\n")
+
+
+#: Broken copies whose errors are found by the second process (when the files are large): the journals' schema
+#: and heads, the journals' and arkivstruktur.xml's checksums.
+IN_THE_JOURNALS = {"N5.02": journal_checksum, "N5.02 arkivstruktur.xml": structure_checksum,
+                   "N5.03": BROKEN["N5.03"], "N5.59": BROKEN["N5.59"], "N5.60": BROKEN["N5.60"]}
 
 
 @pytest.fixture
@@ -198,7 +205,7 @@ def test_the_journals_checked_in_a_second_process_give_the_same_report(validator
     assert not workers
     parallel = NoarkValidator(validator.standards, parallel=True).validate(sample)
     assert [w.returncode for w in workers] == [0]
-    assert rule in serial.failed()
+    assert rule.split()[0] in serial.failed()
     assert parallel.to_json() == serial.to_json()
 
 

@@ -254,9 +254,11 @@ def journal_pass(path: Path, schema: etree.XMLSchema) -> FilePass:
 
 
 def journal_passes(standards_root: str, paths: list[str]) -> dict[str, FilePass]:
-    """``journal_pass`` for each journal, with the schemas compiled here (``smcase.validate.worker`` runs it)."""
+    """``journal_pass`` for each journal, with the schemas compiled here (``smcase.validate.worker`` runs it);
+    arkivstruktur.xml, whose rules the other process checks, is only hashed."""
     standards = Standards(Path(standards_root))
-    return {path: journal_pass(Path(path), standards.schema(f"noark5/{Path(path).stem}")) for path in paths}
+    return {path: FilePass(sha256=sha256_file(Path(path))) if Path(path).name == "arkivstruktur.xml"
+            else journal_pass(Path(path), standards.schema(f"noark5/{Path(path).stem}")) for path in paths}
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
@@ -282,6 +284,7 @@ class NoarkValidator:
     def __init__(self, standards: Standards, parallel: bool | None = None) -> None:
         self.standards = standards
         self.parallel = parallel
+        self._hashed_elsewhere = False  # arkivstruktur.xml's SHA-256 comes from the worker
 
     def validate(self, path: Path) -> Report:
         """Check the extraction at ``path`` (a folder or a tar); every rule is run, none stops the others."""
@@ -301,6 +304,7 @@ class NoarkValidator:
             r["N5.03"].add(f"arkivuttrekk.xml: {exc}")
             return
         passes: dict[str, FilePass] = {}
+        self._hashed_elsewhere = False
         with ExitStack() as stack:
             journals = self._start_journals(root, stack)
             documents = self._documents(root, addml, r)
@@ -330,8 +334,12 @@ class NoarkValidator:
             return inline
         package = Path(__file__).resolve().parents[2]  # the folder smcase is imported from, for the worker too
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(package), os.environ.get("PYTHONPATH"))))}
+        structure = root / "arkivstruktur.xml"  # hashed there too: this process has the rules to run
+        hashed = [structure] if structure.is_file() else []
         worker = subprocess.Popen([sys.executable, "-m", "smcase.validate.worker", str(self.standards.root),
-                                   *map(str, paths)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                                   *map(str, paths + hashed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env)
+        self._hashed_elsewhere = bool(hashed)
         stack.callback(_stop, worker)
 
         def collect() -> dict[str, FilePass]:
@@ -341,7 +349,9 @@ class NoarkValidator:
                     return {Path(path).name: FilePass(**found) for path, found in json.loads(out).items()}
             except (ValueError, TypeError, AttributeError):
                 pass  # an answer that cannot be read counts as none
-            return inline()  # the worker died (out of memory, killed) or said nothing usable: the same passes here
+            # The worker died (out of memory, killed) or said nothing usable: the same passes here (arkivstruktur.xml
+            # is then hashed by the checksum rule).
+            return inline()
 
         return collect
 
@@ -438,8 +448,9 @@ class NoarkValidator:
             scan = _Scan(ids, documents[1] if documents else set())
             try:
                 with HashingReader(path) as reader:
-                    self._scan(reader, schema, scan, r, root)
-                    if schema is not None:
+                    # lxml reads the file itself (faster) when the worker hashes it
+                    self._scan(str(path) if self._hashed_elsewhere else reader, schema, scan, r, root)
+                    if schema is not None and not self._hashed_elsewhere:
                         passes["arkivstruktur.xml"] = FilePass(sha256=reader.sha256())
             except etree.XMLSyntaxError as exc:
                 if schema is None or error is not None:
@@ -459,7 +470,8 @@ class NoarkValidator:
             r["N5.47"].add(f"systemID {value} is used more than once (line {line})")
         return scan
 
-    def _scan(self, source: HashingReader, schema: Any, scan: _Scan, r: dict[str, RuleResult], root: Path) -> None:
+    def _scan(self, source: HashingReader | str, schema: Any, scan: _Scan, r: dict[str, RuleResult],
+              root: Path) -> None:
         """Read arkivstruktur.xml once. Only the elements a rule looks at reach Python (lxml's tag filter), each
         to the one handler of its name. Empty leaves (N5.63) are found by XPath, in C, over each unit when it
         ends: a folder's registrations (up to ``PENDING``) with the folder, in one call, then freed with it."""
