@@ -2,9 +2,12 @@
 
 Every Arkade N5 test that can raise an error (research/noark5.md §3.2) is checked,
 with the same rule IDs, plus XSD validity against the official schemas (not the
-package's copies, which could have been edited). ``arkivstruktur.xml`` is read in
-one streaming pass: finished subtrees are freed as the parse goes, and system IDs
-are kept as 16-byte values, so a multi-gigabyte file validates in flat memory.
+package's copies, which could have been edited). Each XML file is read in one
+streaming pass, its schema attached and its SHA-256 computed on the way: finished
+subtrees are freed as the parse goes, and system IDs are kept as 16-byte values on
+disk, so a multi-gigabyte file validates in flat memory. Large journals are checked
+in a second process (``smcase.validate.worker``) while this one runs the rules over
+``arkivstruktur.xml``.
 """
 
 from __future__ import annotations
@@ -45,11 +48,6 @@ XML_FILES = {"arkivstruktur.xml": "noark5/arkivstruktur", "endringslogg.xml": "n
 OFFICIAL_XSD = {"arkivstruktur.xsd": "noark5/arkivstruktur", "metadatakatalog.xsd": "noark5/metadatakatalog",
                 "endringslogg.xsd": "noark5/endringslogg", "loependeJournal.xsd": "noark5/loependeJournal",
                 "offentligJournal.xsd": "noark5/offentligJournal", "addml.xsd": "noark5/addml"}
-
-#: The repeating element of each file: the streaming schema check frees each one when it ends.
-UNITS = {"endringslogg.xml": "{http://www.arkivverket.no/standarder/noark5/endringslogg}endring",
-         "loependeJournal.xml": "{http://www.arkivverket.no/standarder/noark5/loependeJournal}journalregistrering",
-         "offentligJournal.xml": "{http://www.arkivverket.no/standarder/noark5/offentligJournal}journalregistrering"}
 
 RULES: tuple[tuple[str, str], ...] = (
     ("N5.01", "XML files listed in arkivuttrekk.xml exist"),
