@@ -62,7 +62,8 @@ def run_validate(standards: str, out: str, results: mp.Queue) -> None:
 def run_floor(cases: int, out: str, results: mp.Queue) -> None:
     """lxml ``xmlfile`` writing the same four files from memory, no database: the elements the export writes
     for this register (every leaf, the parties, a document description for every 50th post), each built
-    with ``SubElement`` as lxml's documentation does it. Prints the bytes written, to compare with the export."""
+    with ``SubElement`` as lxml's documentation does it. Returns the bytes written too, to compare
+    with the export's."""
     from lxml import etree
 
     ns = "http://www.arkivverket.no/standarder/noark5/arkivstruktur"

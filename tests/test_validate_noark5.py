@@ -258,3 +258,24 @@ def test_each_empty_element_is_reported_once_with_its_own_unit(validator: NoarkV
     units = sorted(re.search(r"\((20\d\d/\d-?\d?)\)", error)[1] for error in errors)  # type: ignore[index]
     assert units == ["2025/1", "2025/1-1", "2025/1-2", "2025/2", "2025/2-1", "2025/2-2"], errors
     assert all("/opprettetAv (" in error for error in errors)
+
+
+def test_a_schema_error_in_arkivstruktur_stops_no_other_rule(validator: NoarkValidator, sample: Path) -> None:
+    """The rules read the file again without the schema; what other rules found before is kept, nothing twice."""
+    edit("arkivstruktur.xml", r"(<saksstatus>Avsluttet</saksstatus>)", r"\g<1><ukjentElement>x</ukjentElement>")(sample)
+    BROKEN["N5.15"](sample)
+    BROKEN["N5.28"](sample)
+    rules = {rule.id: rule.errors for rule in validator.validate(sample).rules if not rule.ok}
+    assert sorted(rules) == ["N5.02", "N5.03", "N5.15", "N5.28"], rules  # N5.02: the files were edited
+    assert len(rules["N5.15"]) == 1 and len(rules["N5.28"]) == 1
+    assert [e for e in rules["N5.03"] if e.startswith("arkivstruktur.xml")] == rules["N5.03"][:1]
+    assert "ukjentElement" in rules["N5.03"][0]
+
+
+def test_an_arkivstruktur_that_is_not_well_formed_is_reported_once(validator: NoarkValidator, sample: Path) -> None:
+    path = sample / "arkivstruktur.xml"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    report = validator.validate(sample)
+    errors = next(rule for rule in report.rules if rule.id == "N5.03").errors
+    assert [e for e in errors if e.startswith("arkivstruktur.xml")] == [errors[0]]
+    assert "not well-formed" in errors[0]

@@ -202,8 +202,13 @@ def _write_leaves(xf: Any, holder: etree._Element) -> None:
                 xf.write(child.text)
 
 
+def _or(value: Any, fallback: str) -> Any:
+    """``value``, or ``fallback`` when it is missing or blank (for elements the schema requires)."""
+    return value if value not in (None, "") and str(value).strip() else fallback
+
+
 def _required(parent: etree._Element, name: str, value: Any, fallback: str) -> None:
-    _leaf(parent, name, value if value not in (None, "") and str(value).strip() else fallback)
+    _leaf(parent, name, _or(value, fallback))
 
 
 #: arkivstruktur's repeating units, in schema order. Screening, disposal decisions and documents go in before
@@ -398,14 +403,13 @@ class NoarkExport:
                                     xf.flush()
                                     pending = next(bundles, None)
 
-    def _screening(self, parent: etree._Element | None, ground: str | None, withheld: list[str] | None, unit: str,
+    def _screening(self, ground: str | None, withheld: list[str] | None, unit: str,
                    with_document: bool = False) -> etree._Element | None:
-        """``skjerming`` for a marked unit (appended to ``parent`` when one is given), else None."""
+        """``skjerming`` for a marked unit, else None."""
         if not ground:
             return None
         fields = set(withheld or ())
-        shield = etree.Element(f"{{{NS}}}skjerming", nsmap=NSMAP) if parent is None \
-            else etree.SubElement(parent, f"{{{NS}}}skjerming")
+        shield = etree.Element(f"{{{NS}}}skjerming", nsmap=NSMAP)
         _leaf(shield, "tilgangsrestriksjon", "Unntatt offentlighet")
         _leaf(shield, "skjermingshjemmel", ground)
         metadata = []
@@ -449,11 +453,11 @@ class NoarkExport:
             case.public_title if case.public_title != case.title else None, MEDIUM,
             _iso(case.created_at), self._user(case.created_by_id), closed, closed_by, self.ids["arkivdel"],
             str(case.year), str(case.seq), case.created_at.astimezone(self.tz).date().isoformat(),
-            case.owner_unit if case.owner_unit and not case.owner_unit.isspace() else self.register.name,
+            _or(case.owner_unit, self.register.name),
             self._user(case.officer_id), "Avsluttet"))
         end = leaves[BEFORE_FOLDER_END]
         for part in (self._disposal(case.disposal_rule, case.closed_at),
-                     self._screening(None, case.confidentiality_ground, case.withheld_fields, "mappe")):
+                     self._screening(case.confidentiality_ground, case.withheld_fields, "mappe")):
             if part is not None:
                 end.addprevious(part)
         for record, parties, documents in records:
@@ -478,7 +482,7 @@ class NoarkExport:
         before_id = leaves[BEFORE_POST_ID]
         for part in (self._disposal(self.service.policy.rule_for_record(record.kind, case.disposal_rule).id,
                                     case.closed_at),
-                     self._screening(None, record.confidentiality_ground, record.withheld_fields, "registrering")):
+                     self._screening(record.confidentiality_ground, record.withheld_fields, "registrering")):
             if part is not None:
                 before_id.addprevious(part)
         for document in documents:
@@ -512,8 +516,10 @@ class NoarkExport:
         _leaf(description, "dokumentnummer", document.number)
         _leaf(description, "tilknyttetDato", document.added_at)
         _leaf(description, "tilknyttetAv", by)
-        self._screening(description, record.confidentiality_ground, record.withheld_fields, "dokumentbeskrivelse",
-                        with_document=True)
+        shield = self._screening(record.confidentiality_ground, record.withheld_fields, "dokumentbeskrivelse",
+                                 with_document=True)
+        if shield is not None:
+            description.append(shield)
         obj = etree.SubElement(description, f"{{{NS}}}dokumentobjekt")
         _leaf(obj, "systemID", uuid.uuid5(document.uuid, "dokumentobjekt:1"))
         _leaf(obj, "versjonsnummer", 1)

@@ -251,12 +251,41 @@ def journal_pass(path: Path, schema: etree.XMLSchema) -> FilePass:
     return found
 
 
-def journal_passes(standards_root: str, paths: list[str]) -> dict[str, FilePass]:
-    """``journal_pass`` for each journal, with the schemas compiled here (``smcase.validate.worker`` runs it);
-    arkivstruktur.xml, whose rules the other process checks, is only hashed."""
+def file_passes(standards_root: str, journals: list[str], hash_only: list[str]) -> dict[str, FilePass]:
+    """``journal_pass`` for each journal, with the schemas compiled here, and the SHA-256 of each ``hash_only``
+    file (``smcase.validate.worker`` runs this)."""
     standards = Standards(Path(standards_root))
-    return {path: FilePass(sha256=sha256_file(Path(path))) if Path(path).name == "arkivstruktur.xml"
-            else journal_pass(Path(path), standards.schema(f"noark5/{Path(path).stem}")) for path in paths}
+    found = {path: journal_pass(Path(path), standards.schema(f"noark5/{Path(path).stem}")) for path in journals}
+    return found | {path: FilePass(sha256=sha256_file(Path(path))) for path in hash_only}
+
+
+def rules_pass(path: Path, schema: etree.XMLSchema, read: Callable[[Any, Any], None], r: dict[str, RuleResult],
+               restart: Callable[[], None], last_line: Callable[[], int], hash_it: bool = True) -> FilePass:
+    """Run the rules in ``read(source, schema)`` over ``path`` with its schema attached (and hashed on the way,
+    unless another process hashes it).
+
+    If the schema stops the parse, the rules' errors are taken back to where they
+    stood before, ``restart()`` forgets what ``read`` collected, and the whole file
+    is read again without the schema, so every rule still reports; the result then
+    carries the schema error (placed after ``last_line()``) and no SHA-256. A file
+    that is not well-formed raises XMLSyntaxError from that second read.
+    """
+    found = FilePass()
+    before = {rule.id: (len(rule.errors), rule.more) for rule in r.values()}
+    try:
+        with HashingReader(path) as reader:
+            read(reader if hash_it else str(path), schema)  # lxml reads a named file itself, a little faster
+            if hash_it:
+                found.sha256 = reader.sha256()
+        return found
+    except etree.XMLSyntaxError as exc:
+        found.error = xml_error(exc, last_line(), path)
+    for rule in r.values():
+        del rule.errors[before[rule.id][0]:]
+        rule.more = before[rule.id][1]
+    restart()
+    read(str(path), None)
+    return found
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
@@ -282,7 +311,6 @@ class NoarkValidator:
     def __init__(self, standards: Standards, parallel: bool | None = None) -> None:
         self.standards = standards
         self.parallel = parallel
-        self._hashed_elsewhere = False  # arkivstruktur.xml's SHA-256 comes from the worker
 
     def validate(self, path: Path) -> Report:
         """Check the extraction at ``path`` (a folder or a tar); every rule is run, none stops the others."""
@@ -301,43 +329,48 @@ class NoarkValidator:
         except etree.XMLSyntaxError as exc:
             r["N5.03"].add(f"arkivuttrekk.xml: {exc}")
             return
-        passes: dict[str, FilePass] = {}
-        self._hashed_elsewhere = False
+        journals = [path for path in (root / "loependeJournal.xml", root / "offentligJournal.xml") if path.is_file()]
+        structure = root / "arkivstruktur.xml"
+        size = sum(path.stat().st_size for path in journals)
+        worker = bool(journals) and bool(sys.executable) and (self.parallel if self.parallel is not None else (
+            size >= self.PARALLEL_BYTES and (os.cpu_count() or 1) > 1))
         with ExitStack() as stack:
-            journals = self._start_journals(root, stack)
+            # With a worker, it also hashes arkivstruktur.xml: this process has that file's rules to run.
+            hashed = [structure] if worker and structure.is_file() else []
+            journal_passes = self._start_worker(journals, hashed, stack) if worker else self._inline(journals)
             documents = self._documents(root, addml, r)
             ids = IdStore()
             stack.callback(ids.close)
-            scan = self._arkivstruktur(root, documents, r, ids, passes)
-            passes["endringslogg.xml"] = self._changelog(root, scan, r)
-            passes.update(journals())
+            scan, structure_pass = self._arkivstruktur(root, documents, r, ids, hash_it=not hashed)
+            changelog = self._changelog(root, scan, r)
+            passes = journal_passes()
+        if structure_pass is not None:  # its schema error from here, its SHA-256 from here or from the worker
+            structure_pass.sha256 = structure_pass.sha256 or passes.get(structure.name, FilePass()).sha256
+            passes[structure.name] = structure_pass
+        passes["endringslogg.xml"] = changelog
         self._schemas(root, addml, passes, r)
         self._checksums(root, addml, passes, r)
         self._journals(root, addml, scan, passes, r)
         if scan is not None:
             self._content_rules(addml, documents, scan, r)
 
-    def _start_journals(self, root: Path, stack: ExitStack) -> Callable[[], dict[str, FilePass]]:
-        """Start the journals' passes (in a worker process when they are large); the call returns their results."""
-        paths = [root / f"{name}.xml" for name in ("loependeJournal", "offentligJournal")]
-        paths = [path for path in paths if path.is_file()]
-        size = sum(path.stat().st_size for path in paths)
-        parallel = self.parallel if self.parallel is not None else (
-            size >= self.PARALLEL_BYTES and (os.cpu_count() or 1) > 1)
+    def _inline(self, journals: list[Path]) -> Callable[[], dict[str, FilePass]]:
+        """The journals' passes in this process (called when their results are wanted)."""
+        return lambda: {path.name: journal_pass(path, self.standards.schema(f"noark5/{path.stem}"))
+                        for path in journals}
 
-        def inline() -> dict[str, FilePass]:
-            return {path.name: journal_pass(path, self.standards.schema(f"noark5/{path.stem}")) for path in paths}
+    def _start_worker(self, journals: list[Path], hashed: list[Path],
+                      stack: ExitStack) -> Callable[[], dict[str, FilePass]]:
+        """Start the journals' passes and the hashing of ``hashed`` in a worker process; the call returns them.
 
-        if not parallel or not paths or not sys.executable:
-            return inline
+        If the worker dies (out of memory, killed) or says nothing usable, the
+        journals' passes run here instead (and ``hashed`` is read by the checksum rule).
+        """
         package = Path(__file__).resolve().parents[2]  # the folder smcase is imported from, for the worker too
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(package), os.environ.get("PYTHONPATH"))))}
-        structure = root / "arkivstruktur.xml"  # hashed there too: this process has the rules to run
-        hashed = [structure] if structure.is_file() else []
         worker = subprocess.Popen([sys.executable, "-m", "smcase.validate.worker", str(self.standards.root),
-                                   *map(str, paths + hashed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env=env)
-        self._hashed_elsewhere = bool(hashed)
+                                   *map(str, journals), "--hash", *map(str, hashed)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         stack.callback(_stop, worker)
 
         def collect() -> dict[str, FilePass]:
@@ -347,9 +380,7 @@ class NoarkValidator:
                     return {Path(path).name: FilePass(**found) for path, found in json.loads(out).items()}
             except (ValueError, TypeError, AttributeError):
                 pass  # an answer that cannot be read counts as none
-            # The worker died (out of memory, killed) or said nothing usable: the same passes here (arkivstruktur.xml
-            # is then hashed by the checksum rule).
-            return inline()
+            return self._inline(journals)()
 
         return collect
 
@@ -407,8 +438,6 @@ class NoarkValidator:
                     continue  # N5.01 has it
                 r["N5.03"].add(f"{name} is missing")
                 continue
-            if name == "arkivstruktur.xml":
-                continue  # reported by its pass, with the content rules
             found = passes.get(name)
             error = found.error if found is not None else stream_validate(path, self.standards.schema(key))
             if error:
@@ -428,45 +457,35 @@ class NoarkValidator:
             r["N5.28"].add(f"antallDokumentfiler is {documented}, the documents folder holds {len(files)} files")
         return folder, files
 
-    def _arkivstruktur(self, root: Path, documents: tuple[Path, set[str]] | None,
-                       r: dict[str, RuleResult], ids: IdStore, passes: dict[str, FilePass]) -> _Scan | None:
-        """One streaming pass over arkivstruktur.xml: the schema (N5.03) and every content rule together.
+    def _arkivstruktur(self, root: Path, documents: tuple[Path, set[str]] | None, r: dict[str, RuleResult],
+                       ids: IdStore, hash_it: bool) -> tuple[_Scan | None, FilePass | None]:
+        """One streaming pass over arkivstruktur.xml: the schema (N5.03) and every content rule together
+        (``rules_pass``); the rules' findings, and the pass (schema error, SHA-256 unless hashed elsewhere).
 
         Only end events are read; a unit's ancestors are still in the tree when it
         ends, so its path and the ID of its folder or registration are looked up only
         when there is something to report. Finished folders and registrations are freed.
-        If the schema finds an error, the parse stops there; the rules then run in a
-        second pass without the schema, so every rule still reports.
         """
         path = root / "arkivstruktur.xml"
         if not path.is_file():
-            return None
-        error = None
-        for schema in (self.standards.schema("noark5/arkivstruktur"), None):
-            scan = _Scan(ids, documents[1] if documents else set())
-            try:
-                with HashingReader(path) as reader:
-                    # lxml reads the file itself (faster) when the worker hashes it
-                    self._scan(str(path) if self._hashed_elsewhere else reader, schema, scan, r, root)
-                    if schema is not None and not self._hashed_elsewhere:
-                        passes["arkivstruktur.xml"] = FilePass(sha256=reader.sha256())
-            except etree.XMLSyntaxError as exc:
-                if schema is None or error is not None:
-                    r["N5.03"].add(f"arkivstruktur.xml is not well-formed: {exc}")
-                    return None
-                error = xml_error(exc, scan.line, path)
-                r["N5.03"].add(f"arkivstruktur.xml {error}")
-                for rule in r.values():  # start the rules again, without the schema
-                    if rule.id != "N5.03":
-                        rule.errors.clear()
-                        rule.more = 0
-                ids.reset()
-                continue
-            break
+            return None, None
+        files = documents[1] if documents else set()
+        scans = [_Scan(ids, files)]
+
+        def restart() -> None:
+            ids.reset()
+            scans.append(_Scan(ids, files))
+
+        try:
+            found = rules_pass(path, self.standards.schema("noark5/arkivstruktur"),
+                               lambda source, schema: self._scan(source, schema, scans[-1], r, root), r, restart,
+                               lambda: scans[-1].line, hash_it)
+        except etree.XMLSyntaxError as exc:  # not well-formed: no rule can run
+            return None, FilePass(error=f"is not well-formed: {exc}")
         ids.flush()
         for value, line in ids.duplicates:
             r["N5.47"].add(f"systemID {value} is used more than once (line {line})")
-        return scan
+        return scans[-1], found
 
     def _scan(self, source: HashingReader | str, schema: Any, scan: _Scan, r: dict[str, RuleResult],
               root: Path) -> None:
@@ -676,9 +695,8 @@ class NoarkValidator:
     def _changelog(self, root: Path, scan: _Scan | None, r: dict[str, RuleResult]) -> FilePass:
         """endringslogg.xml read once: the schema (N5.03), its SHA-256, and its references (N5.61, N5.62)."""
         path = root / "endringslogg.xml"
-        found = FilePass()
         if not path.is_file():
-            return found
+            return FilePass()
         batch: dict[bytes, str] = {}
 
         def check() -> None:
@@ -689,31 +707,24 @@ class NoarkValidator:
                         r["N5.62"].add(f"endring refers to {value}, which is no systemID in arkivstruktur.xml")
             batch.clear()
 
-        for schema in (self.standards.schema("noark5/endringslogg"), None):
-            line = 0
-            try:
-                with HashingReader(path) as reader:
-                    for _event, element in etree.iterparse(reader, events=("end",), schema=schema, huge_tree=True,
-                                                           tag=("{*}referanseArkivenhet", "{*}endring")):
-                        line = element.sourceline or line
-                        if local_name(element.tag) == "referanseArkivenhet":
-                            value = (element.text or "").strip()
-                            batch[uuid_key(value)] = value
-                            if len(batch) >= IdStore.BATCH:
-                                check()
-                        elif element.getparent() is not None:
-                            drop_behind(element)
-                    check()
-                    if schema is not None:
-                        found.sha256 = reader.sha256()
-                    return found
-            except etree.XMLSyntaxError as exc:
-                if schema is not None:  # the rules are read again without the schema, from the start
-                    found.error = xml_error(exc, line, path)
-                    batch.clear()
-                    for rule in ("N5.62",):
-                        r[rule].errors.clear()
-                        r[rule].more = 0
-                    continue
-                r["N5.61"].add(f"endringslogg.xml cannot be read: {exc}")
-        return found
+        line = [0]
+
+        def read(source: Any, schema: Any) -> None:
+            for _event, element in etree.iterparse(source, events=("end",), schema=schema, huge_tree=True,
+                                                   tag=("{*}referanseArkivenhet", "{*}endring")):
+                line[0] = element.sourceline or line[0]
+                if local_name(element.tag) == "referanseArkivenhet":
+                    value = (element.text or "").strip()
+                    batch[uuid_key(value)] = value
+                    if len(batch) >= IdStore.BATCH:
+                        check()
+                elif element.getparent() is not None:
+                    drop_behind(element)
+            check()
+
+        try:
+            return rules_pass(path, self.standards.schema("noark5/endringslogg"), read, r, batch.clear,
+                              lambda: line[0])
+        except (OSError, etree.XMLSyntaxError) as exc:
+            r["N5.61"].add(f"endringslogg.xml cannot be read: {exc}")
+            return FilePass(error=f"is not well-formed: {exc}" if isinstance(exc, etree.XMLSyntaxError) else None)

@@ -1,8 +1,8 @@
-"""A validator's second process: ``python -m smcase.validate.worker STANDARDS FILE...``.
+"""A validator's second process: ``python -m smcase.validate.worker STANDARDS JOURNAL... --hash FILE...``.
 
-Checks each journal file of a Noark 5 extraction in one streaming pass (schema,
-head, SHA-256; ``noark5.journal_pass``) and prints the results as one JSON
-object keyed by path. It is its own interpreter, started by the validator while
+Checks each journal of a Noark 5 extraction in one streaming pass (schema, head,
+SHA-256; ``noark5.journal_pass``), hashes each file after ``--hash``, and prints
+the results as one JSON object keyed by path. It is its own interpreter, started by the validator while
 it reads arkivstruktur.xml: unlike a multiprocessing worker it never imports the
 caller's main module, so it runs no code of the program that asked for it.
 """
@@ -15,11 +15,14 @@ from dataclasses import asdict
 
 
 def main(argv: list[str]) -> int:
-    """Run the passes for ``argv`` (the standards folder, then the files) and print them as JSON."""
-    from .noark5 import journal_passes
+    """Run the passes for ``argv`` (the standards folder, the journals, ``--hash`` and the files only to hash)
+    and print them as JSON."""
+    from .noark5 import file_passes
 
     standards, *paths = argv
-    json.dump({path: asdict(found) for path, found in journal_passes(standards, paths).items()}, sys.stdout)
+    cut = paths.index("--hash") if "--hash" in paths else len(paths)
+    found = file_passes(standards, paths[:cut], paths[cut + 1:])
+    json.dump({path: asdict(result) for path, result in found.items()}, sys.stdout)
     return 0
 
 
