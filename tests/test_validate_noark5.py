@@ -279,3 +279,17 @@ def test_an_arkivstruktur_that_is_not_well_formed_is_reported_once(validator: No
     errors = next(rule for rule in report.rules if rule.id == "N5.03").errors
     assert [e for e in errors if e.startswith("arkivstruktur.xml")] == [errors[0]]
     assert "not well-formed" in errors[0]
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_journal_cut_short_is_reported_as_not_well_formed_with_its_line(validator: NoarkValidator, sample: Path,
+                                                                          parallel: bool) -> None:
+    path = sample / "offentligJournal.xml"
+    text = path.read_text(encoding="utf-8")
+    cut = text.index("</journalsekvensnummer>") + len("</journalse")
+    path.write_text(text[:cut], encoding="utf-8")
+    line = text[:cut].count("\n") + 1
+    errors = next(r for r in NoarkValidator(validator.standards, parallel=parallel).validate(sample).rules
+                  if r.id == "N5.03").errors
+    assert errors == [f"offentligJournal.xml not well-formed, line {line}: "
+                      f"Opening and ending tag mismatch: journalsekvensnummer line {line} and journalse"], errors

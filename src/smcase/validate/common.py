@@ -273,9 +273,11 @@ def xml_error(exc: etree.XMLSyntaxError, last_line: int, path: Path) -> str:
     without the schema to find its syntax error. A schema error is then placed
     after the line of the last element read.
     """
-    message = re.sub(r" \((?:<string>|[^()]*), line \d+\)$", "", str(exc))
-    if exc.lineno:
-        return f"line {exc.lineno}: {message}"
+    message = re.sub(r" \((?:[^()]*, )?line \d+\)$", "", str(exc))  # lxml's "(source, line N)" or "(line N)"
+    if exc.lineno:  # a syntax error; with a schema attached lxml words it "line N: b'...'"
+        message = re.sub(r"^line \d+: ", "", message)
+        message = re.sub(r"^b(['\"])(.*)\1$", r"\2", message)
+        return f"not well-formed, line {exc.lineno}: {message}"
     try:
         for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
                                                resolve_entities=False):
