@@ -8,10 +8,13 @@ without clearance happens here once and reaches every output.
 A user without clearance sees, in place of every field a marking withholds
 (title, description, parties, text, documents), ``[withheld: <legal ground>]``;
 the public title and the diary number stay. A record in a marked case is
-withheld as its case is. Identity numbers are scrubbed from every free text such
-a user sees (event texts, quarantined input, titles), marked or not. A user with
-clearance sees everything, and each such read of confidential content is noted
-in ``reads``; the register service writes those notes to the audit log.
+withheld as its case is. Identity numbers (``identity.scrub``) are scrubbed from
+every value that came from outside that such a user sees, marked or not: titles,
+texts, author names and ids, addresses, the platform's ids, counterparts typed
+by hand, file names, quarantined input. The platform's post id is not a name
+for them: an event is shown and addressed by smcase's own id (its uuid). A user
+with clearance sees everything, and each such read of confidential content is
+noted in ``reads``; the register service writes those notes to the audit log.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .builtin.identity_numbers import find as find_identity_numbers
+from . import identity
 from .model import Case, Record
 from .numbering import DiaryFormat
 
@@ -37,13 +40,8 @@ def withheld(ground: str) -> str:
 
 
 def scrub(text: str | None) -> str | None:
-    """``text`` with every valid identity number replaced, whatever the words around it say."""
-    if not text:
-        return text
-    found = find_identity_numbers(text, context=False)
-    for _kind, start, end in reversed(found):
-        text = text[:start] + withheld("identity number") + text[end:]
-    return text
+    """``text`` with every valid identity number replaced, whatever the words around it say or how it is spelt."""
+    return identity.scrub(text, withheld("identity number"))
 
 
 @dataclass(frozen=True)
@@ -341,7 +339,7 @@ class Access:
             status=case.status,
             class_code=case.classification.code,
             class_title=case.classification.title,
-            owner_unit=case.owner_unit,
+            owner_unit=self._text(case.owner_unit),
             officer=case.officer.username,
             opened_at=self._local(case.created_at),
             updated_at=self._local(case.updated_at),
@@ -349,7 +347,7 @@ class Access:
             marking=marking,
             disposal_rule=case.disposal_rule,
             legal_hold=case.legal_hold,
-            channel=case.channel.address if case.channel else None,
+            channel=self._text(case.channel.address) if case.channel else None,
             records=tuple(self.record(r, case.diary_number, marking) for r in records)
             if records is not None else None,
         )
@@ -368,14 +366,16 @@ class Access:
         hidden = self._hidden(marking)
         self._note(marking, "event.read", "event", row["uuid"], row["key"])
         text, author = row["text"], row["author_name"] or row["author_id"]
+        cleared = self.viewer.clearance
         return EventView(
-            uuid=row["uuid"], key=row["key"], platform=row["platform"], external_id=row["external_id"],
+            uuid=row["uuid"], key=row["key"] if cleared else str(row["uuid"]), platform=row["platform"],
+            external_id=row["external_id"] if cleared else scrub(row["external_id"]) or "",
             revision=row["revision"], kind=row["kind"], direction=row["direction"], public=row["public"],
-            channel=row["channel"],
-            author=withheld(marking.ground) if marking and "parties" in hidden and author else author,
+            channel=self._text(row["channel"]),
+            author=withheld(marking.ground) if marking and "parties" in hidden and author else self._text(author),
             text=withheld(marking.ground) if marking and "text" in hidden and text else self._text(text),
             created_at=self._local(row["created_at"]),
-            url=withheld(marking.ground) if marking and "parties" in hidden and row["url"] else row["url"],
+            url=withheld(marking.ground) if marking and "parties" in hidden and row["url"] else self._text(row["url"]),
             status=row["status"], action=row["action"],
             reason=self._text(row["reason"]), labels=labels, held_by=row["held_by"], case=case_number,
             resolution=row["resolution"], open_work=open_work(row["action"], row["public"], row["resolution"]),
@@ -386,7 +386,8 @@ class Access:
         raw, reason = row["raw"], row["reason"]
         if self.noting and self.viewer.clearance and scrub(raw) != raw:
             self.reads.append(Read("quarantine.read", "quarantine", None, f"{row['adapter']} {row['position']}"))
-        return QuarantineView(row["id"], row["adapter"], row["source"], row["position"], self._text(raw) or "",
+        return QuarantineView(row["id"], row["adapter"], self._text(row["source"]) or "", row["position"],
+                              self._text(raw) or "",
                               self._text(reason) or "", self._local(row["received_at"]), row["status"])
 
     def record(self, record: Record, case_number: str, case_marking: Marking | None = None) -> RecordView:
@@ -416,18 +417,19 @@ class Access:
             journal_year=record.journal_year,
             journal_seq=record.journal_seq,
             marking=marking,
-            correspondents=tuple(PartyView(c.role, mask if parties else c.name, None if parties else c.address)
+            correspondents=tuple(PartyView(c.role, mask if parties else self._text(c.name) or "",
+                                           None if parties else self._text(c.address))
                                  for c in record.correspondents),
             documents=tuple(
-                DocumentView(d.uuid, d.number, mask if hidden & {"documents", "text"} else d.original_name,
-                             d.format, d.media_type, d.size, d.sha256)
+                DocumentView(d.uuid, d.number, mask if hidden & {"documents", "text"} else
+                             self._text(d.original_name) or "", d.format, d.media_type, d.size, d.sha256)
                 for d in record.documents
             ),
             source=SourceView(
-                record.source_platform, record.source_external_id,
-                mask if parties and record.source_url else record.source_url,
-                mask if parties and record.source_author else record.source_author,
-                mask if parties and record.source_author_id else record.source_author_id,
+                record.source_platform, self._text(record.source_external_id),
+                mask if parties and record.source_url else self._text(record.source_url),
+                mask if parties and record.source_author else self._text(record.source_author),
+                mask if parties and record.source_author_id else self._text(record.source_author_id),
             ) if has_source else None,
         )
 

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, insert, select, update
 from . import audit
 from .db import bulk_insert
 from .events import Action, Decision, Finding, Kind, Label, ParseContext, Skipped, SocialEvent, Unparsable
+from .identity import scrub
 from .model import Case, Channel, EventRow, QuarantineRow, table_of
 from .plugins import Plugins
 from .policy import canonical_json
@@ -121,6 +122,7 @@ class _Item:
     plan: int | None = None  # index of the plan that registers it
     plan_record: int | None = None  # its record's index in that plan
     status: str = "trivial"
+    uuid: uuid.UUID = field(default_factory=uuid.uuid4)  # the stored event's id
     _raw: tuple[str, str] | None = None
 
     def raw(self) -> tuple[str, str]:
@@ -256,7 +258,7 @@ class Ingest:
     def reprocess(self, rows: Sequence[Mapping[str, Any]]) -> Summary:
         """Classify and decide stored events again (``inbox retry`` of held events) and update their rows."""
         summary = Summary()
-        entries = [(_Item(stored_event(row), row["position"]), row["id"]) for row in rows]
+        entries = [(_Item(stored_event(row), row["position"], uuid=row["uuid"]), row["id"]) for row in rows]
         items = [item for item, _row_id in entries]
         for item in items:
             self._classify(item)
@@ -477,7 +479,8 @@ class Ingest:
         entry.plan, entry.plan_record, entry.status = len(plans) - 1, 0, "registered"
 
     def _title(self, key: str, event: SocialEvent, **extra: Any) -> str:
-        return self.texts[key].format(platform=event.platform, **extra)
+        # The platform's name came from outside too (a jsonl line names it): no number reaches a title.
+        return scrub(self.texts[key].format(platform=event.platform, **extra)) or ""
 
     def _record(self, entry: _Item, *, direction: str | None = None, kind: str = "social_post",
                 title: str | None = None, confidential: str | None = None) -> RecordSpec:
@@ -493,7 +496,8 @@ class Ingest:
             kind=kind,
             parties=[Party("sender" if direction == "in" else "recipient", author)] if author and direction == "in"
             else [],
-            attachments=[(f"{event.platform}-{_safe(event.external_id)}-r{event.revision}.txt",
+            # Named by smcase's own id: the platform's id is not a name users without clearance may see.
+            attachments=[(f"{_safe(event.platform)}-{entry.uuid}-r{event.revision}.txt",
                           render_capture(event, raw_sha))],
             confidential=confidential,
             document_date=event.created_at.date(),
@@ -501,7 +505,7 @@ class Ingest:
         )
 
     def _stored_record(self, stored: dict[str, Any]) -> RecordSpec:
-        return self._record(_Item(stored_event(stored), stored["position"]), direction="in")
+        return self._record(_Item(stored_event(stored), stored["position"], uuid=stored["uuid"]), direction="in")
 
     def _stored_parents(self, new: list[_Item], by_id: dict[tuple[str, str], _Item]) -> dict[tuple[str, str], dict[str, Any]]:
         """Stored events that new ones reply to (latest revision of each)."""
@@ -561,7 +565,7 @@ class Ingest:
             event = entry.event
             raw, raw_sha256 = entry.raw()
             rows.append({
-                "uuid": uuid.uuid4(), "key": event.key(), "platform": event.platform, "external_id": event.external_id,
+                "uuid": entry.uuid, "key": event.key(), "platform": event.platform, "external_id": event.external_id,
                 "revision": event.revision, "kind": event.kind, "channel": event.channel,
                 "channel_id": channels.get((event.channel or "").casefold()), "author_id": event.author_id,
                 "author_name": event.author_name, "text": event.text, "created_at": event.created_at,
@@ -642,10 +646,11 @@ def _outcome(entry: _Item, written: list[WrittenCase]) -> dict[str, Any]:
 
 
 def _case_title(event: SocialEvent | None) -> str | None:
-    """A case title from a citizen's text: its first line, cut at 120 characters."""
-    if event is None or not event.text:
+    """A case title from a citizen's text: its first line, cut at 120 characters, never with an identity number."""
+    text = scrub(event.text) if event is not None else None
+    if not text or not text.strip():
         return None
-    first = event.text.strip().splitlines()[0].strip()
+    first = text.strip().splitlines()[0].strip()
     return first if len(first) <= 120 else first[:117].rstrip() + "..."
 
 
