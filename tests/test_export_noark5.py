@@ -51,7 +51,7 @@ def register(cli: Cli, tmp_path: Path) -> Cli:
     ok(cli("record", "add", "2026/4", "--direction", "in", "--description", "Søknad", "--from", "Per Hansen",
            "--file", str(letter)))
     ok(cli("record", "add", "2026/4", "--direction", "out", "--description", "Vedtak", "--to", "Per Hansen"))
-    ok(cli("case", "mark", "2026/2", "--ground", "offl-13"))
+    ok(cli("case", "mark", "2026/2", "--ground", "offl-13", "--reason", "Annen hjemmel"))
     ok(cli("case", "update", "2026/2", "--title", SECRET_TITLE))
     for number in ("2026/1", "2026/2", "2026/3", "2026/4"):
         ok(cli("case", "close", number))

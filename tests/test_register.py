@@ -59,7 +59,7 @@ def test_marking_later_replaces_a_public_title_that_would_leak(se: RegisterServi
     record = se.add_record(case.diary_number, RecordSpec("in", "Inlägg med personnummer 19121212-1212"))
     marked_record = se.mark(record.number, "osl-21-3")
     assert marked_record.public_title == "Sekretessmarkerad handling"
-    lifted = se.mark(case.diary_number, None)
+    lifted = se.mark(case.diary_number, None, reason="Beslut om utlämnande")
     assert lifted.confidentiality is None
     assert [a for a, _, _ in _actions(se.engine)][-4:] == ["case.mark", "record.add", "record.mark", "case.mark"]
 

@@ -68,9 +68,18 @@ def public_withholding(record: Any, case: Any, show_citizen_names: bool) -> str 
     return None
 
 
+def public_is_title(public_title: str | None, title: str | None) -> bool:
+    """True when a public title is the title itself (or the title with its identity numbers scrubbed).
+
+    Such a public title says what the title says: a marking that withholds the
+    title must replace it.
+    """
+    return public_title == title or public_title == identity.scrub(title)
+
+
 def public_description(row: Any) -> str:
     """A case's or record's public title as it may be published: never a withheld title, never an identity number."""
-    if row.confidentiality_ground and row.public_title == row.title and {"title", "description"} & set(
+    if row.confidentiality_ground and public_is_title(row.public_title, row.title) and {"title", "description"} & set(
             row.withheld_fields or WITHHELD_FIELDS):
         return withheld(row.confidentiality_ground)
     return scrub(row.public_title) or ""
@@ -316,7 +325,7 @@ class Access:
 
     def _public_title(self, row: Any, marking: Marking | None, hidden: frozenset[str]) -> str:
         """The public title; should it still be the withheld title (marked before smcase replaced those), masked."""
-        if marking and hidden & {"title", "description"} and row.public_title == row.title:
+        if marking and hidden & {"title", "description"} and public_is_title(row.public_title, row.title):
             return withheld(marking.ground)
         return self._text(row.public_title) or ""
 

@@ -232,13 +232,39 @@ def contains(text: str | None) -> bool:
 
 def scrub(text: str | None, replacement: str = SCRUBBED) -> str | None:
     """``text`` with every valid identity number (scrubbing mode) replaced by ``replacement``."""
-    if not text:
-        return text
-    for hit in reversed(find(text, context=False)):
-        text = text[:hit.start] + replacement + text[hit.end:]
-    return text
+    return PublicGuard(replacement)(text)
 
 
 def digits_only(text: str) -> str:
     """The text's digits as ASCII, every other character dropped (to compare spellings of a number)."""
     return "".join(ch for ch in text.translate(_TABLE) if "0" <= ch <= "9")
+
+
+class PublicGuard:
+    """The last check on everything published: any identity number still in a value is masked, and counted.
+
+    Every layer before it (views, public titles, journal rules) should already
+    have kept numbers out, so ``caught`` is 0 in a healthy register: a catch
+    means an earlier layer missed one, and the caller reports the count (on
+    stderr and in the audit log, never the number).
+    """
+
+    def __init__(self, mask: str = SCRUBBED) -> None:
+        self.mask = mask
+        self.caught = 0
+
+    def __call__(self, value: str | None) -> str | None:
+        """``value`` as it may be published."""
+        if not value:
+            return value
+        hits = find(value, context=False)
+        if not hits:
+            return value
+        self.caught += len(hits)
+        for hit in reversed(hits):
+            value = value[:hit.start] + self.mask + value[hit.end:]
+        return value
+
+    def text(self, value: str | None) -> str:
+        """``value`` as it may be published, an empty string for None."""
+        return self(value) or ""

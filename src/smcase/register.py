@@ -30,10 +30,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from . import audit
-from .access import Access, CaseView, RecordView, Viewer
+from .access import Access, CaseView, RecordView, Viewer, public_is_title
 from .clock import Clock, local_date, utcnow, zone
 from .db import connect, read_only, require_current, upgrade
 from .errors import ConfigError, InvalidInput, InvalidState, NotFound, PermissionDenied
+from .identity import scrub
 from .model import (
     Case,
     CaseStatus,
@@ -398,6 +399,17 @@ class RegisterService:
             self._audit(session, [audit.Change("archive.export", "register", self.register_uuid, f"{kind} {ref}"[:200],
                                                {"after": summary})], now)
 
+    def note_guard_catches(self, output: str, caught: int) -> None:
+        """Audit that the public-output guard masked ``caught`` identity numbers in ``output`` (``publish.guard``).
+
+        A catch means an earlier layer let a number through: the entry says where
+        and how many, never the number.
+        """
+        if caught:
+            with self._write() as session:
+                self._audit(session, [audit.Change("publish.guard", "register", self.register_uuid, output[:200],
+                                                   {"after": {"output": output, "caught": caught}})], self.clock())
+
     def require(self, action: str) -> None:
         """PermissionDenied unless the acting user has a role the policy allows ``action`` for."""
         allowed = self.policy.roles_for(action)
@@ -591,7 +603,7 @@ class RegisterService:
         if not withheld or not {"title", "description"} & set(withheld):
             return
         for record in records:
-            if record.row["public_title"] == record.row["title"]:
+            if public_is_title(record.row["public_title"], record.row["title"]):
                 record.row["public_title"] = _PLACEHOLDER_RECORD_TITLES[self.policy.country]
 
     def _check_mandates(self, conn: Connection, plans: Sequence[CasePlan], prepared: list[list[_PreparedRecord]],
@@ -668,8 +680,9 @@ class RegisterService:
         if direction == Direction.OUTGOING and spec.source is None and not any(p.role == "sender" for p in parties):
             parties.insert(0, Party("sender", self._signature))  # VIM-7: the officer's name and title
         stored = self._store_files(spec.files, spec.attachments)
-        public_title = (spec.public_title or "").strip() or (
-            _PLACEHOLDER_RECORD_TITLES[self.policy.country] if ground and "title" in ground.withheld else title
+        # A public title never holds an identity number, however it was typed (the title keeps what was given).
+        public_title = scrub((spec.public_title or "").strip()) or (
+            _PLACEHOLDER_RECORD_TITLES[self.policy.country] if ground and "title" in ground.withheld else scrub(title)
         )
         source = spec.source or Source()
         row: dict[str, Any] = {
@@ -686,8 +699,8 @@ class RegisterService:
     def _case_row(self, session: Session, spec: CaseSpec, now: datetime) -> dict[str, Any]:
         title = _text(spec.title, "a case's title")
         ground = self.policy.ground(spec.confidential) if spec.confidential else None
-        public_title = (spec.public_title or "").strip() or (
-            self.policy.placeholder_title if ground and "title" in ground.withheld else title
+        public_title = scrub((spec.public_title or "").strip()) or (
+            self.policy.placeholder_title if ground and "title" in ground.withheld else scrub(title)
         )
         class_code = spec.class_code or self.policy.default_class
         row: dict[str, Any] = {
@@ -751,7 +764,7 @@ class RegisterService:
         if key == "title":
             return "title", _text(value, "a case's title")
         if key == "public_title":
-            return "public_title", _text(value, "a case's public title")
+            return "public_title", scrub(_text(value, "a case's public title"))
         if key == "class_code":
             return "class_id", self._class_id(session, value)
         if key == "owner_unit":
@@ -800,9 +813,12 @@ class RegisterService:
                 "after": {"status": "open"}, "reason": reason})], now)
         return self.view_case(number)
 
-    def mark(self, number: str, ground: str | None) -> CaseView | RecordView:
+    def mark(self, number: str, ground: str | None, reason: str | None = None) -> CaseView | RecordView:
         """Mark a case or record confidential under ``ground``, or lift the marking with None.
 
+        Marking needs only the permission: whoever spots a number must be able to
+        restrict it. Changing or lifting a marking needs clearance too (only a
+        cleared user can judge what it withholds) and a reason, which is audited.
         Marking a case or record whose public title is its (now withheld) title
         replaces the public title with the policy's placeholder, so the secret
         title cannot leak through the public one.
@@ -821,6 +837,8 @@ class RegisterService:
                 placeholder = _PLACEHOLDER_RECORD_TITLES[self.policy.country]
             before = {"ground": target.confidentiality_ground, "withheld": target.withheld_fields,
                       "public_title": target.public_title}
+            if target.confidentiality_ground is not None:
+                self._may_change_marking(number, reason)
             if ground is None:
                 if target.confidentiality_ground is None:
                     raise InvalidState(f"{number} is not marked confidential")
@@ -832,7 +850,8 @@ class RegisterService:
                 found = self.policy.ground(ground)
                 for key, value in self._marking(found, now).items():
                     setattr(target, key, value)
-                if {"title", "description"} & set(found.withheld) and target.public_title == target.title:
+                if {"title", "description"} & set(found.withheld) and public_is_title(target.public_title,
+                                                                                      target.title):
                     target.public_title = placeholder
             after: dict[str, Any] = {"ground": target.confidentiality_ground, "withheld": target.withheld_fields,
                                      "public_title": target.public_title}
@@ -840,18 +859,31 @@ class RegisterService:
                 # The case's records are withheld with it: none may show its secret through a public title.
                 hidden = []
                 for record in session.scalars(select(Record).where(Record.case_id == case.id)):
-                    if record.public_title == record.title:
+                    if public_is_title(record.public_title, record.title):
                         record.public_title = _PLACEHOLDER_RECORD_TITLES[self.policy.country]
                         hidden.append(record.number)
                 if hidden:
                     after["records_public_title_withheld"] = hidden
             case.updated_at = now
             ref = number if entity == "case" else self.numbering.record_number(case.diary_number, parsed.record or 0)
-            self._audit(session, [audit.Change(f"{entity}.mark", entity, target.uuid, ref,
-                                               {"before": before, "after": after})], now)
+            payload: dict[str, Any] = {"before": before, "after": after,
+                                       "change": "mark" if before["ground"] is None else
+                                       ("lift" if ground is None else "change")}
+            if reason:
+                payload["reason"] = reason.strip()
+            self._audit(session, [audit.Change(f"{entity}.mark", entity, target.uuid, ref, payload)], now)
         if parsed.record is not None:
             return self.view_record(number)
         return self.view_case(number)
+
+    def _may_change_marking(self, number: str, reason: str | None) -> None:
+        """Changing or lifting a marking: clearance as well as the permission, and a reason."""
+        if not self.actor.clearance:
+            raise PermissionDenied(f"user {self.actor.username!r} may not change or lift the marking of {number}: "
+                                   "that needs clearance for confidential content ('smcase users grant NAME "
+                                   "--clearance')")
+        if not (reason or "").strip():
+            raise InvalidInput(f"changing or lifting the marking of {number} needs a reason (--reason)")
 
     def hold(self, number: str, held: bool = True) -> CaseView:
         """Put a legal hold on a case (nothing of it is disposed of while it lasts), or lift it."""

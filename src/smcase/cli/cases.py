@@ -149,13 +149,18 @@ def case_hold(app: App, number: str, release: bool) -> None:
 @case.command("mark")
 @click.argument("number")
 @click.option("--ground", help="Legal ground (id or citation from the policy).")
-@click.option("--lift", is_flag=True, help="Lift the marking instead.")
+@click.option("--lift", is_flag=True, help="Lift the marking instead (needs clearance and --reason).")
+@click.option("--reason", help="Why a marking is changed or lifted (required then; audited).")
 @pass_app
-def case_mark(app: App, number: str, ground: str | None, lift: bool) -> None:
-    """Mark a case or record (NUMBER-n) confidential, or lift the marking."""
+def case_mark(app: App, number: str, ground: str | None, lift: bool, reason: str | None) -> None:
+    """Mark a case or record (NUMBER-n) confidential, or change or lift its marking.
+
+    Marking needs only the permission; changing or lifting a marking needs
+    clearance as well, and a reason.
+    """
     if bool(ground) == lift:
         raise click.UsageError("give either --ground GROUND or --lift")
-    marked = app.service.mark(number, None if lift else ground)
+    marked = app.service.mark(number, None if lift else ground, reason)
     shown = marked.diary_number if isinstance(marked, CaseView) else marked.number
     click.echo(f"{shown} marked confidential under {marked.confidentiality}" if marked.confidentiality
                else f"{shown} is no longer marked confidential")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from ..channels import Channels, ChannelView, public_html
 from ..plan import load_plan
 from .app import App, pass_app
-from .output import emit_json, fields, table
+from .output import emit_json, fields, publish, table
 
 
 def channels_of(app: App) -> Channels:
@@ -106,7 +108,8 @@ def channel_show(app: App, channel_ref: str, as_json: bool) -> None:
 @pass_app
 def channel_profile(app: App, channel_ref: str, lang: str | None) -> None:
     """The text CHANNEL must show (VIM-5, TOR-6)."""
-    click.echo(channels_of(app).profile(channel_ref, lang), nl=False)
+    click.echo(publish(app.service, f"channel profile {channel_ref}", channels_of(app).profile(channel_ref, lang)),
+               nl=False)
 
 
 @channel.command("list")
@@ -119,13 +122,18 @@ def channel_list(app: App, public: bool, fmt: str, as_json: bool) -> None:
     """List channels; with --public, the list the website shows (RAT-5, NOR-3, TOR-1)."""
     fmt = "json" if as_json else fmt
     found = channels_of(app).list(public=public)
-    if fmt == "json":
-        emit_json([c.public() if public else c.to_json() for c in found])
+    if fmt == "json" and public:
+        # The public list passes the final identity-number guard: it is published as it stands.
+        click.echo(publish(app.service, "channel list --public",
+                           json.dumps([c.public() for c in found], ensure_ascii=False, indent=2)))
+    elif fmt == "json":
+        emit_json([c.to_json() for c in found])
     elif fmt == "html":
         service = app.service
-        click.echo(public_html(found if public else [c for c in found if c.state == "active"],
-                               service.register_name, "nb" if service.policy.language in ("nb", "nn") else "sv"),
-                   nl=False)
+        click.echo(publish(service, "channel list html",
+                           public_html(found if public else [c for c in found if c.state == "active"],
+                                       service.register_name,
+                                       "nb" if service.policy.language in ("nb", "nn") else "sv")), nl=False)
     else:
         rows = [[c.id, c.platform, c.url, c.state, c.owner] for c in found]
         click.echo(table(rows, ["no.", "platform", "address", "state", "owner"]) if rows else "No channels.")

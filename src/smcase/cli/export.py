@@ -13,7 +13,7 @@ from ..export.noark5 import NoarkExport
 from ..fgs import VERSIONS, erms_version
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import emit_json, parse_day
+from .output import emit_json, parse_day, report_guard
 
 
 def archive_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,6 +47,7 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
     done = NoarkExport(app.service, Standards.from_option(folder)).run(
         out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), tar=as_tar)
     counts = done.counts
+    report_guard(app.service, "offentligTittel and offentligJournal.xml", counts.guard_caught)
     if as_json:
         emit_json({"folder": str(done.folder), "period": [d.isoformat() for d in done.period],
                    "tar_sha256": done.tar_sha256, **counts.to_json()})
@@ -79,6 +80,7 @@ def export_fgs(app: App, out: Path, version: str, period_start: str | None, peri
     done = FgsExport(app.service, Standards.from_option(folder), erms_version(version)).run(
         out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), as_zip=as_zip)
     counts = done.counts
+    report_guard(app.service, "the public titles (otherTitle)", counts.guard_caught)
     if as_json:
         emit_json({"path": str(done.path), "erms_version": done.erms_version,
                    "period": [d.isoformat() for d in done.period], "zip_sha256": done.zip_sha256, **counts.to_json()})

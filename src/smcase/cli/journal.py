@@ -10,7 +10,7 @@ import click
 from ..export.journal import FORMATS, PublicJournal
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import parse_day
+from .output import parse_day, report_guard
 
 
 @click.command("journal")
@@ -28,7 +28,9 @@ def journal(app: App, start: str, end: str, fmt: str, out: Path | None, folder: 
     standards = Standards.from_option(folder) if fmt == "xml" and app.service.policy.country == "NO" else None
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     assert first is not None and last is not None
-    count = PublicJournal(app.service).write(fmt, first, last, out, sys.stdout, standards)
+    public = PublicJournal(app.service)
+    count = public.write(fmt, first, last, out, sys.stdout, standards)
+    report_guard(app.service, f"the {fmt} journal", public.caught)
     if out is not None:
         click.echo(f"{out}: {count} journal entries from {first} to {last}"
                    + (", valid against offentligJournal.xsd" if fmt == "xml" else ""))

@@ -95,3 +95,25 @@ def fields(pairs: Sequence[tuple[str, Any]], indent: str = "  ") -> str:
     shown = [(k, _cell(v) if not isinstance(v, str) else v) for k, v in pairs if v not in (None, "", [], ())]
     width = max((len(k) for k, _ in shown), default=0)
     return "\n".join(f"{indent}{k.ljust(width)}  {v}" for k, v in shown)
+
+
+def report_guard(service: Any, output: str, caught: int) -> None:
+    """Tell the person on stderr that the final guard masked identity numbers in ``output`` (already audited).
+
+    A catch means an earlier layer let a number through; the message says how
+    many and where, never the number.
+    """
+    if caught:
+        click.echo(f"warning: the final check masked {caught} identity number{'s' if caught != 1 else ''} in "
+                   f"{output} that an earlier layer let through (logged as publish.guard in the audit log)", err=True)
+
+
+def publish(service: Any, output: str, text: str) -> str:
+    """``text`` as it may be published: the final identity-number guard over all of it, catches audited and told."""
+    from ..identity import PublicGuard
+
+    guard = PublicGuard()
+    published = guard.text(text)
+    service.note_guard_catches(output, guard.caught)
+    report_guard(service, output, guard.caught)
+    return published

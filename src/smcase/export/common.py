@@ -50,6 +50,7 @@ class Counts:
     documents: int = 0
     disposal_decisions: int = 0
     open_cases: int = 0
+    guard_caught: int = 0  # identity numbers the final guard masked in what the export marks public (0 normally)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (``--json`` summaries, the audit entry of the export)."""

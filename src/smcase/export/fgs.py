@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from .. import __version__
 from ..duties import add_months
+from ..identity import PublicGuard
 from ..errors import ConfigError, InvalidInput
 from ..fgs import (
     CONTENT_CATEGORY,
@@ -137,6 +138,7 @@ class FgsExport:
         self.version = version
         self.tz = service.tz
         self.counts = FgsCounts()
+        self.guard = PublicGuard()  # the last check on what the package marks public (the public titles)
         self.disposals: dict[tuple[str, date], etree._Element] = {}
 
     # -- the run ---------------------------------------------------------------------
@@ -167,6 +169,8 @@ class FgsExport:
             self._write_all(work, objid, start, end)
             if check:
                 self._validate(work)
+            self.counts.guard_caught = self.guard.caught
+            self.service.note_guard_catches(f"fgs {start}/{end} {out.name}", self.guard.caught)
             self.service.note_export("fgs", f"{start}/{end} {out.name}", self.counts.to_json())
             digest = publish(work, out, pack if as_zip else None)
         return Packaged(out, self.counts, (start, end), self.version.name, digest)
@@ -269,7 +273,7 @@ class FgsExport:
                                                     "fullyQualifiedClassificationCode": cls.code})
         _text(folder, "title", case.title)
         # The public title is what may be shown to anyone: never the confidential one (OSL 5 kap. 2 §).
-        _text(folder, "otherTitle", case.public_title, {"titleType": "public"})
+        _text(folder, "otherTitle", self.guard(case.public_title), {"titleType": "public"})
         etree.SubElement(folder, f"{E}status", value=case.status)  # open | in_progress | closed: ERMS's own values
         self._restriction(folder, case)
         if case.closed_at is not None:  # the retention period starts when the case is closed
@@ -374,7 +378,7 @@ class FgsExport:
         if record.source_platform and record.source_external_id:
             _text(element, "extraId", record.source_external_id, {"extraIdType": f"platform:{record.source_platform}"})
         _text(element, "title", record.title)
-        _text(element, "otherTitle", record.public_title, {"titleType": "public"})
+        _text(element, "otherTitle", self.guard(record.public_title), {"titleType": "public"})
         etree.SubElement(element, f"{E}status", value=RECORD_STATUS.get(record.direction, "closed"))
         _text(element, "runningNumber", record.number)
         self._restriction(element, record)

@@ -27,14 +27,15 @@ from typing import IO, Any
 from lxml import etree
 from sqlalchemy import func, select
 
-from ..access import public_description, public_withholding, withheld
+from ..access import public_description, public_withholding, scrub, withheld
 from ..errors import ConfigError, InvalidInput
+from ..identity import PublicGuard
 from ..model import Classification, Record, Register, User, table_of
 from ..register import RegisterService
 from ..standards import Standards
 from ..validate.common import stream_validate
 from .common import day_bounds, records_with_cases
-from .noark5 import XSI, journal_entry, journal_head, noark_parties
+from .noark5 import SCREENED, XSI, journal_entry, journal_head, noark_parties
 
 FORMATS = ("json", "html", "xml")
 DIRECTIONS = {"sv": {"incoming": "Inkommande", "outgoing": "Utgående", "internal": "Upprättad", "memo": "Minnesanteckning"},
@@ -69,6 +70,9 @@ class PublicJournal:
     def __init__(self, service: RegisterService) -> None:
         self.service = service
         self.policy = service.policy
+        #: The last check on every published value (``caught`` says how many numbers earlier layers missed).
+        self.guard = PublicGuard()
+        self.noark_guard = PublicGuard(SCREENED)  # in Noark XML a masked value is *****, as the schema expects
 
     def _rows(self, start: date, end: date) -> Iterator[tuple[Any, Any, Any, list[Any]]]:
         """(record, case, class, correspondents) registered in the period, in registration order."""
@@ -82,21 +86,27 @@ class PublicJournal:
 
     def entries(self, start: date, end: date) -> Iterator[JournalEntry]:
         """Every record registered from ``start`` to ``end`` (inclusive), as it may be published."""
+        guard = self.guard.text
         for record, case, _cls, parties in self._rows(start, end):
             reason = public_withholding(record, case, self.policy.show_citizen_names)
             names = [p.name for p in parties] or ([record.source_author] if record.source_author else [])
             yield JournalEntry(
                 registered=record.registered_at.astimezone(self.service.tz).date(),
-                number=self.service.numbering.record_number(case.diary_number, record.number),
-                case=case.diary_number,
+                number=guard(self.service.numbering.record_number(case.diary_number, record.number)),
+                case=guard(case.diary_number),
                 direction=DIRECTIONS[self.policy.language if self.policy.language in DIRECTIONS else "sv"]
                 [record.direction],
-                counterparts=tuple(withheld(reason) if reason else name for name in names),
-                description=public_description(record),
-                case_description=public_description(case),
+                counterparts=tuple(withheld(reason) if reason else guard(scrub(name)) for name in names),
+                description=guard(public_description(record)),
+                case_description=guard(public_description(case)),
             )
 
     # -- writing -----------------------------------------------------------------------
+
+    @property
+    def caught(self) -> int:
+        """How many identity numbers the final guard masked (0 unless an earlier layer missed one)."""
+        return self.guard.caught + self.noark_guard.caught
 
     def write(self, fmt: str, start: date, end: date, out: Path | None, stream: IO[str],
               standards: Standards | None = None) -> int:
@@ -104,7 +114,15 @@ class PublicJournal:
 
         The XML journal goes to a file only: it is validated against the official
         ``offentligJournal.xsd`` under a temporary name and moved into place when valid.
+        Whatever the guard caught is audited (``publish.guard``); ``caught`` tells the caller.
         """
+        try:
+            return self._write_checked(fmt, start, end, out, stream, standards)
+        finally:
+            self.service.note_guard_catches(f"journal {fmt} {start}/{end}", self.caught)
+
+    def _write_checked(self, fmt: str, start: date, end: date, out: Path | None, stream: IO[str],
+                       standards: Standards | None) -> int:
         if fmt not in FORMATS:
             raise InvalidInput(f"unknown format {fmt!r}: use {', '.join(FORMATS)}")
         if end < start:
@@ -149,7 +167,7 @@ class PublicJournal:
 
     def _html(self, start: date, end: date, stream: IO[str]) -> int:
         sv = self.policy.language != "nb"
-        organisation = self.service.register_name
+        organisation = self.guard.text(self.service.register_name)
         title = (f"Postlista {organisation} {start}–{end}" if sv else f"Offentlig journal {organisation} {start}–{end}")
         headers = (["Datum", "Nummer", "Riktning", "Avsändare/mottagare", "Beskrivning", "Ärende"] if sv else
                    ["Dato", "Nummer", "Retning", "Avsender/mottaker", "Beskrivelse", "Sak"])
@@ -190,7 +208,8 @@ class PublicJournal:
                 for record, case, cls, parties in self._rows(start, end):
                     by = users.get(record.registered_by_id, "")
                     xf.write(journal_entry(OFFENTLIG, True, record, case, cls, noark_parties(record, parties, by),
-                                           tz, self.policy.show_citizen_names), pretty_print=True)
+                                           tz, self.policy.show_citizen_names, guard=self.noark_guard),
+                             pretty_print=True)
         return int(count)
 
 

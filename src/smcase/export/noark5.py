@@ -43,6 +43,7 @@ from .. import __version__
 from ..access import public_description, public_withholding
 from ..duties import add_months
 from ..errors import ConfigError, InvalidInput
+from ..identity import PublicGuard, scrub
 from ..model import (
     AuditEntry,
     AuditPayload,
@@ -128,26 +129,31 @@ def journal_prototypes(ns: str) -> tuple[Prototype, Prototype]:
 
 
 def journal_entry(ns: str, public: bool, record: Any, case: Any, cls: Any, parties: list[tuple[str, str]],
-                  tz: Any, show_citizen_names: bool, case_title: str | None = None) -> etree._Element:
+                  tz: Any, show_citizen_names: bool, case_title: str | None = None,
+                  guard: PublicGuard | None = None) -> etree._Element:
     """One ``journalregistrering``. In the public journal the titles are left out, the public titles are what
     may be published, and withheld names are ``*****`` (the Noark convention). ``case_title`` is the case's
-    published title when the caller has it already (the same for every record of the case)."""
+    published title when the caller has it already (the same for every record of the case). In the public
+    journal every published value passes ``guard`` last (the final check for identity numbers)."""
     entry_shape, party_shape = journal_prototypes(ns)
+    screened = public and public_withholding(record, case, show_citizen_names) is not None
     if public:
+        published = guard or PublicGuard(SCREENED)
         case_title = case_title if case_title is not None else public_description(case)
-        titles = (None, case_title, None, public_description(record))
+        titles = (None, published(case_title), None, published(public_description(record)))
+        # A name typed with an identity number in it: the number is screened like any withheld value.
+        parties = [(role, SCREENED if screened else published.text(scrub(name, SCREENED))) for role, name in parties]
     else:
         titles = (case.title, case.public_title, record.title, record.public_title)
-    screened = public and public_withholding(record, case, show_citizen_names) is not None
     (role, name), *more = parties  # every journal post has a party (noark_parties); the first is in the shape
     entry, leaves = entry_shape.fill((
         cls.code, cls.title,
         str(case.year), str(case.seq), titles[0], titles[1],
         str(record.uuid), _text(record.journal_year), _text(record.journal_seq), str(record.number), titles[2],
-        titles[3], record.registered_at.astimezone(tz).date().isoformat(), role, SCREENED if screened else name))
+        titles[3], record.registered_at.astimezone(tz).date().isoformat(), role, name))
     post = leaves[-1].getparent().getparent()
     for role, name in more:
-        post.append(party_shape.fill((role, SCREENED if screened else name))[0])
+        post.append(party_shape.fill((role, name))[0])
     return entry
 
 
@@ -250,6 +256,7 @@ class NoarkExport:
         self.standards = standards
         self.tz = service.tz
         self.counts = NoarkCounts()
+        self.guard = PublicGuard(SCREENED)  # the last check on offentligTittel and offentligJournal.xml
         self.digests: dict[str, str] = {}  # SHA-256 of the XML files, computed while they are written
         self._disposals: dict[tuple[str, date], tuple[str, ...] | None] = {}  # kassasjon by rule and closing day
 
@@ -279,6 +286,8 @@ class NoarkExport:
             self._write_all(work, start, end)
             if check:
                 self._validate(work)
+            self.counts.guard_caught = self.guard.caught
+            self.service.note_guard_catches(f"noark5 {start}/{end} {out.name}", self.guard.caught)
             self.service.note_export("noark5", f"{start}/{end} {out.name}", self.counts.to_json())
             digest = publish(work, out, pack if tar else None)
         return Exported(out, self.counts, (start, end), tar_sha256=digest)
@@ -450,7 +459,7 @@ class NoarkExport:
         closed = _iso(case.closed_at)
         folder, leaves = FOLDER.fill((
             str(case.uuid), case.diary_number, case.title,
-            case.public_title if case.public_title != case.title else None, MEDIUM,
+            self.guard(case.public_title) if case.public_title != case.title else None, MEDIUM,
             _iso(case.created_at), self._user(case.created_by_id), closed, closed_by, self.ids["arkivdel"],
             str(case.year), str(case.seq), case.created_at.astimezone(self.tz).date().isoformat(),
             _or(case.owner_unit, self.register.name),
@@ -475,7 +484,7 @@ class NoarkExport:
         entry, leaves = JOURNALPOST.fill((
             str(record.uuid), registered, by, archived, archived_by, self.ids["arkivdel"],
             self.service.numbering.record_number(case.diary_number, record.number), record.title,
-            record.public_title if record.public_title != record.title else None, MEDIUM, role, name,
+            self.guard(record.public_title) if record.public_title != record.title else None, MEDIUM, role, name,
             str(record.journal_year), str(record.journal_seq), str(record.number), JOURNALPOSTTYPE[direction],
             "Arkivert", journal_day.isoformat(), _text(record.document_date),
             registered if direction == "incoming" else None, registered if direction == "outgoing" else None))
@@ -608,7 +617,7 @@ class NoarkExport:
                 for name, public in names.items():
                     streams[name].write(journal_entry(
                         namespaces[name], public, record, case, classes[case.class_id], resolved,
-                        self.tz, show_citizen_names, case_titles[case.id]), pretty_print=True)
+                        self.tz, show_citizen_names, case_titles[case.id], self.guard), pretty_print=True)
 
     # -- arkivuttrekk.xml ----------------------------------------------------------------
 
