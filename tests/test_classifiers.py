@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from smcase.builtin import complaints, decision, identity_numbers, prohibited, routing
-from smcase.identity import find
 from smcase.events import Action, Finding, SocialEvent
+from smcase.identity import find
 from smcase.policy import load_file
 from smcase.resources import default_policy
 

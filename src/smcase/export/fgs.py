@@ -38,7 +38,6 @@ from sqlalchemy.orm import Session, lazyload
 
 from .. import __version__
 from ..duties import add_months
-from ..identity import PublicGuard
 from ..errors import ConfigError, InvalidInput
 from ..fgs import (
     CONTENT_CATEGORY,
@@ -55,6 +54,7 @@ from ..fgs import (
     XSI,
     ErmsVersion,
 )
+from ..identity import PublicGuard
 from ..model import Case, Classification, Record, Register, User
 from ..policy import DisposalRule
 from ..register import RegisterService
