@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import identity
+from .events import SocialEvent
 from .model import Case, Record
 from .numbering import DiaryFormat
 
@@ -44,6 +45,24 @@ def scrub(text: str | None) -> str | None:
     return identity.scrub(text, withheld("identity number"))
 
 
+def uncleared_event(event: SocialEvent, ground: str | None) -> SocialEvent:
+    """``event`` as a user without clearance may see it (what notifier plugins receive unless cleared).
+
+    Under ``ground`` (a confidential event) its text, author and address are
+    withheld; every other value from outside is scrubbed of identity numbers,
+    and the raw payload is dropped.
+    """
+    mask = withheld(ground) if ground else None
+
+    def hide(value: str | None) -> str | None:
+        return mask if mask and value else scrub(value)
+
+    return replace(event, external_id=scrub(event.external_id) or "", channel=scrub(event.channel),
+                   author_id=hide(event.author_id), author_name=hide(event.author_name), text=hide(event.text),
+                   url=hide(event.url), in_reply_to=scrub(event.in_reply_to), raw=None,
+                   identity=scrub(event.key()) or "")
+
+
 @dataclass(frozen=True)
 class Viewer:
     """Who is reading: user name, roles, and clearance for confidential content."""
@@ -51,6 +70,10 @@ class Viewer:
     username: str
     roles: tuple[str, ...]
     clearance: bool
+
+
+#: The viewer that notifier plugins are, unless the policy clears them.
+NOTIFIER = Viewer("notifier plugin", (), False)
 
 
 def public_withholding(record: Any, case: Any, show_citizen_names: bool) -> str | None:

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from . import audit
 from .errors import InvalidInput, InvalidState, NotFound, PermissionDenied
+from .identity import scrub
 from .model import Case, Channel, ChannelApproval, Mandate, User, UserRole, table_of
 from .plan import Plan, problems
 from .plugins import Plugins
@@ -219,7 +220,8 @@ class Channels:
                                          kind="channel_start"),
                      lambda conn, _w: conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == channel.id)
                                                    .values(state="active", started_at=now)))
-        self.plugins.notify("smcase_notify_channel_started", channel=channel.url)
+        self.plugins.notify("smcase_notify_channel_started", channel=channel.url,
+                            cleared=self.service.policy.notify_cleared, uncleared={"channel": scrub(channel.url)})
         return self.get(str(channel.id))
 
     def stop(self, ref: str, reason: str) -> ChannelView:
@@ -235,7 +237,9 @@ class Channels:
                                          kind="channel_stop"),
                      lambda conn, _w: conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == channel.id)
                                                    .values(state="stopped", stopped_at=now, stop_reason=reason)))
-        self.plugins.notify("smcase_notify_channel_stopped", channel=channel.url, reason=reason)
+        self.plugins.notify("smcase_notify_channel_stopped", channel=channel.url, reason=reason,
+                            cleared=self.service.policy.notify_cleared,
+                            uncleared={"channel": scrub(channel.url), "reason": scrub(reason)})
         return self.get(str(channel.id))
 
     def designate(self, ref: str, person: str, granted_by: str) -> ChannelView:

@@ -107,11 +107,23 @@ def smcase_decide_action(event: SocialEvent, findings: list[Finding], policy: Po
 
 
 # -- 4. notify --------------------------------------------------------------------
+#
+# What a notifier receives: what a user WITHOUT clearance may see, unless the
+# policy names the plugin as cleared (``[notify] cleared = ["plugin-name"]``).
+# Uncleared, ``case`` and ``record`` are views built for a user without
+# clearance (withheld fields as ``[withheld: <ground>]``, identity numbers
+# scrubbed from every other value); ``event`` is a copy of the event whose text,
+# author and address are withheld when it is confidential, whose every other
+# value from outside (ids, channel, reply-to id) is scrubbed, and whose ``raw``
+# payload is None; ``reason`` and ``channel`` strings are scrubbed. A cleared
+# notifier receives the acting user's views and the event as ingested. Either
+# way a notifier must not write confidential values where people without
+# clearance read them.
 
 
 @hookspec
 def smcase_notify_case_opened(case: CaseView) -> None:
-    """A case was opened (by ingest or by a person). ``case`` is what the acting user may see."""
+    """A case was opened (by ingest or by a person). ``case``: see above (uncleared unless the policy clears you)."""
 
 
 @hookspec

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, update
 
 from . import audit
-from .access import EventView, QuarantineView
+from .access import EventView, QuarantineView, uncleared_event
 from .errors import InvalidInput, InvalidState, NotFound
 from .events import Action, Label, ParseContext, SocialEvent
 from .ingest import Ingest, Summary, stored_event
@@ -155,8 +155,15 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
     with service.reading() as conn:
         updated = _find_event(conn, str(row["uuid"]))
     view = _view(service, updated)
-    failures = plugins.notify("smcase_notify_post_resolved", event=stored_event(updated), action=action,
-                              record=service.view_record(record)) if record else []
+    failures = []
+    if record:
+        ground = updated["case_ground"] or (service.access.ingest_ground
+                                            if Label.CONFIDENTIAL in labels else None)
+        failures = plugins.notify(
+            "smcase_notify_post_resolved", event=stored_event(updated), action=action,
+            record=service.view_record(record), cleared=service.policy.notify_cleared,
+            uncleared={"event": uncleared_event(stored_event(updated), ground), "action": action,
+                       "record": service.view_record(record, uncleared=True)})
     return Resolved(view, record, tuple(f"notifier {f.plugin!r} failed: {f.reason}" for f in failures))
 
 

@@ -31,6 +31,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, insert, select, update
 
 from . import audit
+from .access import CaseView, uncleared_event
 from .db import bulk_insert
 from .events import Action, Decision, Finding, Kind, Label, ParseContext, Skipped, SocialEvent, Unparsable
 from .identity import scrub
@@ -581,36 +582,53 @@ class Ingest:
 
     def _notify(self, new: list[_Item], written: list[WrittenCase], quarantine: list[dict[str, Any]],
                 summary: Summary) -> None:
-        plugins, failures = self.plugins, []
+        """Tell the notifier plugins; those the policy does not clear get what a user without clearance sees."""
+        plugins, failures, cleared = self.plugins, [], self.policy.notify_cleared
+        ingest_ground = self.service.access.ingest_ground
         for row in quarantine:
             failures += plugins.notify("smcase_notify_event_quarantined", adapter=row["adapter"],
-                                       position=row["position"], reason=row["reason"])
+                                       position=row["position"], reason=row["reason"], cleared=cleared,
+                                       uncleared={"adapter": row["adapter"], "position": row["position"],
+                                                  "reason": scrub(row["reason"])})
+
+        def hidden(entry: _Item, case: CaseView | None = None) -> SocialEvent:
+            ground = case.confidentiality if case is not None else None
+            if ground is None and any(f.label == Label.CONFIDENTIAL for f in entry.findings):
+                ground = ingest_ground
+            return uncleared_event(entry.event, ground)
+
         for entry in new:
             tags = sorted({f.label for f in entry.findings if f.label in (Label.POLITICAL, Label.CRISIS)})
             if tags:
-                failures += plugins.notify("smcase_notify_event_routed", event=entry.event, tags=tags)
+                failures += plugins.notify("smcase_notify_event_routed", event=entry.event, tags=tags,
+                                           cleared=cleared, uncleared={"event": hidden(entry), "tags": tags})
         hooks: dict[str, str] = {Action.CONFIDENTIAL_CASE: "smcase_notify_confidential_registered",
                  Action.EVIDENCE: "smcase_notify_prohibited_captured"}
         wanted = [h for h in ("smcase_notify_case_opened", "smcase_notify_complaint_received", *hooks.values())
                   if plugins.has_implementations(h)]
         if wanted:
-            views = {}
+            views: dict[int, tuple[CaseView, CaseView]] = {}  # case id → (acting user's view, uncleared view)
             for case in written:
-                views[case.id] = self.service.view_case(case.diary_number, records=False)
+                views[case.id] = (self.service.view_case(case.diary_number, records=False),
+                                  self.service.view_case(case.diary_number, records=False, uncleared=True))
                 if case.opened:
-                    failures += plugins.notify("smcase_notify_case_opened", case=views[case.id])
+                    failures += plugins.notify("smcase_notify_case_opened", case=views[case.id][0], cleared=cleared,
+                                               uncleared={"case": views[case.id][1]})
             for entry in new:
                 if entry.plan is None or entry.decision is None:
                     continue
-                view = views[written[entry.plan].id]
+                view, public = views[written[entry.plan].id]
                 action = entry.decision.action
+                both: dict[str, Any] = {"cleared": cleared, "event": entry.event, "case": view}
+                other: dict[str, Any] = {"event": hidden(entry, public), "case": public}
                 if action == Action.CONFIDENTIAL_CASE:
-                    failures += plugins.notify(hooks[action], event=entry.event, case=view)
+                    failures += plugins.notify(hooks[action], **both, uncleared=other)
                 elif action == Action.EVIDENCE:
-                    failures += plugins.notify(hooks[action], event=entry.event, case=view,
-                                               category=entry.decision.category or "")
+                    category = entry.decision.category or ""
+                    failures += plugins.notify(hooks[action], **both, category=category,
+                                               uncleared={**other, "category": category})
                 elif entry.event.direction == "out":
-                    failures += plugins.notify("smcase_notify_complaint_received", event=entry.event, case=view)
+                    failures += plugins.notify("smcase_notify_complaint_received", **both, uncleared=other)
         summary.warnings += [f"notifier {f.plugin!r} failed: {f.reason}" for f in failures]
 
 

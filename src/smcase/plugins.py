@@ -27,6 +27,7 @@ import pluggy
 from . import __version__, hookspecs
 from .errors import ConfigError, InvalidInput
 from .events import Action, Adapter, Decision, Finding, SocialEvent
+from .identity import scrub
 
 if TYPE_CHECKING:
     import click
@@ -169,12 +170,19 @@ class Plugins:
 
     # -- notify, export, cli -----------------------------------------------------------
 
-    def notify(self, hook: str, **kwargs: Any) -> list[Failure]:
-        """Call every implementation of a notification hook; failures are returned, never raised."""
+    def notify(self, hook: str, *, uncleared: Mapping[str, Any] | None = None, cleared: Sequence[str] = (),
+               **kwargs: Any) -> list[Failure]:
+        """Call every implementation of a notification hook; failures are returned, never raised.
+
+        Plugins named in ``cleared`` (the policy's ``[notify] cleared``) receive
+        ``kwargs``; every other plugin receives ``uncleared``, the same arguments
+        as a user without clearance may see them (``kwargs`` when None: the
+        caller passed only uncleared values).
+        """
         failures = []
         for plugin, impl in self._impls(hook):
             try:
-                self._call(impl, kwargs)
+                self._call(impl, kwargs if plugin in cleared or uncleared is None else uncleared)
             except Exception as exc:
                 failures.append(Failure(plugin, _reason(exc)))
         return failures
@@ -203,9 +211,9 @@ class Plugins:
 
 
 def _reason(exc: BaseException) -> str:
-    # The exception's type and first line only: a plugin's message might quote event text.
+    # The exception's type and first line only, identity numbers scrubbed: a plugin's message might quote event text.
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return scrub(f"{type(exc).__name__}: {first}") or "" if first else type(exc).__name__
 
 
 def _names(value: str | None) -> list[str]:

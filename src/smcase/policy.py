@@ -186,6 +186,8 @@ class Policy:
     show_citizen_names: bool
     #: The FGS package also holds open cases, as they stand (default: closed cases only).
     archive_open_cases: bool
+    #: Notifier plugins that receive cleared views (``[notify] cleared``); every other one gets uncleared views.
+    notify_cleared: tuple[str, ...]
     document: dict[str, Any] = field(repr=False)
 
     @property
@@ -315,6 +317,7 @@ class Policy:
             "reviewed": self.reviewed,
             "journal": {"show_citizen_names": self.show_citizen_names},
             "archive": {"include_open_cases": self.archive_open_cases},
+            "notify": {"cleared": list(self.notify_cleared)},
             "ingest": {
                 "confidential_ground": self.ingest.confidential_ground,
                 "confidential_class": self.ingest.confidential_class,
@@ -519,6 +522,7 @@ def _build(doc: dict[str, Any]) -> Policy:
         reviewed=meta.get("reviewed"),
         show_citizen_names=doc.get("journal", {}).get("show_citizen_names", False),
         archive_open_cases=doc.get("archive", {}).get("include_open_cases", False),
+        notify_cleared=tuple(doc.get("notify", {}).get("cleared", ())),
         document=doc,
     )
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from . import audit
-from .access import Access, CaseView, RecordView, Viewer, public_is_title
+from .access import NOTIFIER, Access, CaseView, RecordView, Viewer, public_is_title
 from .clock import Clock, local_date, utcnow, zone
 from .db import connect, read_only, require_current, upgrade
 from .errors import ConfigError, InvalidInput, InvalidState, NotFound, PermissionDenied
@@ -328,6 +328,8 @@ class RegisterService:
         self._signature = ", ".join(filter(None, (actor.full_name, actor.job_title))) or actor.username
         ingest_ground = self.policy.ground(self.policy.ingest.confidential_ground).citation
         self.access = Access(self.actor, self.tz, self.numbering, ingest_ground)
+        # What notifier plugins see unless the policy clears them: the view of a user without clearance.
+        self.notifier_access = Access(NOTIFIER, self.tz, self.numbering, ingest_ground)
         # Classes are only ever added, never changed: cache them for the hot paths.
         self._class_ids: dict[str, int] = {}
         self._class_titles: dict[str, str] = {}
@@ -1047,22 +1049,27 @@ class RegisterService:
         with self.audited_reads():
             return self.view_record(number)
 
-    def view_case(self, number: str, *, records: bool = True) -> CaseView:
-        """The case as the acting user may see it, after a write (what was just written is not audited as read)."""
+    def view_case(self, number: str, *, records: bool = True, uncleared: bool = False) -> CaseView:
+        """The case as the acting user may see it, after a write (what was just written is not audited as read).
+
+        ``uncleared``: as a user without clearance sees it (what notifier plugins receive).
+        """
+        access = self.notifier_access if uncleared else self.access
         with self._read() as session:
             case = self._load_case(session, number)
             rows = list(session.scalars(select(Record).where(Record.case_id == case.id).order_by(Record.number)))
-            return self.access.case(case, rows if records else None)
+            return access.case(case, rows if records else None)
 
-    def view_record(self, number: str) -> RecordView:
-        """The record as the acting user may see it, after a write (not audited as read)."""
+    def view_record(self, number: str, *, uncleared: bool = False) -> RecordView:
+        """The record as the acting user (or, ``uncleared``, a user without clearance) may see it, after a write."""
+        access = self.notifier_access if uncleared else self.access
         parsed = self._parse(number)
         if parsed.record is None:
             raise InvalidInput(f"{number!r} is a case number; give a record number such as {number}-1")
         with self._read() as session:
             case = self._load_case(session, self.numbering.case_number(parsed.year, parsed.seq))
-            return self.access.record(self._load_record(session, case, parsed.record), case.diary_number,
-                                      self.access.marking(case))
+            return access.record(self._load_record(session, case, parsed.record), case.diary_number,
+                                 access.marking(case))
 
     def iter_cases(self, *, status: str | None = None, text: str | None = None,
                    opened_from: date | None = None, opened_to: date | None = None,

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from .. import __version__
 from ..db import DEFAULT_DB
 from ..errors import SmcaseError
+from ..identity import scrub
 from ..plugins import Plugins, create_plugins
 from . import (
     audit,
@@ -51,19 +52,28 @@ class SmcaseGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except click.ClickException as exc:
+            # Click quotes what was typed ("Invalid value for '--from': …"): no identity number in the message.
+            message = exc.format_message()
+            if scrub(message) == message:
+                raise
+            if isinstance(exc, click.UsageError):
+                raise click.UsageError(scrub(message) or "", exc.ctx) from None
+            raise click.ClickException(scrub(message) or "") from None
+        except (click.exceptions.Exit, click.Abort):
             raise
         except SmcaseError as exc:
             if os.environ.get("SMCASE_DEBUG"):
                 raise
-            raise click.ClickException(str(exc)) from None
+            # Messages name what was typed (a user, a diary number, a file): never an identity number in them.
+            raise click.ClickException(scrub(str(exc)) or "") from None
         except DBAPIError as exc:
             if os.environ.get("SMCASE_DEBUG"):
                 raise
             # Only the driver's first line: the statement and its parameters may hold confidential text.
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
             kind = "cannot reach the database" if isinstance(exc, OperationalError) else "database error"
-            raise click.ClickException(f"{kind}: {first}") from None
+            raise click.ClickException(scrub(f"{kind}: {first}") or kind) from None
 
 
 def create_cli(loaded: Plugins | None = None) -> click.Group:
