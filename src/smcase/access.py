@@ -341,6 +341,10 @@ class Access:
     def _text(self, value: str | None) -> str | None:
         return value if self.viewer.clearance else scrub(value)
 
+    def shown(self, value: str | None) -> str | None:
+        """A free value from outside (e.g. an audit entry's reference) as this viewer may see it."""
+        return self._text(value)
+
     def _note(self, marking: Marking | None, action: str, entity: str, entity_uuid: uuid.UUID | None,
               ref: str) -> None:
         if self.noting and marking is not None and self.viewer.clearance:

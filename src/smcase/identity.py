@@ -43,6 +43,9 @@ from stdnum import luhn
 from stdnum.no import fodselsnummer
 from stdnum.se import personnummer
 
+#: Raised whenever the detector finds more than before: registers scanned by an older one are rescanned.
+DETECTOR_VERSION = 2
+
 #: What scrubbing puts in place of a number (the access seam's ``[withheld: …]`` wording).
 SCRUBBED = "[withheld: identity number]"
 

@@ -15,15 +15,16 @@ Open work is a fact of the register (``access.open_work``), not a to-do list.
 from __future__ import annotations
 
 import io
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, String, and_, cast, func, or_, select, update
 
 from . import audit
-from .access import EventView, QuarantineView, uncleared_event
+from .access import EventView, QuarantineView, scrub, uncleared_event
 from .errors import InvalidInput, InvalidState, NotFound
 from .events import Action, Label, ParseContext, SocialEvent
 from .ingest import Ingest, Summary, stored_event
@@ -94,17 +95,31 @@ def list_quarantined(service: RegisterService, *, include_resolved: bool = False
         return [service.access.quarantined(row) for row in conn.execute(query).mappings()]
 
 
-def _find_event(conn: Connection, ref: str) -> dict[str, Any]:
+_HEX = re.compile(r"^[0-9a-f]{4,32}$")
+
+
+def _find_event(conn: Connection, ref: str, cleared: bool = True) -> dict[str, Any]:
+    """The event ``ref`` names: its id (uuid) or a unique start of it as ``inbox list`` shows it, or, for a
+    user with clearance, its key or ``platform:id`` (the platform's ids are not names for anyone else)."""
     ref = ref.strip()
     query = _with_case(select(_EVENTS))
+    hexed = ref.lower().replace("-", "")
+    found: Sequence[Any] = []
     try:
         found = conn.execute(query.where(_EVENTS.c.uuid == uuid.UUID(ref))).mappings().all()
     except ValueError:
-        found = conn.execute(query.where(or_(_EVENTS.c.key == ref, and_(
-            _EVENTS.c.platform == ref.split(":", 1)[0], _EVENTS.c.external_id == ref.split(":", 1)[-1])))
-            .order_by(_EVENTS.c.id)).mappings().all()
+        if _HEX.match(hexed):
+            found = conn.execute(query.where(func.replace(cast(_EVENTS.c.uuid, String), "-", "").like(f"{hexed}%"))
+                                 .limit(2)).mappings().all()
+            if len(found) > 1:
+                raise InvalidInput(f"{ref!r} is the start of more than one event's id: give more of it") from None
+        if not found and cleared:
+            found = conn.execute(query.where(or_(_EVENTS.c.key == ref, and_(
+                _EVENTS.c.platform == ref.split(":", 1)[0], _EVENTS.c.external_id == ref.split(":", 1)[-1])))
+                .order_by(_EVENTS.c.id)).mappings().all()
     if not found:
-        raise NotFound(f"no event {ref!r} in the inbox (give its uuid, key or platform:id)")
+        names = "its id as 'inbox list' shows it" + (", key or platform:id" if cleared else "")
+        raise NotFound(f"no event {scrub(ref)!r} in the inbox (give {names})")
     return dict(found[0])
 
 
@@ -122,13 +137,14 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
     if action not in RESOLUTIONS:
         raise InvalidInput(f"unknown action {action!r}: use {', '.join(RESOLUTIONS)}")
     with service.reading() as conn:
-        row = _find_event(conn, ref)
+        row = _find_event(conn, ref, service.actor.clearance)
     labels = {f[0] for f in row["findings"] or ()}
+    name = row["key"] if service.actor.clearance else str(row["uuid"])
     if row["resolution"]:
-        raise InvalidState(f"event {row['key']} was already recorded as {row['resolution']}")
+        raise InvalidState(f"event {name} was already recorded as {row['resolution']}")
     if Label.PROHIBITED in labels and row["action"] != Action.EVIDENCE.value:
         raise InvalidState(
-            f"event {row['key']} holds prohibited content but no evidence record: capture it first "
+            f"event {name} holds prohibited content but no evidence record: capture it first "
             f"(VIM-6c, NOR-8); it is {row['status']}" + (f" ({row['reason']})" if row["reason"] else "")
         )
     language = "nb" if service.policy.language in ("nb", "nn") else "sv"

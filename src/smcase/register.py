@@ -44,6 +44,7 @@ from .model import (
     CorrespondentRole,
     Direction,
     Document,
+    EventRow,
     Mandate,
     Record,
     Register,
@@ -53,6 +54,8 @@ from .model import (
 )
 from .numbering import CASE_SCOPE, JOURNAL_SCOPE, ParsedNumber, allocate
 from .policy import Ground, Policy, from_document
+from .rescan import Findings
+from .rescan import Report as RescanReport
 from .store import FileStore, StoredFile
 
 _CASES = table_of(Case)
@@ -886,6 +889,59 @@ class RegisterService:
                                    "--clearance')")
         if not (reason or "").strip():
             raise InvalidInput(f"changing or lifting the marking of {number} needs a reason (--reason)")
+
+    def apply_rescan(self, found: Findings, version: int, action: str) -> RescanReport:
+        """Withhold what a rescan found (``rescan.py``): mark cases and records under the policy's ingest ground,
+        scrub public titles, hold trivial events for review. One transaction; every change audited."""
+        self.require("case.mark")
+        ground = self.policy.ground(self.policy.ingest.confidential_ground)
+        now = self.clock()
+        changes: list[audit.Change] = []
+        scrubbed = 0
+        with self._write() as session:
+            for case in session.scalars(select(Case).where(Case.id.in_(sorted(found.cases | found.case_public_titles)))):
+                changes.append(self._withhold_found(case, "case", case.diary_number, ground, self.policy.placeholder_title,
+                                                    now, mark=case.id in found.cases))
+                scrubbed += case.id not in found.cases
+            for record in session.scalars(select(Record).where(
+                    Record.id.in_(sorted(found.records | found.record_public_titles)))):
+                number = self.numbering.record_number(record.case.diary_number, record.number)
+                changes.append(self._withhold_found(record, "record", number, ground,
+                                                    _PLACEHOLDER_RECORD_TITLES[self.policy.country], now,
+                                                    mark=record.id in found.records))
+                scrubbed += record.id not in found.records
+            events = table_of(EventRow)
+            rows = session.execute(select(events.c.id, events.c.findings).where(
+                events.c.id.in_(sorted(found.events)), events.c.status == "trivial")).all()
+            for event_id, findings in rows:
+                session.execute(update(events).where(events.c.id == event_id).values(
+                    status="held", held_by="rescan", action=None,
+                    reason="an identity number was found by a rescan: 'smcase inbox retry' registers it",
+                    findings=[*(findings or []), ["confidential", "identity number", "found by rescan", "rescan"]]))
+            report = RescanReport(version, len(found.cases), len(found.records), scrubbed, len(rows),
+                                  found.counterparts, found.documents)
+            if rows:
+                changes.append(audit.Change("inbox.rescan", "inbox", None, None, {"after": {"held": len(rows)}}))
+            changes.append(audit.Change(action, "register", self.register_uuid, f"identity detector {version}",
+                                        {"after": report.to_json()}))
+            self._audit(session, changes, now)
+        return report
+
+    def _withhold_found(self, target: Case | Record, entity: str, ref: str, ground: Ground, placeholder: str,
+                        now: datetime, *, mark: bool) -> audit.Change:
+        before = {"ground": target.confidentiality_ground, "withheld": target.withheld_fields,
+                  "public_title": target.public_title}
+        if mark:
+            for key, value in self._marking(ground, now).items():
+                setattr(target, key, value)
+        if mark and public_is_title(target.public_title, target.title):
+            target.public_title = placeholder
+        else:
+            target.public_title = scrub(target.public_title) or placeholder
+        after = {"ground": target.confidentiality_ground, "withheld": target.withheld_fields,
+                 "public_title": target.public_title}
+        return audit.Change(f"{entity}.mark", entity, target.uuid, ref,
+                            {"before": before, "after": after, "change": "rescan" if mark else "rescan public title"})
 
     def hold(self, number: str, held: bool = True) -> CaseView:
         """Put a legal hold on a case (nothing of it is disposed of while it lasts), or lift it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
 
@@ -46,7 +47,10 @@ def audit_verify(app: App, fmt: str) -> None:
 def audit_log_list(app: App, prefix: str | None, actor: str | None, limit: int, fmt: str) -> None:
     """Who did (or read) what, when: the newest entries, without their payloads (which may be confidential)."""
     require_current(app.engine)
-    found = audit_log.entries(app.engine, prefix=prefix, actor=actor, limit=limit)
+    # References name what was touched (a source file, a post's key): scrubbed for a user without clearance.
+    shown = app.service.access.shown
+    found = [replace(e, ref=shown(e.ref)) for e in audit_log.entries(app.engine, prefix=prefix, actor=actor,
+                                                                    limit=limit)]
     if fmt == "json":
         emit_json([e.to_json() for e in found])
     else:

@@ -7,13 +7,16 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.no import orgnr as no_orgnr
 from stdnum.se import orgnr as se_orgnr
 
+from .. import rescan as rescan_module
 from ..clock import zone
 from ..db import describe, upgrade
-from ..errors import InvalidInput, PolicyError
+from ..errors import InvalidInput, PermissionDenied, PolicyError
+from ..identity import DETECTOR_VERSION
 from ..policy import Policy, load_file, with_overrides
 from ..register import acting_username, create_register
 from ..resources import default_policy
 from .app import App, pass_app
+from .output import emit_json, output_formats
 
 _ORGNR = {"SE": (se_orgnr, "Swedish organisationsnummer"), "NO": (no_orgnr, "Norwegian organisasjonsnummer")}
 
@@ -88,15 +91,58 @@ def db() -> None:
 @db.command("upgrade")
 @pass_app
 def db_upgrade(app: App) -> None:
-    """Migrate the database schema to this version of smcase."""
+    """Migrate the database schema to this version of smcase.
+
+    A register last scanned by an older identity-number detector is then
+    rescanned once (as ``smcase rescan`` does).
+    """
     before, after = upgrade(app.engine)
     if before == after:
         click.echo(f"{describe(app.engine.url)} is up to date (revision {after})")
     else:
         click.echo(f"{describe(app.engine.url)} upgraded from {before or 'empty'} to {after}")
+    if before is None:
+        return  # a new, empty database: no register to scan yet
+    service = app.service
+    if rescan_module.last_version(service) >= DETECTOR_VERSION:
+        return
+    try:
+        report = rescan_module.rescan(service)
+    except PermissionDenied as exc:
+        click.echo(f"warning: the register was not rescanned for identity numbers ({exc}); "
+                   "a registrar runs 'smcase rescan'", err=True)
+        return
+    click.echo(render_rescan(report))
+
+
+def render_rescan(report: rescan_module.Report) -> str:
+    """A rescan's counts as a person reads them (never the numbers)."""
+    return (f"rescanned for identity numbers (detector {report.detector_version}): "
+            f"{report.cases_marked} case{'s' if report.cases_marked != 1 else ''} and "
+            f"{report.records_marked} record{'s' if report.records_marked != 1 else ''} marked confidential, "
+            f"{report.public_titles_scrubbed} public title{'s' if report.public_titles_scrubbed != 1 else ''} "
+            f"scrubbed, {report.events_held} inbox event{'s' if report.events_held != 1 else ''} held for review"
+            + (" (run 'smcase inbox retry' to register them)" if report.events_held else ""))
+
+
+@click.command("rescan")
+@output_formats("text", "json")
+@pass_app
+def rescan(app: App, fmt: str) -> None:
+    """Scan every case, record, counterpart and event for identity numbers and withhold what holds one.
+
+    What is found is marked confidential under the policy's ingest ground (or,
+    for inbox events, held for review); the counts are printed, never the numbers.
+    """
+    report = rescan_module.rescan(app.service)
+    if fmt == "json":
+        emit_json(report.to_json())
+    else:
+        click.echo(render_rescan(report))
 
 
 def register(cli: click.Group) -> None:
     """Add these commands to the root group."""
     cli.add_command(init)
     cli.add_command(db)
+    cli.add_command(rescan)
