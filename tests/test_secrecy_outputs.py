@@ -294,3 +294,13 @@ def test_the_public_channel_list_and_profile_pass_the_guard(cli: Cli) -> None:
     result = cli("channel", "list", "--public", "--format", "html")
     assert result.exit_code == 0 and "Kommunen" in result.stdout
     assert not leaks(result.stdout, "9504173213") and "masked 2 identity numbers" in result.stderr  # title and heading
+
+
+def test_search_tells_a_user_without_clearance_nothing_about_a_scrubbed_number(cli: Cli) -> None:
+    ok(cli("init", "--name", "Kommunen", "--country", "SE"))
+    ok(cli("users", "add", "erik", "--role", "officer"))
+    ok(cli("case", "open", "--title", "Ansökan från 950417-3213"))
+    assert json.loads(ok(cli("case", "list", "--text", "950417-3213", "--json", user="erik"))) == []
+    assert json.loads(ok(cli("case", "list", "--text", "3213", "--json", user="erik"))) == []
+    assert len(json.loads(ok(cli("case", "list", "--text", "Ansökan", "--json", user="erik")))) == 1
+    assert len(json.loads(ok(cli("case", "list", "--text", "950417-3213", "--json")))) == 1  # cleared: found

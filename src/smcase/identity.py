@@ -22,10 +22,14 @@ Two modes (``find(text, context=...)``):
   the check digits costs nothing.
 * **classify** (default): the number must be split the way people split it
   (Swedish ``[CC]YYMMDD|NNNN`` and ``[CC]YY|MM|DD|NNNN``, Norwegian
-  ``DDMMYY|NNNNN``, ``DD|MM|YY|NNNNN`` and ``DDMMYY|NNN|NN``, or run together),
-  stand on its own, and the words around it must not say it is something else
-  ("order", "faktura", "tel" …) unless words such as "personnummer" say it is
-  one. Precision is what matters here: a case is opened for every hit.
+  ``DDMMYY|NNNNN``, ``DD|MM|YY|NNNNN`` and ``DDMMYY|NNN|NN``, or run together)
+  and stand on its own (no other digit group glued to it by a dash or dot).
+  Split at those points, a valid number is one whatever the words around it.
+  Run together, it could be an order, account or phone number: then the words
+  before it must not say it is something else ("order", "faktura", "tel" …)
+  unless words such as "personnummer" say it is one, and ten digits starting
+  with 0 are a Swedish phone number. Precision is what matters here: a case is
+  opened for every hit (measured on ``fixtures/classifier/identity-numbers.tsv``).
 
 Findings say which kind of number and where (offsets into the text as given),
 never the number. The cost is a digit count for texts with fewer than ten

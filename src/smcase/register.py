@@ -1152,9 +1152,16 @@ class RegisterService:
             query = query.where(Case.created_at < self._day_start(date.fromordinal(opened_to.toordinal() + 1)))
         if limit:
             query = query.limit(limit)
+        wanted = (text or "").strip().casefold()
         with self.audited_reads(), self._read() as session:
             for case in session.scalars(query.execution_options(yield_per=500)):
-                yield self.access.case(case)
+                view = self.access.case(case)
+                # Without clearance, a hit must be in what the user sees: a search for digits must not tell
+                # whether a title holds an identity number that is scrubbed from view.
+                if wanted and not self.actor.clearance and not any(
+                        wanted in value.casefold() for value in (view.diary_number, view.title, view.public_title)):
+                    continue
+                yield view
 
     def _day_start(self, day: date) -> datetime:
         return datetime(day.year, day.month, day.day, tzinfo=self.tz)
