@@ -6,6 +6,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from .. import xmlsafe
 from ..errors import InvalidInput
 from ..fgs import ErmsVersion
 from ..standards import Standards
@@ -35,6 +36,8 @@ def kind_of(path: Path) -> str:
 def validate(path: Path, standards: Standards, erms: ErmsVersion | None = None) -> Report:
     """Validate whatever package ``path`` is; ``erms`` names the version of a bare ERMS file."""
     kind = kind_of(path)
+    if kind == "erms":
+        xmlsafe.check(path)
     if kind == "noark5":
         return NoarkValidator(standards).validate(path)
     return FgsValidator(standards).validate(path, erms if kind == "erms" else None)

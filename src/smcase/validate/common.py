@@ -23,6 +23,7 @@ from typing import Any
 
 from lxml import etree
 
+from .. import xmlsafe
 from ..errors import InvalidInput
 
 _MAX_ERRORS = 100  # per rule, as Arkade groups them
@@ -90,6 +91,7 @@ class HashingReader:
     so a file that is parsed anyway is not read a second time for its checksum."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.stream = path.open("rb")
         self.digest = hashlib.sha256()
 
@@ -210,6 +212,7 @@ def unpacked(path: Path, marker: str) -> Iterator[Path]:
     """
     path = Path(path)
     if path.is_dir():
+        sweep(path)
         yield path
         return
     is_tar = path.is_file() and tarfile.is_tarfile(path)
@@ -226,9 +229,17 @@ def unpacked(path: Path, marker: str) -> Iterator[Path]:
         found = sorted((p.parent for p in work.rglob(marker)), key=lambda p: (len(p.parts), str(p)))
         if not found:
             raise InvalidInput(f"{path} holds no {marker}")
+        sweep(found[0])
         yield found[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def sweep(folder: Path) -> None:
+    """Refuse a package any of whose XML files declares entities or an external DTD, before anything is parsed."""
+    for xml in sorted(folder.rglob("*.xml")):
+        if xml.is_file():
+            xmlsafe.check(xml, str(xml.relative_to(folder)))
 
 
 def drop_behind(element: Any, units: frozenset[str] | None = None) -> None:
@@ -255,7 +266,7 @@ def stream_validate(path: Path, schema: etree.XMLSchema, unit: str | None = None
     """
     line = 0
     try:
-        for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), tag=unit,
+        for _event, element in xmlsafe.iterparse(str(path), schema=schema, events=("end",), tag=unit,
                                                huge_tree=True):
             line = element.sourceline or line
             if element.getparent() is not None:
@@ -279,7 +290,7 @@ def xml_error(exc: etree.XMLSyntaxError, last_line: int, path: Path) -> str:
         message = re.sub(r"^b(['\"])(.*)\1$", r"\2", message)
         return f"not well-formed, line {exc.lineno}: {message}"
     try:
-        for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
+        for _event, element in xmlsafe.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
                                                resolve_entities=False):
             if element.getparent() is not None:
                 drop_behind(element)

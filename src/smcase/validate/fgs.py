@@ -40,6 +40,7 @@ from typing import Any
 
 from lxml import etree
 
+from .. import xmlsafe
 from ..errors import ConfigError, InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
@@ -286,7 +287,7 @@ class FgsValidator:
             r["METS"].add(f"{name} {error}")
         mets = _Mets(None)
         try:
-            for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
+            for _event, element in xmlsafe.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
                                                    resolve_entities=False):
                 if element.tag == f"{M}file":
                     self._file(element, name, where.parent, files, mets, r, root)
@@ -452,8 +453,8 @@ class FgsValidator:
         line = 0
         try:
             # Only cases, records, control and the root reach Python; the schema still sees every element.
-            for _event, element in etree.iterparse(str(path), schema=schema, events=("end",), huge_tree=True,
-                                                   no_network=True, resolve_entities=False,
+            for _event, element in xmlsafe.iterparse(str(path), schema=schema, events=("end",), huge_tree=True,
+                                                   no_network=True,
                                                    tag=[*UNITS, f"{E}erms"]):
                 line = element.sourceline or line
                 for item, message in rules.check(element):
@@ -498,7 +499,7 @@ class FgsValidator:
 def _root_tag(path: Path) -> str | None:
     """The tag of a file's root element, reading no further than its start."""
     try:
-        for _event, element in etree.iterparse(str(path), events=("start",), no_network=True,
+        for _event, element in xmlsafe.iterparse(str(path), events=("start",), no_network=True,
                                                resolve_entities=False):
             return str(element.tag)
     except etree.XMLSyntaxError:

@@ -25,6 +25,7 @@ from typing import Any
 
 from lxml import etree
 
+from .. import xmlsafe
 from ..standards import Standards
 from .common import (
     HashingReader,
@@ -82,7 +83,7 @@ class Addml:
     """What arkivuttrekk.xml documents: files, schemas, checksums, counts, flags."""
 
     def __init__(self, path: Path, parser: Any) -> None:
-        self.tree = etree.parse(str(path), parser)
+        self.tree = xmlsafe.parse(path, parser)
         root = self.tree.getroot()
         objects = root.find(f"{ADDML}dataset/{ADDML}dataObjects/{ADDML}dataObject")
         self.top = objects
@@ -238,7 +239,7 @@ def journal_pass(path: Path, schema: etree.XMLSchema) -> FilePass:
     line = 0
     with HashingReader(path) as reader:
         try:
-            for _event, element in etree.iterparse(reader, events=("end",), schema=schema, huge_tree=True,
+            for _event, element in xmlsafe.iterparse(reader, events=("end",), schema=schema, huge_tree=True,
                                                    tag=("{*}journalhode", "{*}journalregistrering")):
                 line = element.sourceline or line
                 if found.head is None and local_name(element.tag) == "journalhode":
@@ -496,7 +497,7 @@ class NoarkValidator:
         kinds: dict[Any, set[str]] = {}  # per open klasse: the kinds of its children (keyed by the element itself)
         pending: list[Any] = []  # finished registrations of the open folder, not yet checked for empty leaves
         leaves = self._leaf_rules(scan, r)
-        for _event, element in etree.iterparse(source, events=("end",), schema=schema, huge_tree=True,
+        for _event, element in xmlsafe.iterparse(source, events=("end",), schema=schema, huge_tree=True,
                                                tag=[f"{{*}}{n}" for n in (*WATCHED, *CONTAINERS, *UNITS_N5)]):
             tag = element.tag
             name = names.get(tag)
@@ -661,7 +662,7 @@ class NoarkValidator:
             if head is None:  # the schema stopped the pass before the head ended: read it without
                 head = {}
                 try:
-                    for _event, element in etree.iterparse(str(path), events=("end",), huge_tree=True,
+                    for _event, element in xmlsafe.iterparse(str(path), events=("end",), huge_tree=True,
                                                            tag="{*}journalhode"):
                         head = {local_name(child.tag): (child.text or "").strip() for child in element}
                         break
@@ -710,7 +711,7 @@ class NoarkValidator:
         line = [0]
 
         def read(source: Any, schema: Any) -> None:
-            for _event, element in etree.iterparse(source, events=("end",), schema=schema, huge_tree=True,
+            for _event, element in xmlsafe.iterparse(source, events=("end",), schema=schema, huge_tree=True,
                                                    tag=("{*}referanseArkivenhet", "{*}endring")):
                 line[0] = element.sourceline or line[0]
                 if local_name(element.tag) == "referanseArkivenhet":

@@ -1,0 +1,5 @@
+"""``python -m smcase``: the same as the ``smcase`` command."""
+
+from smcase.cli import main
+
+main()

