@@ -129,5 +129,68 @@ def test_a_zip_bomb_is_refused_by_the_prolog_bound(tmp_path: Path) -> None:
     path.write_bytes(b"<?xml version='1.0'?>\n<!--" + b" " * (xmlsafe.PROLOG_LIMIT + 10) + b"-->\n<r/>")
     with pytest.raises(InvalidInput, match="no root element"):
         xmlsafe.check(path)
-    assert io  # keeps the import used when the zip tests below are skipped
-    assert zipfile
+
+
+def bad_tar(tmp_path: Path, make: str) -> Path:
+    """A tar holding a Noark-looking extraction and one hostile member of the kind ``make`` names."""
+    tar = tmp_path / "uttrekk.tar"
+    with tarfile.open(tar, "w") as archive:
+        def add(name: str, data: bytes = b"x", **fields: object) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            for key, value in fields.items():
+                setattr(info, key, value)
+            archive.addfile(info, io.BytesIO(data) if info.isfile() else None)
+
+        add("x/content/arkivuttrekk.xml", b"<a/>")
+        if make == "dotdot":
+            add("x/content/../../evil.txt")
+        elif make == "absolute":
+            add("/tmp/evil.txt")
+        elif make == "symlink":
+            add("x/content/link", b"", type=tarfile.SYMTYPE, linkname="/etc/passwd")
+        elif make == "hardlink":
+            add("x/content/hard", b"", type=tarfile.LNKTYPE, linkname="x/content/arkivuttrekk.xml")
+        elif make == "device":
+            add("x/content/dev", b"", type=tarfile.CHRTYPE, devmajor=1, devminor=3)
+    return tar
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    ("dotdot", "climbs out"), ("absolute", "absolute path"), ("symlink", "symbolic link"),
+    ("hardlink", "hard link"), ("device", "device"),
+])
+def test_a_hostile_tar_is_refused_with_one_line(tmp_path: Path, standards_dir: Path, make: str, words: str) -> None:
+    one_line_refusal(smcase("validate", str(bad_tar(tmp_path, make)), "--standards", str(standards_dir)),
+                     "uttrekk.tar: refused", words)
+    assert not (tmp_path.parent / "evil.txt").exists()
+
+
+@pytest.mark.parametrize(("name", "words"), [("../evil.txt", "climbs out"), ("/abs/evil.txt", "absolute path"),
+                                             ("a/../../evil.txt", "climbs out")])
+def test_a_hostile_zip_is_refused_with_one_line(tmp_path: Path, standards_dir: Path, name: str, words: str) -> None:
+    package = tmp_path / "package.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("package/METS.xml", "<mets/>")
+        archive.writestr(zipfile.ZipInfo(name), "x")
+    one_line_refusal(smcase("validate", str(package), "--standards", str(standards_dir)), "package.zip: refused",
+                     words)
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path, standards_dir: Path) -> None:
+    package = tmp_path / "package.zip"
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("package/METS.xml", "<mets/>")
+        archive.writestr("package/representations/rep1/data/zeros.bin", b"\0" * (64 << 20))
+    assert package.stat().st_size < 1 << 20
+    one_line_refusal(smcase("validate", str(package), "--standards", str(standards_dir)), "compression bomb")
+
+
+def test_a_damaged_archive_is_one_line_too(tmp_path: Path, standards_dir: Path, noark_sample: Path) -> None:
+    tar = tmp_path / "uttrekk.tar"
+    with tarfile.open(tar, "w") as archive:
+        archive.add(noark_sample, arcname="x/content")
+    tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 3])
+    result = smcase("validate", str(tar), "--standards", str(standards_dir))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1

@@ -9,12 +9,15 @@ that must be unique are kept as 16-byte keys on disk.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import sqlite3
+import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -201,14 +204,18 @@ class IdStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+#: The most an archive may unpack to (bytes), and the largest compression ratio a member may have.
+UNPACK_LIMIT = int(os.environ.get("SMCASE_UNPACK_LIMIT", str(256 << 30)))
+BOMB_RATIO = 1000
+
+
 @contextmanager
 def unpacked(path: Path, marker: str) -> Iterator[Path]:
     """The folder holding ``marker`` (arkivuttrekk.xml, METS.xml): ``path`` itself, or inside a tar or zip.
 
-    An archive is unpacked into a temporary folder that is removed afterwards; the
-    shallowest folder holding the marker is the package. Members that would land
-    outside the folder are refused (tar's "data" filter; zipfile drops absolute
-    paths and '..').
+    An archive is checked member by member before anything is written (``check_members``),
+    unpacked into a temporary folder readable by the owner only, and removed afterwards;
+    the shallowest folder holding the marker is the package.
     """
     path = Path(path)
     if path.is_dir():
@@ -220,12 +227,19 @@ def unpacked(path: Path, marker: str) -> Iterator[Path]:
         raise InvalidInput(f"{path} is neither a folder nor a tar or zip file")
     work = Path(tempfile.mkdtemp(prefix="smcase-validate-"))
     try:
-        if is_tar:
-            with tarfile.open(path) as archive:
-                archive.extractall(work, filter="data")
-        else:
-            with zipfile.ZipFile(path) as archive:
-                archive.extractall(work)
+        try:
+            if is_tar:
+                with tarfile.open(path) as archive:
+                    check_members(path, work, [(m.name, _tar_kind(m), m.size, m.size) for m in archive])
+                    archive.extractall(work, filter="data")
+            else:
+                with zipfile.ZipFile(path) as archive:
+                    check_members(path, work, [(i.filename, _zip_kind(i), i.file_size, i.compress_size)
+                                               for i in archive.infolist()])
+                    archive.extractall(work)
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise InvalidInput(f"{path.name}: refused: the archive is damaged ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
         found = sorted((p.parent for p in work.rglob(marker)), key=lambda p: (len(p.parts), str(p)))
         if not found:
             raise InvalidInput(f"{path} holds no {marker}")
@@ -233,6 +247,52 @@ def unpacked(path: Path, marker: str) -> Iterator[Path]:
         yield found[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _tar_kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return "a symbolic link"
+    if member.islnk():
+        return "a hard link"
+    if member.isdev() or member.isfifo():
+        return "a device or pipe"
+    return "file" if member.isfile() else "folder" if member.isdir() else "an unknown kind of member"
+
+
+def _zip_kind(info: zipfile.ZipInfo) -> str:
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
+        return "a device or pipe"
+    return "folder" if info.is_dir() else "file"
+
+
+def check_members(archive: Path, work: Path, members: list[tuple[str, str, int, int]]) -> None:
+    """Refuse an archive with a member that climbs out of its folder, is absolute, a link or a device, or that
+    unpacks to more than ``UNPACK_LIMIT`` bytes (or the free disk), or whose compression ratio is a bomb's.
+
+    ``members`` are (name, kind, unpacked size, packed size). One line, naming the archive and the member.
+    """
+    total = 0
+    for name, kind, size, packed in members:
+        shown = name.encode("unicode_escape").decode("ascii")[:200]
+        parts = Path(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+            raise InvalidInput(f"{archive.name}: refused: member '{shown}' has an absolute path")
+        if ".." in parts:
+            raise InvalidInput(f"{archive.name}: refused: member '{shown}' climbs out of the package ('..')")
+        if kind not in ("file", "folder"):
+            raise InvalidInput(f"{archive.name}: refused: member '{shown}' is {kind}")
+        if size > (1 << 20) and packed and size / packed > BOMB_RATIO:
+            raise InvalidInput(f"{archive.name}: refused: member '{shown}' unpacks {size / packed:.0f} times its "
+                               "packed size (a compression bomb)")
+        total += size
+    room = shutil.disk_usage(work).free
+    if total > min(UNPACK_LIMIT, room):
+        raise InvalidInput(f"{archive.name}: refused: it unpacks to {total:,} bytes, more than "
+                           + (f"the limit of {UNPACK_LIMIT:,} (SMCASE_UNPACK_LIMIT)" if room > UNPACK_LIMIT else
+                              f"the {room:,} bytes free on the disk"))
 
 
 def sweep(folder: Path) -> None:
