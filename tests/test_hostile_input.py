@@ -4,6 +4,7 @@ input that nests deep or does not decode: each refused with one line, never a cr
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -18,7 +20,7 @@ from lxml import etree
 from smcase import xmlsafe
 from smcase.errors import InvalidInput
 
-from .conftest import REPO, shared_folder
+from .conftest import REPO, Cli, shared_folder
 
 LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -194,3 +196,56 @@ def test_a_damaged_archive_is_one_line_too(tmp_path: Path, standards_dir: Path, 
     result = smcase("validate", str(tar), "--standards", str(standards_dir))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+
+
+FORMATS = ["jsonl", "mastodon", "facebook-webhook", "facebook-dyi", "x-archive"]
+
+
+@pytest.fixture
+def register_cli(tmp_path: Path) -> Cli:
+    """A Swedish register on SQLite, driven in-process (a traceback would fail the test)."""
+    cli = Cli(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "files")
+    assert cli("init", "--name", "K", "--country", "SE").exit_code == 0
+    return cli
+
+
+def ingest(cli: Cli, tmp_path: Path, data: bytes, fmt: str, name: str = "in.txt") -> Any:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return cli("ingest", str(path), "--format", fmt, "--json")
+
+
+def quarantined(cli: Cli) -> list[dict[str, object]]:
+    result = cli("inbox", "list", "--quarantined", "--json")
+    assert result.exit_code == 0, result.stderr
+    return list(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("data", [b"[" * 100_000, b"{\"a\":" * 50_000, "å ä ö".encode("latin-1"),
+                                  bytes(range(256)) * 4, b""], ids=["brackets", "objects", "latin-1", "binary", "empty"])
+def test_deep_nesting_and_bad_bytes_are_quarantined_in_every_adapter(register_cli: Cli, tmp_path: Path, fmt: str,
+                                                                     data: bytes) -> None:
+    result = ingest(register_cli, tmp_path, data, fmt)
+    assert result.exit_code in (0, 1), result.stderr[-1500:]
+    if data:
+        assert result.exit_code == 1 and "parses as" in result.stderr  # nothing parsed: said, and kept
+        kept = quarantined(register_cli)
+        assert kept and all(q["reason"] for q in kept)
+
+
+def test_distinct_broken_files_are_never_duplicates_of_each_other(register_cli: Cli, tmp_path: Path) -> None:
+    for n, data in enumerate([b"\xff\xfe\x00binary", "caf\u00e9".encode("latin-1"), b"\x00\x01\x02"]):
+        result = ingest(register_cli, tmp_path, data, "facebook-webhook", name=f"bad{n}.json")
+        assert json.loads(result.stdout)["quarantined"] == 1, result.stdout
+    assert len(quarantined(register_cli)) == 3
+
+
+def test_identical_broken_lines_are_counted_one_by_one_and_a_second_run_adds_nothing(register_cli: Cli,
+                                                                                     tmp_path: Path) -> None:
+    lines = b"{not json\n" * 50
+    first = json.loads(ingest(register_cli, tmp_path, lines, "jsonl").stdout)
+    assert first["received"] == first["quarantined"] == 50
+    assert len(quarantined(register_cli)) == 50
+    again = json.loads(ingest(register_cli, tmp_path, lines, "jsonl").stdout)
+    assert again["quarantined"] == 0 and again["duplicates"] == 50

@@ -90,6 +90,7 @@ class ParseContext:
 
     channel: str | None = None
     source_name: str = "-"
+    source_sha256: str | None = None  # of the whole input (set by ingest before parsing)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from . import audit
 from .access import EventView, QuarantineView, scrub, uncleared_event
 from .errors import InvalidInput, InvalidState, NotFound
 from .events import Action, Label, ParseContext, SocialEvent
-from .ingest import Ingest, Summary, stored_event
+from .ingest import Ingest, Summary, guarded, stored_event
 from .model import Case, EventRow, QuarantineRow, table_of
 from .plugins import Plugins
 from .register import CasePlan, RecordSpec, RegisterService, Source, WrittenCase
@@ -193,7 +193,7 @@ def retry(service: RegisterService, plugins: Plugins) -> Summary:
         if not item.raw:
             total.warnings.append(f"quarantine #{item.id} kept no raw input: ingest the fixed file again")
             continue
-        parsed = list(adapter.parse(io.BytesIO(item.raw.encode("utf-8")), context))
+        parsed = list(guarded(adapter.parse(io.BytesIO(item.raw.encode("utf-8")), context), item.adapter))
         if not parsed or any(not isinstance(p, SocialEvent) for p in parsed):
             total.warnings.append(f"quarantine #{item.id} still does not parse")
             continue

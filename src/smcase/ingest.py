@@ -21,10 +21,12 @@ else a new case.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import IO, Any
 
@@ -77,6 +79,7 @@ class Summary:
     duplicates: int = 0
     skipped: int = 0
     quarantined: int = 0
+    unparsable: int = 0  # items that did not parse (quarantined now, or already in quarantine)
     held_for_review: int = 0
     cases_opened: int = 0
     records_added: int = 0
@@ -85,13 +88,18 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def nothing_parsed(self) -> bool:
+        """True when items came in and not one of them parsed in the format given."""
+        return self.received > 0 and self.unparsable == self.received
+
+    @property
     def accounted(self) -> bool:
         """True when every received item is stored, a duplicate, skipped or quarantined."""
         return self.received == self.stored + self.duplicates + self.skipped + self.quarantined
 
     def add(self, other: Summary) -> None:
         """Add another summary's counts to this one."""
-        for name in ("received", "stored", "duplicates", "skipped", "quarantined", "held_for_review",
+        for name in ("received", "stored", "duplicates", "skipped", "quarantined", "unparsable", "held_for_review",
                      "cases_opened", "records_added"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.by_kind.update(other.by_kind)
@@ -176,11 +184,22 @@ class Ingest:
     # -- the run ---------------------------------------------------------------------
 
     def run(self, stream: IO[bytes], fmt: str, context: ParseContext) -> Summary:
-        """Ingest every item of ``stream`` in format ``fmt``."""
+        """Ingest every item of ``stream`` in format ``fmt``.
+
+        The input's SHA-256 is taken first (a pipe is spooled to a temporary file
+        for it): quarantined items that kept no text of their own are told apart
+        by it. An adapter that fails outright (a bug, or input no parser survives)
+        leaves one quarantine entry naming it: nothing read is ever lost unseen.
+        """
         adapter = self.plugins.adapter(fmt)
+        with _rewindable(stream) as (readable, digest):
+            context = replace(context, source_sha256=digest)
+            return self._run(adapter.parse(readable, context), fmt, context)
+
+    def _run(self, items: Iterator[Any], fmt: str, context: ParseContext) -> Summary:
         total = Summary()
         batch: list[tuple[str, Any]] = []
-        for n, item in enumerate(adapter.parse(stream, context), start=1):
+        for n, item in enumerate(guarded(items, fmt), start=1):
             batch.append((f"item {n}", item))
             if len(batch) >= self.batch_size:
                 total.add(self.process(batch, fmt, context))
@@ -208,8 +227,11 @@ class Ingest:
                 summary.skipped += 1
                 summary.skipped_reasons[item.reason] += 1
             elif isinstance(item, Unparsable):
-                digest = hashlib.sha256(f"{adapter}\x1f{item.position if not item.raw else ''}\x1f{item.raw}"
-                                        .encode()).hexdigest()
+                summary.unparsable += 1
+                # The content tells bad items apart; one that kept no text is told apart by its input's digest.
+                # The position counts too: the same broken line twice in a file is two items, not one.
+                content = item.raw or f"(no text kept; input sha256 {context.source_sha256 or context.source_name})"
+                digest = hashlib.sha256(f"{adapter}\x1f{item.position}\x1f{content}".encode()).hexdigest()
                 quarantine.append({"adapter": adapter, "source": context.source_name, "position": item.position,
                                    "raw": item.raw, "digest": digest, "reason": item.reason, "received_at": now,
                                    "received_by": self.service.actor.username, "status": "open"})
@@ -630,6 +652,37 @@ class Ingest:
                 elif entry.event.direction == "out":
                     failures += plugins.notify("smcase_notify_complaint_received", **both, uncleared=other)
         summary.warnings += [f"notifier {f.plugin!r} failed: {f.reason}" for f in failures]
+
+
+@contextmanager
+def _rewindable(stream: IO[bytes]) -> Iterator[tuple[IO[bytes], str]]:
+    """``stream`` ready to read from its start, and its SHA-256 (a pipe is spooled to a temporary file)."""
+    digest = hashlib.sha256()
+    if stream.seekable():
+        start = stream.tell()
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+        stream.seek(start)
+        yield stream, digest.hexdigest()
+        return
+    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        yield spool, digest.hexdigest()
+
+
+def guarded(items: Iterator[Any], fmt: str) -> Iterator[Any]:
+    """The adapter's items; if the adapter itself fails, one Unparsable that names it and where it stopped."""
+    n = 0
+    try:
+        for n, item in enumerate(items, start=1):  # noqa: B007 (n is read after the loop)
+            yield item
+    except Exception as exc:  # an adapter is a plugin: contained, named, and its failure accounted for
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        yield Unparsable(f"after item {n}", "", f"the {fmt} adapter stopped reading: {type(exc).__name__}"
+                         + (f": {first[:200]}" if first else "") + " (the rest of the input was not read)")
 
 
 def _by_platform(pairs: Iterable[tuple[str, str | None]], size: int = 500) -> Iterator[tuple[str, list[str]]]:

@@ -57,7 +57,25 @@ def load_json(data: bytes | str) -> tuple[Any, list[str]]:
             out[key] = value
         return out
 
-    return json.loads(data, object_pairs_hook=pairs), duplicates
+    return parse_json(data, object_pairs_hook=pairs), duplicates
+
+
+def parse_json(data: bytes | str, **options: Any) -> Any:
+    """``json.loads`` whose every failure is a ValueError with a reason a person can read.
+
+    Input nested deeper than Python's recursion limit (``[`` a hundred thousand
+    times) and bytes that are not UTF-8 text are reasons like any other.
+    """
+    try:
+        return json.loads(data, **options)
+    except RecursionError:
+        raise ValueError("nested too deeply to read (arrays or objects inside each other thousands of levels "
+                         "down)") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at position {exc.start} "
+                         "cannot be decoded") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
 
 
 def fix_mojibake(value: Any) -> Any:
@@ -98,5 +116,7 @@ def excerpt(raw: bytes | str, limit: int = 1_000_000) -> str:
 
     The limit is generous: ``inbox retry`` parses the kept text again after a fix.
     """
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    # Bytes that do not decode stay distinguishable (\\xe5, not a replacement character): distinct bad input
+    # is never taken for a duplicate of other bad input.
+    text = raw.decode("utf-8", errors="backslashreplace") if isinstance(raw, bytes) else raw
     return text if len(text) <= limit else text[:limit] + "…"

@@ -63,10 +63,11 @@ def _comment(position: str, raw: dict[str, Any], context: ParseContext) -> Parse
 
 def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
     """Yield one item per post or comment in the file."""
+    data = stream.read()
     try:
-        document, _duplicates = load_json(stream.read())
-    except (ValueError, UnicodeDecodeError) as exc:
-        yield Unparsable("document", "", f"not JSON: {exc}")
+        document, _duplicates = load_json(data)
+    except ValueError as exc:
+        yield Unparsable("document", excerpt(data), f"not JSON: {exc}")
         return
     comments = (document.get("comments_v2") or document.get("comments")) if isinstance(document, dict) else None
     if isinstance(document, list):

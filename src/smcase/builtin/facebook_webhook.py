@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ._common import excerpt, from_unix
+from ._common import excerpt, from_unix, parse_json
 
 NAME = "facebook-webhook"
 PLATFORM = "facebook"
@@ -29,16 +29,18 @@ _VERBS = {"add": None, "edited": Kind.EDIT, "edit": Kind.EDIT, "remove": Kind.DE
 
 def _deliveries(data: bytes) -> Iterator[tuple[str, Any]]:
     try:
-        yield "delivery 1", json.loads(data)
+        whole = parse_json(data)
+    except ValueError:
+        pass  # not one delivery: perhaps one per line
+    else:
+        yield "delivery 1", whole
         return
-    except json.JSONDecodeError:
-        pass
     for number, line in enumerate(data.splitlines(), start=1):
         if line.strip():
             try:
-                yield f"line {number}", json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield f"line {number}", Unparsable(f"line {number}", excerpt(line), f"not JSON: {exc.msg}")
+                yield f"line {number}", parse_json(line)
+            except ValueError as exc:
+                yield f"line {number}", Unparsable(f"line {number}", excerpt(line), f"not JSON: {exc}")
 
 
 def _change(position: str, page_id: str, value: dict[str, Any], context: ParseContext) -> ParsedItem:

@@ -8,7 +8,6 @@ revision agree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -17,7 +16,7 @@ import fastjsonschema
 from ..events import Adapter, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
 from ..policy import compiled
-from ._common import excerpt, from_iso
+from ._common import excerpt, from_iso, parse_json
 
 NAME = "jsonl"
 
@@ -57,9 +56,9 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             continue
         position = f"line {number}"
         try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield Unparsable(position, excerpt(line), f"not JSON: {exc.msg if hasattr(exc, 'msg') else exc}")
+            obj = parse_json(line)
+        except ValueError as exc:
+            yield Unparsable(position, excerpt(line), f"not JSON: {exc}")
             continue
         try:
             check(obj)

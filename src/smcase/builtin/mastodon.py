@@ -21,6 +21,7 @@ from ..hookspecs import hookimpl
 from ._common import excerpt, from_iso, html_text, load_json
 
 NAME = "mastodon"
+OUTBOX_LIMIT = 2 << 30  # the most an outbox.json in an export zip may unpack to
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
@@ -29,10 +30,15 @@ def _outbox_bytes(stream: IO[bytes]) -> bytes:
     if data[:2] != b"PK":
         return data
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "outbox.json"]
-        if not names:
+        found = [i for i in archive.infolist() if i.filename.rsplit("/", 1)[-1] == "outbox.json"]
+        if not found:
             raise ValueError("the zip archive holds no outbox.json")
-        return archive.read(names[0])
+        info = found[0]
+        # The declared size bounds what is read; a bomb is refused before it is unpacked.
+        if info.file_size > OUTBOX_LIMIT or (info.file_size > 1 << 20 and info.file_size > 1000 * info.compress_size):
+            raise ValueError(f"its outbox.json would unpack to {info.file_size:,} bytes from {info.compress_size:,}: "
+                             "refused as a compression bomb")
+        return archive.read(info)
 
 
 def _audience(activity: dict[str, Any], note: dict[str, Any]) -> set[str]:
@@ -92,9 +98,14 @@ def _event(index: int, activity: dict[str, Any], context: ParseContext) -> Parse
 def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
     """Yield one item per entry of ``orderedItems``."""
     try:
-        document, _duplicates = load_json(_outbox_bytes(stream))
-    except (ValueError, zipfile.BadZipFile) as exc:
-        yield Unparsable("document", "", f"not a Mastodon outbox: {exc}")
+        data = _outbox_bytes(stream)
+    except (ValueError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        yield Unparsable("document", "", f"not a Mastodon export zip: {exc}")
+        return
+    try:
+        document, _duplicates = load_json(data)
+    except ValueError as exc:
+        yield Unparsable("document", excerpt(data), f"not a Mastodon outbox: {exc}")
         return
     items = document.get("orderedItems") if isinstance(document, dict) else None
     if not isinstance(items, list):

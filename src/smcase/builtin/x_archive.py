@@ -74,8 +74,8 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
     body = _PREFIX.sub(b"", data, count=1).rstrip().rstrip(b";")
     try:
         entries, _duplicates = load_json(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        yield Unparsable("document", excerpt(data[:500]), f"not an X archive data file: {exc}")
+    except ValueError as exc:
+        yield Unparsable("document", excerpt(data), f"not an X archive data file: {exc}")
         return
     if not isinstance(entries, list):
         yield Unparsable("document", excerpt(data[:500]), "the archive file does not hold a list")

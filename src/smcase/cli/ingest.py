@@ -48,7 +48,8 @@ def ingest(app: App, source: str, fmt_name: str, channel: str | None, as_json: b
     """Store every item of SOURCE (a file, or - for standard input) and register what must be.
 
     Exits 0 when every item is accounted for (stored, duplicate, skipped or
-    quarantined), even if some were quarantined.
+    quarantined), even if some were quarantined; exits 1 when not one item
+    parses in the format given (each is still kept in quarantine).
     """
     service = app.service
     show_progress = sys.stderr.isatty()
@@ -79,6 +80,11 @@ def ingest(app: App, source: str, fmt_name: str, channel: str | None, as_json: b
         emit_json(summary.to_json())
     else:
         click.echo(render_summary(summary, name))
+    if summary.nothing_parsed:
+        raise click.ClickException(
+            f"nothing in {name} parses as {fmt_name}: {summary.unparsable} item"
+            f"{'s' if summary.unparsable != 1 else ''} kept in quarantine with the reason "
+            "(smcase inbox list --quarantined); is it another format?")
     if not summary.accounted:  # never expected: it would mean an item was lost
         raise click.ClickException(f"{summary.received} items received but only "
                                    f"{summary.received - summary.duplicates} accounted for")
