@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import signal
 import tempfile
+import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -246,16 +249,22 @@ def check_target(out: Path) -> None:
         raise InvalidInput(f"the folder {out.parent} does not exist")
 
 
+#: The lock file in an export's working folder: the pid of the process that works in it.
+LOCK = ".smcase-export.pid"
+
+
 def publish(work: Path, out: Path, pack: Callable[[Path, Path], None] | None = None) -> str | None:
     """Put a finished, validated export in place: the folder moved to ``out``, or with ``pack`` an archive of it.
 
-    The archive is written under a temporary name beside ``out`` and renamed when
+    The archive is written under a temporary name beside ``out`` (carrying this
+    process's pid, so a leftover can be told from a live one) and renamed when
     complete (a failure leaves nothing); its SHA-256 is returned for the depot.
     """
     if pack is None:
+        (work / LOCK).unlink(missing_ok=True)
         os.replace(work, out)
         return None
-    partial = out.with_name(f".{out.name}.partial")
+    partial = out.with_name(f".{out.name}.partial-pid{os.getpid()}")
     try:
         pack(work, partial)
         os.replace(partial, out)
@@ -265,11 +274,69 @@ def publish(work: Path, out: Path, pack: Callable[[Path, Path], None] | None = N
     return sha256_file(out)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove working folders and partial archives that an export killed outright (kill -9) left in ``folder``.
+
+    Only what no live process holds goes: a working folder names its process in
+    its lock file, a partial archive in its name. A folder without a lock file
+    (it was killed between creating the folder and writing the lock) goes once it
+    is a minute old.
+    """
+    removed = []
+    for path in folder.glob(".*.partial-*"):
+        if path.is_dir():
+            lock = path / LOCK
+            try:
+                pid: int | None = int(lock.read_text(encoding="ascii").strip())
+            except (OSError, ValueError):
+                pid = None
+            stale = (not _alive(pid)) if pid is not None else datetime.now().timestamp() - path.stat().st_mtime > 60
+            if stale and pid != os.getpid():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        elif (found := re.search(r"\.partial-pid(\d+)$", path.name)) and not _alive(int(found[1])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 @contextmanager
 def work_folder(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out`` (same file system, so the final move is atomic), removed afterwards."""
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    """A temporary folder beside ``out`` (same file system, so the final move is atomic), removed afterwards.
+
+    It is readable by its owner only (it holds the register's confidential
+    content), locked with this process's pid, and removed on any exception,
+    Ctrl-C and SIGTERM (turned into an exit while the export runs). What an
+    earlier export killed with SIGKILL left behind is removed first.
+    """
+    remove_leftovers(out.parent)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # mode 0700
+    (work / LOCK).write_text(str(os.getpid()), encoding="ascii")
+    previous = _exit_on_sigterm()
     try:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm() -> Any:
+    """Make SIGTERM raise SystemExit (so ``finally`` blocks clean up); the previous handler, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, stop)
