@@ -244,3 +244,26 @@ def test_streaming_in_many_small_batches_gives_the_same_extraction(register: Cli
     ids = [[e.text for e in etree.parse(str(d / "arkivstruktur.xml")).iter(f"{N}systemID")]
            for d in (tmp_path / "one", tmp_path / "many")]
     assert ids[0] == ids[1]
+
+
+def test_closed_cases_without_journal_posts_are_refused_with_the_reason(cli: Cli, standards_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    # issue 13: journalStartDato was written as 'None' and the export failed on its own schema check
+    ok(cli("init", "--name", "Rennebu kommune", "--org-number", "964903123", "--country", "NO"))
+    ok(cli("case", "open", "--title", "Sak uten journalposter"))
+    ok(cli("case", "close", "2026/1"))
+    out = tmp_path / "uttrekk"
+    result = cli("export", "noark5", str(out), "--standards", str(standards_dir))
+    assert result.exit_code == 1 and "no journal post" in result.stderr and "None" not in result.stderr
+    assert not out.exists() and list(tmp_path.glob(".uttrekk*")) == []
+    ok(cli("case", "open", "--title", "Sak med journalpost"))
+    ok(cli("record", "add", "2026/2", "--direction", "in", "--description", "Brev", "--from", "Per"))
+    ok(cli("case", "close", "2026/2"))
+    ok(cli("export", "noark5", str(out), "--standards", str(standards_dir)))  # an empty case beside one is fine
+
+
+def test_tar_is_added_to_the_name_when_missing(register: Cli, standards_dir: Path, tmp_path: Path) -> None:
+    shown = ok(register("export", "noark5", str(tmp_path / "uttrekk"), "--tar", "--standards", str(standards_dir)))
+    assert (tmp_path / "uttrekk.tar").is_file() and not (tmp_path / "uttrekk").exists()
+    assert str(tmp_path / "uttrekk.tar") in shown
+    ok(register("validate", str(tmp_path / "uttrekk.tar"), "--standards", str(standards_dir)))

@@ -195,3 +195,57 @@ def test_a_file_that_is_not_xml_is_named_with_its_line(standards_dir: Path, tmp_
     report = FgsValidator(Standards(standards_dir)).validate(broken, VERSIONS["3.0"])
     (error,) = next(r for r in report.rules if r.id == "ERMS").errors
     assert error.startswith("erms.xml not well-formed, line 3: Opening and ending tag mismatch"), error
+
+
+def test_csip62_a_representation_file_group_declares_its_content_type(broken: Callable[..., Path],
+                                                                      standards_dir: Path) -> None:
+    # issue 13: the E-ARK consortium's validator found this missing from smcase's own packages
+    assert 'USE="Representations/rep1" csip:CONTENTINFORMATIONTYPE="citserms_v3_0"' in (
+        package_dir := broken(lambda p: None)).joinpath("METS.xml").read_text(encoding="utf-8")
+    shutil.rmtree(package_dir)
+    package = broken(lambda p: edit(p / "METS.xml", 'USE="Representations/rep1" csip:CONTENTINFORMATIONTYPE='
+                                                    '"citserms_v3_0"', 'USE="Representations/rep1"'))
+    assert "(CSIP62)" in " ".join(failed(package, standards_dir)["CSIP"])
+
+
+@pytest.mark.parametrize(("mimetype", "message"), [
+    ("bogus", "is not a media type"), ("foo/bar", "no registered top-level type"),
+    ("image/png", "declared image/png but its bytes are"), ("application/pdf", "declared application/pdf"),
+])
+def test_csip68_the_declared_media_type_must_fit_the_file(broken: Callable[..., Path], standards_dir: Path,
+                                                          mimetype: str, message: str) -> None:
+    def change(p: Path) -> None:
+        text = (p / REP_METS).read_text(encoding="utf-8")
+        assert 'MIMETYPE="text/plain"' in text  # the captured posts are text
+        (p / REP_METS).write_text(text.replace('MIMETYPE="text/plain"', f'MIMETYPE="{mimetype}"', 1),
+                                  encoding="utf-8")
+        relist(p)
+    errors = failed(broken(change), standards_dir)
+    assert message in " ".join(errors["CSIP"]), errors
+
+
+def test_csip68_text_declared_for_binary_bytes_is_a_warning(broken: Callable[..., Path], standards_dir: Path) -> None:
+    def change(p: Path) -> None:
+        document = next((p / "representations/rep1/data/documents").iterdir())
+        document.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        relist(p, str(document.relative_to(p)))
+    report = validate(broken(change), Standards(standards_dir))
+    csip = next(r for r in report.rules if r.id == "CSIP")
+    assert csip.ok and any("image/png" in w for w in csip.warnings)
+
+
+def test_the_created_date_rule_applies_only_to_erms_30(standards_dir: Path) -> None:
+    # ERMS135/ERMS204 come from the 3.0 tables: the public 2.1 example passes every 2.1 rule
+    example = standards_dir / "erms" / "examples" / "cits-erms-2.1.0-generated-example.xml"
+    report = FgsValidator(Standards(standards_dir)).validate(example, VERSIONS["2.1"])
+    assert report.ok, report.failed()
+
+
+def test_zip_is_added_to_the_name_when_missing(cli: Cli, standards_dir: Path, tmp_path: Path) -> None:
+    assert cli("init", "--name", "Torsby kommun", "--country", "SE").exit_code == 0
+    assert cli("case", "open", "--title", "Synpunkt").exit_code == 0
+    assert cli("case", "close", "KS 2026/1").exit_code == 0
+    result = cli("export", "fgs", str(tmp_path / "paket"), "--zip", "--standards", str(standards_dir))
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "paket.zip").is_file() and str(tmp_path / "paket.zip") in result.stdout
+    assert cli("validate", str(tmp_path / "paket.zip"), "--standards", str(standards_dir)).exit_code == 0

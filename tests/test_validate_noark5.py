@@ -293,3 +293,10 @@ def test_a_journal_cut_short_is_reported_as_not_well_formed_with_its_line(valida
                   if r.id == "N5.03").errors
     assert errors == [f"offentligJournal.xml not well-formed, line {line}: "
                       f"Opening and ending tag mismatch: journalsekvensnummer line {line} and journalse"], errors
+
+
+def test_n5_59_counts_the_journal_entries_not_only_the_heads(validator: NoarkValidator, sample: Path) -> None:
+    # issue 13: a journalregistrering deleted with the head left unchanged used to pass
+    edit("offentligJournal.xml", r"<journalregistrering>.*?</journalregistrering>", "")(sample)
+    failing = next(r for r in validator.validate(sample).rules if r.id == "N5.59")
+    assert any("offentligJournal.xml: its head says antallJournalposter" in e for e in failing.errors), failing.errors

@@ -47,14 +47,15 @@ class ErmsVersion:
     digital: str  # recordPhysicalOrDigital for born-digital records
     classification_ids: bool  # classificationSchemaId/Status and classificationSchemaUsed exist
     restriction_agent: bool  # restriction may name the agent that made the marking
+    created_date_required: bool  # ERMS135/ERMS204 (a created date on every case and record) are in its tables
 
 
 VERSIONS = {
     "3.0": ErmsVersion("3.0", "citserms_v3_0", "erms/v3", "erms/v3-sch", "ERMS_v3.xsd", "erms_v3.sch",
-                       "digital", True, True),
+                       "digital", True, True, True),
     # 2.1.2 really spells it "digitial" (a typo in the schema that Swedish receivers on 2.1 expect).
     "2.1": ErmsVersion("2.1", "citserms_v2_1", "erms/v2_1", "erms/v2_1-sch", "ERMS_v2_1_2.xsd", "erms_v2_1_2.sch",
-                       "digitial", False, False),
+                       "digitial", False, False, False),
 }
 BY_CONTENT_TYPE = {v.content_type: v for v in VERSIONS.values()}
 

@@ -39,11 +39,13 @@ def export() -> None:
 @pass_app
 def export_noark5(app: App, out: Path, period_start: str | None, period_end: str | None, as_tar: bool,
                   folder: str | None, as_json: bool) -> None:
-    """Write a Noark 5 v5.0 extraction of the closed cases into the new folder (or, --tar, file) OUT (REN-6).
+    """Write a Noark 5 v5.0 extraction of the closed cases into the new folder (or, --tar, file OUT.tar) OUT (REN-6).
 
     Written to a temporary folder, validated against the official schemas, then
     moved into place; a failure leaves nothing behind.
     """
+    if as_tar and out.suffix.lower() != ".tar":
+        out = out.with_name(out.name + ".tar")  # so that 'smcase validate OUT.tar' finds it, as the summary says
     done = NoarkExport(app.service, Standards.from_option(folder)).run(
         out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), tar=as_tar)
     counts = done.counts
@@ -77,6 +79,8 @@ def export_fgs(app: App, out: Path, version: str, period_start: str | None, peri
     temporary folder, validated against the official schemas and rules, then
     moved into place; a failure leaves nothing behind.
     """
+    if as_zip and out.suffix.lower() != ".zip":
+        out = out.with_name(out.name + ".zip")
     done = FgsExport(app.service, Standards.from_option(folder), erms_version(version)).run(
         out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), as_zip=as_zip)
     counts = done.counts

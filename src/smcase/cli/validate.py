@@ -38,6 +38,8 @@ def validate(path: Path, folder: str | None, version: str | None, as_json: bool)
                 click.echo(f"{indent}{error}")
             if rule.more:
                 click.echo(f"{indent}… and {rule.more} more")
+            for warning in rule.warnings:
+                click.echo(f"{indent}warning: {warning}")
         click.echo(f"{path}: {'all rules pass' if report.ok else 'errors in ' + ', '.join(report.failed())}")
     if not report.ok:
         sys.exit(1)

@@ -249,8 +249,8 @@ def check_target(out: Path) -> None:
         raise InvalidInput(f"the folder {out.parent} does not exist")
 
 
-#: The lock file in an export's working folder: the pid of the process that works in it.
-LOCK = ".smcase-export.pid"
+#: The lock file beside an export's working folder (``<folder>.pid``): the pid of the process that works in it.
+LOCK_SUFFIX = ".pid"
 
 
 def publish(work: Path, out: Path, pack: Callable[[Path, Path], None] | None = None) -> str | None:
@@ -261,7 +261,6 @@ def publish(work: Path, out: Path, pack: Callable[[Path, Path], None] | None = N
     complete (a failure leaves nothing); its SHA-256 is returned for the depot.
     """
     if pack is None:
-        (work / LOCK).unlink(missing_ok=True)
         os.replace(work, out)
         return None
     partial = out.with_name(f".{out.name}.partial-pid{os.getpid()}")
@@ -295,7 +294,7 @@ def remove_leftovers(folder: Path) -> list[Path]:
     removed = []
     for path in folder.glob(".*.partial-*"):
         if path.is_dir():
-            lock = path / LOCK
+            lock = path.with_name(path.name + LOCK_SUFFIX)
             try:
                 pid: int | None = int(lock.read_text(encoding="ascii").strip())
             except (OSError, ValueError):
@@ -303,7 +302,10 @@ def remove_leftovers(folder: Path) -> list[Path]:
             stale = (not _alive(pid)) if pid is not None else datetime.now().timestamp() - path.stat().st_mtime > 60
             if stale and pid != os.getpid():
                 shutil.rmtree(path, ignore_errors=True)
+                lock.unlink(missing_ok=True)
                 removed.append(path)
+        elif path.name.endswith(LOCK_SUFFIX) and not path.with_name(path.name[:-len(LOCK_SUFFIX)]).exists():
+            path.unlink(missing_ok=True)  # a lock whose folder is gone
         elif (found := re.search(r"\.partial-pid(\d+)$", path.name)) and not _alive(int(found[1])):
             path.unlink(missing_ok=True)
             removed.append(path)
@@ -315,18 +317,20 @@ def work_folder(out: Path) -> Iterator[Path]:
     """A temporary folder beside ``out`` (same file system, so the final move is atomic), removed afterwards.
 
     It is readable by its owner only (it holds the register's confidential
-    content), locked with this process's pid, and removed on any exception,
+    content), locked with this process's pid (``<folder>.pid`` beside it), and removed on any exception,
     Ctrl-C and SIGTERM (turned into an exit while the export runs). What an
     earlier export killed with SIGKILL left behind is removed first.
     """
     remove_leftovers(out.parent)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # mode 0700
-    (work / LOCK).write_text(str(os.getpid()), encoding="ascii")
+    lock = work.with_name(work.name + LOCK_SUFFIX)
+    lock.write_text(str(os.getpid()), encoding="ascii")
     previous = _exit_on_sigterm()
     try:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        lock.unlink(missing_ok=True)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

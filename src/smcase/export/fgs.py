@@ -508,7 +508,9 @@ class FgsExport:
             path = work / "schemas" / name
             group.append(self._file(self._id(objid, "schemas", name), f"schemas/{name}", "application/xml",
                                     sha256_file(path), path.stat().st_size, created))
-        group = etree.SubElement(files, f"{M}fileGrp", ID=rep_group, USE=f"Representations/{REPRESENTATION}")
+        group = etree.SubElement(files, f"{M}fileGrp", {  # CSIP62: a representation's group names its content type
+            "ID": rep_group, "USE": f"Representations/{REPRESENTATION}",
+            f"{{{CSIP}}}CONTENTINFORMATIONTYPE": self.version.content_type})
         group.append(self._file(self._id(objid, "representations", REPRESENTATION, "METS.xml"),
                                 f"representations/{REPRESENTATION}/METS.xml", "application/xml", rep.sha256,
                                 rep.size, created))

@@ -304,14 +304,21 @@ class NoarkExport:
             self.users = {u.id: u.full_name or u.username
                           for u in session.execute(select(User).options(lazyload("*"))).scalars()}
             self.classes = list(session.execute(select(Classification).order_by(Classification.code)).scalars())
-            if not session.execute(select(func.count()).select_from(Case).where(in_period)).scalar_one():
+            closed = session.execute(select(func.count()).select_from(Case).where(in_period)).scalar_one()
+            if not closed:
                 raise InvalidInput(f"nothing to extract: no case was closed between {start} and {end}")
+            if not session.execute(select(func.count()).select_from(Record).join(Case, Case.id == Record.case_id)
+                                   .where(in_period)).scalar_one():
+                # Both journals require a journal post (1..*): say so before writing, not as a schema error after.
+                raise InvalidInput(f"nothing to extract: the {closed} case{'s' if closed != 1 else ''} closed between "
+                                   f"{start} and {end} hold{'s' if closed == 1 else ''} no journal post, and a Noark 5 "
+                                   "extraction's journals need at least one")
             self.register = register
             self.ids = self._unit_ids(register.uuid, start, end)
             self.disposed = self._performed_disposal(conn, in_period)
             self._arkivstruktur(session, work, start, end, in_period)
             self._endringslogg(conn, work, in_period)
-            self._journals(session, work, in_period)
+            self._journals(session, work, in_period, start, end)
         for name, key in SCHEMAS.items():
             shutil.copyfile(self.standards.path(key), work / name)
         self._arkivuttrekk(work, start, end)
@@ -588,7 +595,7 @@ class NoarkExport:
 
     # -- the journals -----------------------------------------------------------------
 
-    def _journals(self, session: Session, work: Path, in_period: Any) -> None:
+    def _journals(self, session: Session, work: Path, in_period: Any, start: date, end: date) -> None:
         classes = {c.id: c for c in self.classes}
         conn = session.connection()
         records = (select(*table_of(Record).c).join(Case, Case.id == Record.case_id).where(in_period)
@@ -604,7 +611,8 @@ class NoarkExport:
                 xf.write_declaration()
                 stack.enter_context(xf.element(f"{{{ns}}}{name}", nsmap={None: ns, "xsi": XSI},
                                                attrib={f"{{{XSI}}}schemaLocation": f"{ns} {name}.xsd"}))
-                xf.write(journal_head(ns, self.counts.first_journal_day, self.counts.last_journal_day,
+                # Closed cases without journal posts leave the journals empty: their period is the extraction's.
+                xf.write(journal_head(ns, self.counts.first_journal_day or start, self.counts.last_journal_day or end,
                                       self.counts.records, self.register), pretty_print=True)
             show_citizen_names = self.service.policy.show_citizen_names
             case_titles: dict[int, str] = {}  # published case titles (an identity-number scan each), per batch

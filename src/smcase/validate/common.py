@@ -40,11 +40,17 @@ class RuleResult:
     name: str
     errors: list[str] = field(default_factory=list)
     more: int = 0
+    warnings: list[str] = field(default_factory=list)  # findings that do not fail the rule
 
     @property
     def ok(self) -> bool:
-        """True when the rule found nothing."""
+        """True when the rule found no error (warnings do not count)."""
         return not self.errors
+
+    def warn(self, message: str) -> None:
+        """Record a warning (the first hundred are kept)."""
+        if len(self.warnings) < _MAX_ERRORS:
+            self.warnings.append(message)
 
     def add(self, message: str) -> None:
         """Record an error (the first hundred are kept, the rest counted)."""
@@ -55,7 +61,8 @@ class RuleResult:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"id": self.id, "name": self.name, "ok": self.ok, "errors": self.errors, "more": self.more}
+        return {"id": self.id, "name": self.name, "ok": self.ok, "errors": self.errors, "more": self.more,
+                "warnings": self.warnings}
 
 
 @dataclass

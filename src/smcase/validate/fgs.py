@@ -16,7 +16,7 @@ Rule families, each reported OK or with its errors (file and line):
   they run during the same streaming pass as the schema, on every case and record
   as it ends (lxml refuses the files' ``xslt2`` binding; the rules are XPath 1.0);
 * ``ERMS-REQ``: requirements the schema leaves to the specification: a created date
-  on every case and record (ERMS135, ERMS204), a description where there is no
+  on every case and record (ERMS135, ERMS204; ERMS 3.0 only), a description where there is no
   title (ERMS139, ERMS211), unique system identifiers, appendix files present
   and listed in METS.
 
@@ -44,6 +44,7 @@ from .. import xmlsafe
 from ..errors import ConfigError, InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
+from . import mime
 from .common import IdStore, Report, RuleResult, drop_behind, sha256_file, stream_validate, unpacked, xml_error
 
 RULES: tuple[tuple[str, str], ...] = (
@@ -330,6 +331,11 @@ class FgsValidator:
             if not files.add(str(path), f"{name} line {location.sourceline}", entry.get("SIZE"),
                              entry.get("CHECKSUM") if kind == "SHA-256" else None):
                 r["FILES"].add(f"{name} line {location.sourceline}: {path} is listed twice")
+            error, warning = mime.check(entry.get("MIMETYPE"), root / path)
+            if error:
+                r["CSIP"].add(f"{name} line {entry.sourceline}: {path}: {error} (CSIP68)")
+            if warning:
+                r["CSIP"].warn(f"{name} line {entry.sourceline}: {path}: {warning} (CSIP68)")
             if path.suffix == ".xml" and _root_tag(root / path) == f"{E}erms":
                 mets.erms.append(str(path))
 
@@ -371,6 +377,9 @@ class FgsValidator:
             need(group.get("USE"), "CSIP64", "fileGrp/@USE is missing", group)
             need(group.get("ID"), "CSIP65", "fileGrp/@ID is missing", group)
             need(document.files_in.get(group), "CSIP66", "a fileGrp without files", group)
+            need(not group.get("USE", "").startswith("Representations")
+                 or group.get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE"), "CSIP62",
+                 "a Representations fileGrp must declare csip:CONTENTINFORMATIONTYPE", group)
         uses = {g.get("USE", ""): g for g in groups}
         if package:
             need("Schemas" in uses, "CSIP113", "no fileGrp with USE Schemas", file_sec)
@@ -460,7 +469,7 @@ class FgsValidator:
                 for item, message in rules.check(element):
                     r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): {message}")
                 if element.tag != f"{E}control":
-                    self._requirements(element, name, ids, r, files, root)
+                    self._requirements(element, name, ids, r, files, root, version)
                 if element.getparent() is not None:
                     drop_behind(element, UNIT_NAMES)
         except etree.XMLSyntaxError as exc:
@@ -473,7 +482,7 @@ class FgsValidator:
 
     @staticmethod
     def _requirements(unit: Any, name: str, ids: IdStore, r: dict[str, RuleResult], files: FileList | None,
-                      root: Path | None) -> None:
+                      root: Path | None, version: ErmsVersion) -> None:
         kind = unit.tag.rsplit("}", 1)[-1]
         if kind not in ("aggregation", "record"):
             return
@@ -481,7 +490,8 @@ class FgsValidator:
         identifier = unit.get("systemIdentifier")
         if identifier:
             ids.add(identifier, where)
-        if unit.find(f"{E}dates/{E}date[@dateType='created']") is None:
+        # The created-date requirement comes from the ERMS 3.0 tables; 2.1 has no such rule.
+        if version.created_date_required and unit.find(f"{E}dates/{E}date[@dateType='created']") is None:
             r["ERMS-REQ"].add(f"{where}: no date of type created "
                               f"({'ERMS204' if kind == 'aggregation' else 'ERMS135'})")
         if unit.find(f"{E}title") is None and unit.find(f"{E}description") is None:

@@ -231,12 +231,13 @@ class FilePass:
     sha256: str | None = None
     error: str | None = None
     head: dict[str, str] | None = None
+    entries: int | None = None  # journalregistrering elements counted (None: the pass did not reach the end)
 
 
 def journal_pass(path: Path, schema: etree.XMLSchema) -> FilePass:
     """A løpende or offentlig journal read once: the schema (N5.03), its head (N5.59, N5.60) and its SHA-256 (N5.02)."""
     found = FilePass()
-    line = 0
+    line = entries = 0
     with HashingReader(path) as reader:
         try:
             for _event, element in xmlsafe.iterparse(reader, events=("end",), schema=schema, huge_tree=True,
@@ -244,9 +245,12 @@ def journal_pass(path: Path, schema: etree.XMLSchema) -> FilePass:
                 line = element.sourceline or line
                 if found.head is None and local_name(element.tag) == "journalhode":
                     found.head = {local_name(child.tag): (child.text or "").strip() for child in element}
+                else:
+                    entries += 1
                 if element.getparent() is not None:
                     drop_behind(element)
             found.sha256 = reader.sha256()
+            found.entries = entries
         except etree.XMLSyntaxError as exc:
             found.error = xml_error(exc, line, path)
     return found
@@ -651,6 +655,7 @@ class NoarkValidator:
     def _journals(self, root: Path, addml: Addml, scan: _Scan | None, passes: dict[str, FilePass],
                   r: dict[str, RuleResult]) -> None:
         heads: dict[str, dict[str, str]] = {}
+        entries: dict[str, int] = {}
         listed = addml.xml_files()
         for name in ("loependeJournal", "offentligJournal"):
             path = root / f"{name}.xml"
@@ -659,16 +664,25 @@ class NoarkValidator:
                 continue
             found = passes.get(f"{name}.xml")
             head = found.head if found is not None else None
-            if head is None:  # the schema stopped the pass before the head ended: read it without
-                head = {}
+            counted = found.entries if found is not None else None
+            if head is None or counted is None:  # the schema stopped the pass early: read it again without
+                head, counted = head or {}, 0
                 try:
                     for _event, element in xmlsafe.iterparse(str(path), events=("end",), huge_tree=True,
-                                                           tag="{*}journalhode"):
-                        head = {local_name(child.tag): (child.text or "").strip() for child in element}
-                        break
+                                                             tag=("{*}journalhode", "{*}journalregistrering")):
+                        if local_name(element.tag) == "journalhode":
+                            head = head or {local_name(child.tag): (child.text or "").strip() for child in element}
+                        else:
+                            counted += 1
+                        if element.getparent() is not None:
+                            drop_behind(element)
                 except etree.XMLSyntaxError as exc:
                     r["N5.59"].add(f"{name}.xml cannot be read: {exc}")
             heads[name] = head
+            entries[name] = counted
+            if head.get("antallJournalposter") != str(counted):
+                r["N5.59"].add(f"{name}.xml: its head says antallJournalposter {head.get('antallJournalposter')}, "
+                               f"it holds {counted} journalregistrering")
         if len(heads) < 2 or scan is None:
             return
         counts = {name: head.get("antallJournalposter") for name, head in heads.items()}

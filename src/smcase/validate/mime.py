@@ -1,0 +1,85 @@
+"""Does a file's declared media type (METS ``file/@MIMETYPE``, CSIP68/CSIP69) fit the file?
+
+Two checks, no network:
+
+* the value is a syntactically valid ``type/subtype`` (optional parameters) with
+  a top-level type registered with IANA;
+* the content agrees with it, as far as a well-kept sniffing library (puremagic)
+  can tell from the file's first bytes. Binary formats have signatures: a file
+  declared as one whose bytes are not that format, or whose bytes are a binary
+  format other than the declared one, is an **error**. Text formats have none: a
+  file declared as text whose bytes are a recognised binary format is a
+  **warning** (it may still be text that happens to start so).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import puremagic
+
+#: IANA's registered top-level media types.
+TOP_LEVEL = {"application", "audio", "example", "font", "haptics", "image", "message", "model", "multipart", "text",
+             "video"}
+_SYNTAX = re.compile(r"^([a-z0-9][a-z0-9!#$&^_.+-]{0,126})/([a-z0-9][a-z0-9!#$&^_.+-]{0,126})\s*(;.*)?$", re.I)
+_TEXTUAL_APPLICATION = {"application/xml", "application/json", "application/javascript", "application/xhtml+xml",
+                        "application/ld+json", "application/x-ndjson", "application/csv"}
+#: Binary types whose signature the sniffer knows: declared so, the bytes must show it.
+_SIGNED = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/tiff", "image/webp", "image/bmp",
+           "application/zip", "application/gzip", "audio/mpeg", "video/mp4",
+           "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+           "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+           "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet"}
+_ZIP_BASED = {t for t in _SIGNED if "openxmlformats" in t or "opendocument" in t} | {"application/zip"}
+_SNIFF = 64 * 1024
+_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "application/x-pdf": "application/pdf",
+            "application/x-zip-compressed": "application/zip", "image/x-png": "image/png"}
+
+
+def textual(media_type: str) -> bool:
+    """True for a text format: ``text/*``, XML and JSON types."""
+    return (media_type.startswith("text/") or media_type in _TEXTUAL_APPLICATION
+            or media_type.endswith(("+xml", "+json")))
+
+
+def _sniffed(path: Path) -> set[str]:
+    """The media types the file's first bytes show (by signature only, never by its name)."""
+    with path.open("rb") as stream:
+        head = stream.read(_SNIFF)
+    if not head:
+        return set()
+    try:
+        found = puremagic.magic_string(head)
+    except (puremagic.PureError, ValueError):
+        return set()
+    return {_ALIASES.get(m.mime_type, m.mime_type) for m in found if m.byte_match and m.mime_type}
+
+
+def check(declared: str | None, path: Path) -> tuple[str | None, str | None]:
+    """(error, warning) for a file declared as ``declared``; both None when they agree."""
+    if not declared:
+        return None, None  # a missing MIMETYPE is CSIP68's own error
+    found = _SYNTAX.match(declared.strip())
+    if found is None:
+        return f"MIMETYPE {declared!r} is not a media type (type/subtype)", None
+    if found[1].lower() not in TOP_LEVEL:
+        return f"MIMETYPE {declared!r} has no registered top-level type ({', '.join(sorted(TOP_LEVEL))})", None
+    media_type = _ALIASES.get(f"{found[1]}/{found[2]}".lower(), f"{found[1]}/{found[2]}".lower())
+    if not path.is_file():
+        return None, None  # a missing file is the file list's error
+    sniffed = _sniffed(path)
+    binary = {t for t in sniffed if not textual(t)}
+    if textual(media_type):
+        if binary:
+            return None, f"declared {media_type} but its bytes look like {', '.join(sorted(binary))}"
+        return None, None
+    if media_type in sniffed or (media_type in _ZIP_BASED and sniffed & _ZIP_BASED):
+        return None, None
+    if media_type in _SIGNED:
+        shown = ", ".join(sorted(sniffed)) or "no format with a signature (text?)"
+        return f"declared {media_type} but its bytes are {shown}", None
+    if binary:
+        return f"declared {media_type} but its bytes are {', '.join(sorted(binary))}", None
+    return None, None
