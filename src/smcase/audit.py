@@ -15,7 +15,7 @@ commit order by exactly one writer at a time.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -25,6 +25,8 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from . import attest
+from .attest import Touched
 from .db import connect, read_only
 from .model import AuditEntry, AuditHead, AuditPayload, table_of
 from .policy import canonical_json
@@ -53,15 +55,18 @@ class Problem:
 
 @dataclass(frozen=True)
 class Verification:
-    """Result of ``verify``: how many entries were checked and the first problem, if any."""
+    """Result of ``verify``: the entries checked and the first problem of the chain, if any; the rows checked
+    against their attestations and the rows the chain does not account for."""
 
     checked: int
     problem: Problem | None
+    rows_checked: int = 0
+    row_problems: tuple[attest.RowProblem, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when every entry verified."""
-        return self.problem is None
+        """True when every entry and every row verified."""
+        return self.problem is None and not self.row_problems
 
 
 def _instant(at: datetime) -> str:
@@ -79,9 +84,12 @@ def entry_hash(
     ref: str | None,
     payload_sha256: str,
     prev_hash: str,
+    rows_sha256: str | None = None,
 ) -> str:
-    """The hash that chains an entry to its predecessor."""
+    """The hash that chains an entry to its predecessor (and, when it attests rows, to their digests)."""
     fields = [str(seq), _instant(at), actor, action, entity, str(entity_uuid or ""), ref or "", payload_sha256, prev_hash]
+    if rows_sha256 is not None:  # entries written before rows were attested keep their hash
+        fields.append(rows_sha256)
     return sha256("\x1f".join(fields).encode()).hexdigest()
 
 
@@ -98,8 +106,13 @@ _INSERT_ENTRIES = insert(_ENTRIES)
 _INSERT_PAYLOADS = insert(_PAYLOADS)
 
 
-def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str, at: datetime) -> list[int]:
-    """Append ``changes`` to the chain in the caller's transaction; returns their entry numbers."""
+def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str, at: datetime,
+           touched: Touched | None = None) -> list[int]:
+    """Append ``changes`` to the chain in the caller's transaction; returns their entry numbers.
+
+    ``touched`` names the rows (by audited table) the transaction created or
+    changed: their audited state is attested, covered by the last new entry.
+    """
     if not changes:
         return []
     if isinstance(conn, Session):
@@ -113,11 +126,13 @@ def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str,
     seq = last - len(changes)
     entries: list[dict[str, Any]] = []
     payloads: list[dict[str, Any]] = []
-    for change, body, digest in zip(changes, bodies, digests, strict=True):
+    rows = attest.attest(conn, touched, last) if touched else None
+    for n, (change, body, digest) in enumerate(zip(changes, bodies, digests, strict=True), start=1):
         seq += 1
         fields = dict(
             seq=seq, at=at, actor=actor, action=change.action, entity=change.entity,
             entity_uuid=change.entity_uuid, ref=change.ref, payload_sha256=digest, prev_hash=prev,
+            rows_sha256=rows if n == len(changes) else None,
         )
         prev = entry_hash(**fields)
         entries.append({**fields, "entry_hash": prev})
@@ -133,8 +148,9 @@ def start_chain(session: Session) -> None:
     session.add(AuditHead(id=1, seq=0, entry_hash=GENESIS))
 
 
-def verify(engine: Engine, batch: int = 5000) -> Verification:
-    """Walk the whole chain and report the first entry that does not verify."""
+def verify(engine: Engine, batch: int = 5000, rows: bool = True) -> Verification:
+    """Walk the whole chain and report the first entry that does not verify; then, with ``rows``, compare
+    every audited row with its last attestation (both streamed in order: flat memory at any size)."""
     prev = GENESIS
     expected = 1
     query = (
@@ -145,8 +161,12 @@ def verify(engine: Engine, batch: int = 5000) -> Verification:
     )
     with connect(read_only(engine)) as conn, conn.begin():
         session = Session(bind=conn)
+        attested = attest.entry_rows(conn, batch)
+        pending = next(attested, None)
         for entry, payload in session.execute(query):
             problem = _check(entry, payload, expected, prev)
+            if problem is None:
+                problem, pending = _check_rows(entry, pending, attested)
             if problem:
                 return Verification(expected - 1, problem)
             prev = entry.entry_hash
@@ -157,7 +177,26 @@ def verify(engine: Engine, batch: int = 5000) -> Verification:
             return Verification(last, Problem(0, "the chain head is missing"))
         if head.seq != last or head.entry_hash != prev:
             return Verification(last, Problem(head.seq, f"the chain head says {head.seq} entries, the log holds {last}"))
-    return Verification(last, None)
+        if pending is not None:
+            return Verification(last, Problem(pending[0], "attestations name an entry the chain does not hold"))
+        if not rows:
+            return Verification(last, None)
+        checked, problems = attest.verify_rows(conn, batch=batch)
+    return Verification(last, None, checked, tuple(problems))
+
+
+def _check_rows(entry: AuditEntry, pending: tuple[int, str] | None,
+                attested: Iterator[tuple[int, str]]) -> tuple[Problem | None, tuple[int, str] | None]:
+    """Does the entry's rows digest match the attestations filed under it? (the problem, the next attestation)"""
+    if pending is not None and pending[0] < entry.seq:
+        return Problem(pending[0], "attestations were filed under an entry that attests no rows"), pending
+    if pending is not None and pending[0] == entry.seq:
+        if entry.rows_sha256 != pending[1]:
+            return Problem(entry.seq, "the rows it attested were changed after it was written"), pending
+        return None, next(attested, None)
+    if entry.rows_sha256 is not None:
+        return Problem(entry.seq, "the rows it attested are missing"), pending
+    return None, pending
 
 
 def _check(entry: AuditEntry, payload: str | None, expected: int, prev: str) -> Problem | None:
@@ -168,6 +207,7 @@ def _check(entry: AuditEntry, payload: str | None, expected: int, prev: str) -> 
     recomputed = entry_hash(
         seq=entry.seq, at=entry.at, actor=entry.actor, action=entry.action, entity=entry.entity,
         entity_uuid=entry.entity_uuid, ref=entry.ref, payload_sha256=entry.payload_sha256, prev_hash=entry.prev_hash,
+        rows_sha256=entry.rows_sha256,
     )
     if recomputed != entry.entry_hash:
         return Problem(entry.seq, "its fields were changed after it was written")

@@ -163,8 +163,9 @@ class Channels:
                 controller_of_visitor_content=self.rules.controller_for(plan.platform),
             ).returning(_CHANNELS.c.id)).scalar_one()
 
-        def link(conn: Connection, written: list[WrittenCase]) -> None:
+        def link(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
             conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == created["id"]).values(case_id=written[0].id))
+            return {"channels": {created["id"]}}
 
         self.service.write_batch(
             [CasePlan(spec=CaseSpec(title=self.texts["case"].format(**text), class_code=self.rules.channel_class,
@@ -284,7 +285,11 @@ class Channels:
             raise InvalidState(f"channel {channel.url} has no case")
         change = audit.Change(f"channel.{spec.kind.removeprefix('channel_')}", "channel", channel.uuid, channel.url,
                               {"after": {"record": spec.title}})
-        self.service.write_batch([CasePlan(records=[spec], case_number=channel.case)], after=after,
+        def then(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
+            after(conn, written)
+            return {"channels": {channel.id}}  # its state, approvals and mandates: attested with the record
+
+        self.service.write_batch([CasePlan(records=[spec], case_number=channel.case)], after=then,
                                  audit_extra=[change], permission=permission)
 
     # -- texts -----------------------------------------------------------------------

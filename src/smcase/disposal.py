@@ -126,13 +126,16 @@ def dispose(service: RegisterService, at: datetime | None = None) -> list[DueIte
                             {"rule": item.rule, "what": item.what}) for item in items]
     unreferenced: list[str] = []
 
-    def destroy(conn: Connection, _written: Any) -> None:
+    def destroy(conn: Connection, _written: Any) -> dict[str, set[int]]:
         events = [i.uuid for i in items if i.entity == "event"]
         records = [i.uuid for i in items if i.entity == "record"]
+        touched: dict[str, set[int]] = {"events": set(), "records": set()}
         for start in range(0, max(len(events), len(records)), 500):
-            _destroy(conn, events[start:start + 500], records[start:start + 500], unreferenced, now)
-        conn.execute(insert(_LOG), [{"at": now, "actor": actor, "entity": i.entity, "entity_uuid": i.uuid,
-                                     "ref": i.ref[:400], "rule": i.rule, "what": i.what[:300]} for i in items])
+            _destroy(conn, events[start:start + 500], records[start:start + 500], unreferenced, now, touched)
+        logged = conn.execute(insert(_LOG).returning(_LOG.c.id, sort_by_parameter_order=True), [
+            {"at": now, "actor": actor, "entity": i.entity, "entity_uuid": i.uuid, "ref": i.ref[:400],
+             "rule": i.rule, "what": i.what[:300]} for i in items]).scalars()
+        return {**touched, "disposals": set(logged)}  # what it erased, attested as it now stands
 
     service.write_batch([], after=destroy, audit_extra=changes, permission="archive.dispose")
     if service.files is not None:
@@ -144,14 +147,16 @@ def dispose(service: RegisterService, at: datetime | None = None) -> list[DueIte
 
 
 def _destroy(conn: Connection, events: list[uuid.UUID], records: list[uuid.UUID], unreferenced: list[str],
-             now: datetime) -> None:
+             now: datetime, touched: dict[str, set[int]]) -> None:
     record_ids = [r.id for r in conn.execute(select(_RECORDS.c.id).where(_RECORDS.c.uuid.in_(records)))]
+    touched["records"].update(record_ids)
     # The events a disposed record was registered from lose their content with it.
     linked = [r.uuid for r in conn.execute(select(_EVENTS.c.uuid).where(_EVENTS.c.record_id.in_(record_ids)))]
     content = {"text": None, "raw": None, "author_name": None, "author_id": None, "url": None}
     if events or linked:
-        conn.execute(update(_EVENTS).where(_EVENTS.c.uuid.in_([*events, *linked])).values(status="disposed",
-                                                                                            **content))
+        touched["events"].update(conn.execute(update(_EVENTS).where(_EVENTS.c.uuid.in_([*events, *linked]))
+                                              .values(status="disposed", **content).returning(_EVENTS.c.id))
+                                 .scalars())
     if record_ids:
         unreferenced += [r.sha256 for r in conn.execute(select(_DOCUMENTS.c.sha256).where(
             _DOCUMENTS.c.record_id.in_(record_ids)))]

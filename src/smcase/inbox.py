@@ -153,11 +153,12 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
         title = f"{title}: {note.strip()}"
     now = service.clock()
 
-    def mark(conn: Connection, written: list[WrittenCase]) -> None:
+    def mark(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
         record_id = written[0].records[0].id if written else None
         conn.execute(update(_EVENTS).where(_EVENTS.c.id == row["id"]).values(
             resolution=action, resolved_at=now, resolved_by=service.actor.username,
             **({"record_id": row["record_id"] or record_id} if record_id else {})))
+        return {"events": {row["id"]}}
 
     plans = []
     if row["diary_number"]:

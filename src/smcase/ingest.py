@@ -262,14 +262,15 @@ class Ingest:
             "adapter": adapter, "source": context.source_name, "stored": len(new), "quarantined": len(quarantine),
             "keys_sha256": keys_digest}})] if new or quarantine else []
 
-        def store(conn: Connection, written: list[WrittenCase]) -> None:
-            self._store_events(conn, new, written, adapter, context, now, channels)
-            self._apply_stored_updates(conn, stored_updates, written)
+        def store(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
+            touched = self._store_events(conn, new, written, adapter, context, now, channels)
+            touched |= self._apply_stored_updates(conn, stored_updates, written)
             if quarantine:
                 conn.execute(insert(_QUARANTINE), quarantine)
             if resolve_quarantine is not None:
                 conn.execute(update(_QUARANTINE).where(_QUARANTINE.c.id == resolve_quarantine)
                              .values(status="resolved"))
+            return {"events": touched}
 
         wanted = new or quarantine or resolve_quarantine is not None
         written = self.service.write_batch(plans, after=store, audit_extra=batch_audit) if wanted else []
@@ -288,10 +289,11 @@ class Ingest:
         plans, stored_updates = self._plan(items)
         summary.held_for_review = sum(1 for item in items if item.status == "held")
 
-        def store(conn: Connection, written: list[WrittenCase]) -> None:
+        def store(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
             for item, row_id in entries:
                 conn.execute(update(_EVENTS).where(_EVENTS.c.id == row_id).values(**_outcome(item, written)))
-            self._apply_stored_updates(conn, stored_updates, written)
+            return {"events": {row_id for _item, row_id in entries}
+                    | self._apply_stored_updates(conn, stored_updates, written)}
 
         change = audit.Change("inbox.retry", "inbox", None, None, {"after": {
             "events": len(items), "still_held": summary.held_for_review}})
@@ -302,17 +304,20 @@ class Ingest:
         return summary
 
     def _apply_stored_updates(self, conn: Connection, updates: dict[tuple[str, str], tuple[int, int]],
-                              written: list[WrittenCase]) -> None:
-        # Stored comments that this batch's replies made registrable are registered now.
+                              written: list[WrittenCase]) -> set[int]:
+        """Register stored comments that this batch's replies made registrable; the ids of the events changed."""
+        changed: set[int] = set()
         for (platform, external_id), (plan, record) in updates.items():
             case = written[plan]
-            conn.execute(
+            changed.update(conn.execute(
                 update(_EVENTS)
                 .where(_EVENTS.c.platform == platform, _EVENTS.c.external_id == external_id,
                        _EVENTS.c.status == "trivial", _EVENTS.c.direction == "in")
                 .values(status="registered", case_id=case.id, record_id=case.records[record].id,
                         action=Action.REGISTER.value, reason="answered by the municipality")
-            )
+                .returning(_EVENTS.c.id)
+            ).scalars())
+        return changed
 
     # -- stages ----------------------------------------------------------------------
 
@@ -582,7 +587,8 @@ class Ingest:
         return self._channels
 
     def _store_events(self, conn: Connection, new: list[_Item], written: list[WrittenCase], adapter: str,
-                      context: ParseContext, now: datetime, channels: dict[str, int]) -> None:
+                      context: ParseContext, now: datetime, channels: dict[str, int]) -> set[int]:
+        """Insert the batch's new events; their ids (for attestation)."""
         rows = []
         for entry in new:
             event = entry.event
@@ -601,6 +607,11 @@ class Ingest:
                 **_outcome(entry, written),
             })
         bulk_insert(conn, _EVENTS, rows)
+        ids: set[int] = set()
+        uuids = [row["uuid"] for row in rows]
+        for start in range(0, len(uuids), 500):
+            ids.update(conn.execute(select(_EVENTS.c.id).where(_EVENTS.c.uuid.in_(uuids[start:start + 500]))).scalars())
+        return ids
 
     def _notify(self, new: list[_Item], written: list[WrittenCase], quarantine: list[dict[str, Any]],
                 summary: Summary) -> None:

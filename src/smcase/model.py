@@ -425,6 +425,25 @@ class AuditEntry(Base):
     payload_sha256: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+    # The digest of the row attestations this entry covers (None: it attested no row). In entry_hash when set.
+    rows_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class Attestation(Base):
+    """The audited state of one row as an audit entry left it (``attest.py``): append-only, never updated.
+
+    The last attestation of each row is what ``smcase audit verify`` compares the
+    row with; the entry ``seq`` covers the digests through its ``rows_sha256``.
+    """
+
+    __tablename__ = "attestations"
+    __table_args__ = (Index("ix_attestations_row", "tbl", "row_id", "seq"), Index("ix_attestations_seq", "seq"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    tbl: Mapped[str] = mapped_column(String(32))
+    row_id: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
 
 
 class AuditPayload(Base):

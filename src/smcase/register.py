@@ -25,11 +25,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import attest, audit
 from .access import NOTIFIER, Access, CaseView, RecordView, Viewer, public_is_title
 from .clock import Clock, local_date, utcnow, zone
 from .db import connect, read_only, require_current, upgrade
@@ -39,10 +39,12 @@ from .model import (
     Case,
     CaseStatus,
     Channel,
+    ChannelApproval,
     Classification,
     Correspondent,
     CorrespondentRole,
     Direction,
+    DisposalEntry,
     Document,
     EventRow,
     Mandate,
@@ -73,6 +75,29 @@ DIRECTION_ALIASES = {
     "internal": Direction.INTERNAL,
     "memo": Direction.MEMO,
 }
+
+
+_TOUCHED = "smcase.touched"
+#: Which audited row an ORM object is, or belongs to: (audited table, attribute holding that row's id).
+_AUDITED_BY_MODEL: dict[type, tuple[str, str]] = {
+    Register: ("register", "id"), User: ("users", "id"), UserRole: ("users", "user_id"),
+    Classification: ("classes", "id"), Channel: ("channels", "id"), ChannelApproval: ("channels", "channel_id"),
+    Mandate: ("channels", "channel_id"), Case: ("cases", "id"), Record: ("records", "id"),
+    Correspondent: ("records", "record_id"), Document: ("records", "record_id"), EventRow: ("events", "id"),
+    DisposalEntry: ("disposals", "id"),
+}
+
+
+@event.listens_for(Session, "after_flush")
+def _note_touched(session: Session, _context: Any) -> None:
+    """Collect the audited rows a register-service transaction flushes (new, changed or deleted)."""
+    touched = session.info.get(_TOUCHED)
+    if touched is None:
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        found = _AUDITED_BY_MODEL.get(type(obj))
+        if found is not None and getattr(obj, found[1], None) is not None:
+            touched.setdefault(found[0], set()).add(getattr(obj, found[1]))
 
 
 def acting_username(explicit: str | None = None) -> str:
@@ -307,7 +332,7 @@ def create_register(
             audit.Change("class.add", "class", c.uuid, c.code, {"after": {"code": c.code, "title": c.title}})
             for c in classes
         ]
-        audit.append(session, changes, actor=user, at=now)
+        audit.append(session, changes, actor=user, at=now, touched=attest.everything(session.connection()))
         return RegisterInfo(name, org_number, policy.country, policy.timezone, policy.name, policy.version,
                             policy.sha256, register.uuid, users=1)
 
@@ -366,6 +391,7 @@ class RegisterService:
     @contextmanager
     def _write(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            session.info[_TOUCHED] = {}  # the ORM rows this transaction writes, for their attestation
             yield session
 
     @contextmanager
@@ -423,8 +449,15 @@ class RegisterService:
                 f"user {self.actor.username!r} may not {action}: it needs one of the roles {', '.join(allowed)}"
             )
 
-    def _audit(self, conn: Session | Connection, changes: Sequence[audit.Change], at: datetime) -> None:
-        audit.append(conn, changes, actor=self.actor.username, at=at)
+    def _audit(self, conn: Session | Connection, changes: Sequence[audit.Change], at: datetime,
+               touched: attest.Touched | None = None) -> None:
+        """Append ``changes``, attesting the rows written: those the ORM session flushed, and ``touched``."""
+        rows: dict[str, set[int]] = {name: set(ids) for name, ids in (touched or {}).items()}
+        if isinstance(conn, Session):
+            conn.flush()
+            for name, ids in conn.info.get(_TOUCHED, {}).items():
+                rows.setdefault(name, set()).update(ids)
+        audit.append(conn, changes, actor=self.actor.username, at=at, touched=rows)
 
     def _class_id(self, session: Session, code: str) -> int:
         if code not in self._class_ids:
@@ -492,7 +525,7 @@ class RegisterService:
         return [OpenedCase(r["uuid"], r["diary_number"], r["year"], r["seq"]) for r in rows]
 
     def write_batch(self, plans: Sequence[CasePlan],
-                    after: Callable[[Connection, list[WrittenCase]], None] | None = None,
+                    after: Callable[[Connection, list[WrittenCase]], attest.Touched | None] | None = None,
                     audit_extra: Sequence[audit.Change] = (),
                     before: Callable[[Connection], None] | None = None,
                     permission: str | None = None) -> list[WrittenCase]:
@@ -502,7 +535,8 @@ class RegisterService:
         take consecutive running numbers, Noark journal numbers come as one block,
         and every case and record gets its audit entry. ``after(connection,
         written)`` runs inside the same transaction, so that what the caller
-        writes beside the register (the inbox) commits or fails with it, and
+        writes beside the register (the inbox) commits or fails with it; it
+        returns the rows it wrote (by audited table) for their attestation, and
         ``audit_extra`` entries are appended to the audit chain with the rest.
         ``before(connection)`` runs first in the transaction (e.g. to create the
         channel a new case belongs to). This is the bulk path (ingest): Core
@@ -513,7 +547,7 @@ class RegisterService:
         return self._write_batch(plans, after, audit_extra, before, permission)[0]
 
     def _write_batch(self, plans: Sequence[CasePlan],
-                     after: Callable[[Connection, list[WrittenCase]], None] | None = None,
+                     after: Callable[[Connection, list[WrittenCase]], attest.Touched | None] | None = None,
                      audit_extra: Sequence[audit.Change] = (),
                      before: Callable[[Connection], None] | None = None,
                      permission: str | None = None,
@@ -569,9 +603,12 @@ class RegisterService:
                                "documents": [[f.sha256, f.original_name, f.size] for f in record.stored]}
                     changes.append(audit.Change("record.add", "record", done.uuid, done.number,
                                                 {"after": _jsonable(payload)}))
-            self._audit(conn, changes + list(audit_extra), now)
-            if after is not None:
-                after(conn, written)
+            touched: dict[str, set[int]] = {"cases": {c.id for c in written if c.opened},
+                                            "records": {r.id for c in written for r in c.records}}
+            if after is not None:  # what the caller writes beside the register, attested with it
+                for name, ids in (after(conn, written) or {}).items():
+                    touched.setdefault(name, set()).update(ids)
+            self._audit(conn, changes + list(audit_extra), now, touched)
         return written, list(new_rows.values())
 
     def _existing_targets(self, conn: Connection, plans: Sequence[CasePlan],
@@ -924,7 +961,7 @@ class RegisterService:
                 changes.append(audit.Change("inbox.rescan", "inbox", None, None, {"after": {"held": len(rows)}}))
             changes.append(audit.Change(action, "register", self.register_uuid, f"identity detector {version}",
                                         {"after": report.to_json()}))
-            self._audit(session, changes, now)
+            self._audit(session, changes, now, {"events": {event_id for event_id, _f in rows}})
         return report
 
     def _withhold_found(self, target: Case | Record, entity: str, ref: str, ground: Ground, placeholder: str,

@@ -1,16 +1,18 @@
-"""``smcase audit verify``: prove the audit log is whole."""
+"""``smcase audit …``: verify the chain and the rows it covers, write a checkpoint, read the log."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import click
 
 from .. import audit as audit_log
+from .. import checkpoints
 from ..db import require_current
 from .app import App, pass_app
-from .output import emit_json, output_formats, table
+from .output import emit_json, output_formats, table, write_atomically
 
 
 @click.group("audit")
@@ -19,23 +21,60 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A checkpoint written by 'smcase audit checkpoint': the chain must still hold that head unchanged.")
 @output_formats("text", "json")
 @pass_app
-def audit_verify(app: App, fmt: str) -> None:
-    """Check every entry of the chain; exit 1 at the first broken one."""
+def audit_verify(app: App, checkpoint_file: Path | None, fmt: str) -> None:
+    """Check every entry of the chain and every audited row against its last attested state; exit 1 on a problem.
+
+    Each problem names the table, the row and the entry that attested it last.
+    With --checkpoint, also prove that the chain still holds the head the
+    checkpoint recorded (entries deleted or rewritten since are caught).
+    """
     require_current(app.engine)
+    anchor = checkpoints.read(checkpoint_file) if checkpoint_file else None
     result = audit_log.verify(app.engine)
+    anchored = checkpoints.holds(app.engine, anchor, app.service.register_uuid) if anchor else None
+    ok = result.ok and not anchored
     if fmt == "json":
-        emit_json({"ok": result.ok, "checked": result.checked,
-                   "problem": {"seq": result.problem.seq, "reason": result.problem.reason} if result.problem else None})
-    elif result.ok:
-        click.echo(f"audit log OK: {result.checked} entries verified")
+        emit_json({"ok": ok, "checked": result.checked, "rows_checked": result.rows_checked,
+                   "problem": {"seq": result.problem.seq, "reason": result.problem.reason} if result.problem else None,
+                   "row_problems": [{"table": p.table, "row": p.row_id, "entry": p.seq, "reason": p.reason}
+                                    for p in result.row_problems],
+                   "checkpoint": None if anchor is None else {"seq": anchor.seq, "problem": anchored}})
     else:
-        assert result.problem is not None
-        click.echo(f"audit log BROKEN at entry {result.problem.seq}: {result.problem.reason} "
-                   f"({result.checked} entries before it verified)", err=True)
-    if not result.ok:
+        if result.problem is not None:
+            click.echo(f"audit log BROKEN at entry {result.problem.seq}: {result.problem.reason} "
+                       f"({result.checked} entries before it verified)", err=True)
+        for problem in result.row_problems:
+            click.echo(f"register row not accounted for: {problem}", err=True)
+        if anchored:
+            click.echo(f"checkpoint {checkpoint_file} does not hold: {anchored}", err=True)
+        if ok:
+            click.echo(f"audit log OK: {result.checked} entries and {result.rows_checked} rows verified"
+                       + (f", checkpoint at entry {anchor.seq} holds" if anchor else ""))
+    if not ok:
         sys.exit(1)
+
+
+@audit.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the checkpoint to FILE (default: print it).")
+@pass_app
+def audit_checkpoint(app: App, out: Path | None) -> None:
+    """Write the chain's head (register, entry number, hash, time) as JSON, to keep outside the database.
+
+    Later, 'smcase audit verify --checkpoint FILE' proves the chain still holds it.
+    """
+    require_current(app.engine)
+    mark = checkpoints.take(app.service)
+    text = mark.to_text()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(out, text)
+        click.echo(f"{out}: checkpoint at entry {mark.seq}")
 
 
 @audit.command("log")

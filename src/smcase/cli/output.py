@@ -117,3 +117,17 @@ def publish(service: Any, output: str, text: str) -> str:
     service.note_guard_catches(output, guard.caught)
     report_guard(service, output, guard.caught)
     return published
+
+
+def write_atomically(path: Any, text: str) -> None:
+    """Write ``text`` to ``path`` under a temporary name beside it, then rename: never half a file."""
+    import os
+    from pathlib import Path
+
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -1,0 +1,197 @@
+"""Integrity (issue 13): the audit chain covers every registered row, and a checkpoint anchors it outside the
+database. Each edit made behind smcase's back is caught and named; legitimate work (ingest, channels, markings,
+rescans, disposal, the migration of an older register) still verifies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, delete, insert, select, text, update
+
+from smcase import attest
+from smcase.audit import entry_hash
+from smcase.db import _alembic_config, connect, make_engine
+from smcase.model import (
+    Attestation,
+    AuditEntry,
+    AuditHead,
+    AuditPayload,
+    Case,
+    Classification,
+    Correspondent,
+    Record,
+    table_of,
+)
+
+from .conftest import REPO, Cli
+
+
+def ok(result: Any) -> str:
+    assert result.exit_code == 0, result.stderr
+    return str(result.stdout)
+
+
+@pytest.fixture
+def busy(cli: Cli, tmp_path: Path) -> Cli:
+    """Torsby's register after a day's work: users, ingest, a typed case with a record, a marking, a closed and a
+    reopened case, a channel proposed, a rescan."""
+    ok(cli("init", "--name", "Torsby kommun", "--policy", str(REPO / "fixtures" / "policies" / "torsby.toml")))
+    ok(cli("users", "add", "erik", "--role", "officer", "--full-name", "Erik Lund"))
+    ok(cli("ingest", str(REPO / "fixtures" / "events" / "torsby-facebook.jsonl"), "--format", "jsonl"))
+    number = ok(cli("case", "open", "--title", "Synpunkt på snöröjningen")).strip()
+    letter = tmp_path / "brev.txt"
+    letter.write_text("Hej kommunen\n", encoding="utf-8")
+    ok(cli("record", "add", number, "--direction", "in", "--description", "Brev", "--from", "Kalle",
+           "--file", str(letter)))
+    ok(cli("case", "mark", number, "--ground", "osl-21-3", user="erik"))
+    ok(cli("case", "close", number))
+    ok(cli("case", "reopen", number, "--reason", "Medborgaren återkom"))
+    ok(cli("users", "grant", "erik", "--clearance"))
+    ok(cli("channel", "propose", "--plan", str(REPO / "fixtures" / "plans" / "torsby-facebook.toml")))
+    ok(cli("rescan"))
+    return cli
+
+
+def tamper(cli: Cli, statement: Any) -> None:
+    engine = make_engine(cli.db_url)
+    with engine.begin() as conn:
+        conn.execute(statement)
+    engine.dispose()
+
+
+def test_a_day_of_work_verifies_row_by_row(busy: Cli) -> None:
+    shown = ok(busy("audit", "verify"))
+    assert "audit log OK" in shown
+    report = json.loads(ok(busy("audit", "verify", "--json")))
+    assert report["ok"] and report["rows_checked"] > 20 and report["row_problems"] == []
+
+
+def _first(model: Any) -> Any:
+    return select(table_of(model).c.id).order_by(table_of(model).c.id).limit(1).scalar_subquery()
+
+
+def _typed_record() -> Any:
+    records = table_of(Record)
+    return select(records.c.id).where(records.c.source_platform.is_(None)).order_by(records.c.id.desc()).limit(1) \
+        .scalar_subquery()
+
+
+TAMPERING: dict[str, tuple[Callable[[], Any], str, str]] = {
+    "a case title edited": (lambda: update(table_of(Case)).where(table_of(Case).c.id == _first(Case))
+                            .values(title="Något annat"), "cases row", "differs from its last audited state"),
+    "a marking removed": (lambda: update(table_of(Case)).where(table_of(Case).c.confidentiality_ground.is_not(None))
+                          .values(confidentiality_ground=None, withheld_fields=None), "cases row", "differs"),
+    "a status changed": (lambda: update(table_of(Case)).where(table_of(Case).c.status == "open")
+                         .values(status="closed"), "cases row", "differs"),
+    "a record's title edited": (lambda: update(table_of(Record)).where(table_of(Record).c.id == _typed_record())
+                                .values(title="Ändrad"), "records row", "differs"),
+    "a record's registered_by changed": (lambda: update(table_of(Record)).where(
+        table_of(Record).c.id == _typed_record()).values(registered_by_id=2), "records row", "differs"),
+    "a counterpart renamed": (lambda: update(table_of(Correspondent)).values(name="Någon annan"), "records row",
+                              "differs"),
+    "a class added": (lambda: insert(table_of(Classification)).values(
+        uuid=__import__("uuid").uuid4(), code="9.9", title="Smyg", created_at=__import__("datetime").datetime.now(
+            __import__("datetime").UTC)), "classes row", "no audit entry accounts for it"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(TAMPERING))
+def test_an_edit_behind_smcases_back_is_caught_and_named(busy: Cli, change: str) -> None:
+    statement, where, reason = TAMPERING[change]
+    tamper(busy, statement())
+    result = busy("audit", "verify")
+    assert result.exit_code == 1
+    assert where in result.stderr and reason in result.stderr, result.stderr
+    assert "last attested by entry" in result.stderr or "no audit entry" in result.stderr
+
+
+def test_a_deleted_record_is_caught(busy: Cli) -> None:
+    records = table_of(Record)
+    engine = make_engine(busy.db_url)
+    with engine.begin() as conn:
+        victim = conn.execute(select(records.c.id).where(records.c.source_platform.is_(None))
+                              .order_by(records.c.id.desc()).limit(1)).scalar_one()
+        conn.execute(text("DELETE FROM documents WHERE record_id = :r"), {"r": victim})
+        conn.execute(delete(table_of(Correspondent)).where(table_of(Correspondent).c.record_id == victim))
+        conn.execute(delete(records).where(records.c.id == victim))
+    engine.dispose()
+    result = busy("audit", "verify")
+    assert result.exit_code == 1 and f"records row {victim}: is gone" in result.stderr, result.stderr
+
+
+def test_rewriting_the_attestations_is_caught_by_the_chain(busy: Cli) -> None:
+    tamper(busy, update(table_of(Case)).values(title="Ny titel"))
+    # ...and the attestations "fixed" to match: the entry that covers them no longer matches its hash.
+    engine = make_engine(busy.db_url)
+    with engine.begin() as conn:
+        for case_id, digest in attest._states(conn, attest.BY_NAME["cases"], None):
+            conn.execute(update(table_of(Attestation)).where(
+                table_of(Attestation).c.tbl == "cases", table_of(Attestation).c.row_id == case_id).values(digest=digest))
+    engine.dispose()
+    result = busy("audit", "verify")
+    assert result.exit_code == 1 and "the rows it attested were changed" in result.stderr, result.stderr
+
+
+def test_a_checkpoint_catches_a_truncated_and_rewound_chain(busy: Cli, tmp_path: Path) -> None:
+    mark = tmp_path / "checkpoint.json"
+    assert "checkpoint at entry" in ok(busy("audit", "checkpoint", "--out", str(mark)))
+    assert json.loads(mark.read_text(encoding="utf-8"))["seq"] > 1
+    ok(busy("case", "open", "--title", "En ny sak efter kontrollpunkten"))  # legitimate: still verifies
+    assert "checkpoint at entry" in ok(busy("audit", "verify", "--checkpoint", str(mark)))
+    # Someone drops the last five entries and rewinds the head: the chain alone still verifies.
+    engine = make_engine(busy.db_url)
+    _truncate(engine, 5)
+    engine.dispose()
+    chain = busy("audit", "verify", "--json")
+    assert json.loads(chain.stdout)["ok"], chain.stdout
+    result = busy("audit", "verify", "--checkpoint", str(mark))
+    assert result.exit_code == 1 and "no longer holds entry" in result.stderr, result.stderr
+
+
+def _truncate(engine: Engine, n: int) -> None:
+    """Drop the last ``n`` entries, rewind the head, and forge attestations so that the rows verify too."""
+    entries, head = table_of(AuditEntry), table_of(AuditHead)
+    with connect(engine) as conn, conn.begin():
+        keep = conn.execute(select(head.c.seq)).scalar_one() - n
+        conn.execute(delete(table_of(Attestation)).where(table_of(Attestation).c.seq > keep))
+        conn.execute(delete(table_of(AuditPayload)).where(table_of(AuditPayload).c.seq > keep))
+        conn.execute(delete(entries).where(entries.c.seq > keep))
+        attest.attest(conn, attest.everything(conn), keep)  # the rows as they stand, "attested" by the last entry
+        digest = dict(attest.entry_rows(conn))[keep]
+        record = conn.execute(select(entries).where(entries.c.seq == keep)).mappings().one()
+        fields = {k: record[k] for k in ("seq", "at", "actor", "action", "entity", "entity_uuid", "ref",
+                                         "payload_sha256", "prev_hash")}
+        forged = entry_hash(**fields, rows_sha256=digest)
+        conn.execute(update(entries).where(entries.c.seq == keep).values(rows_sha256=digest, entry_hash=forged))
+        conn.execute(update(head).values(seq=keep, entry_hash=forged))
+
+
+def test_a_checkpoint_of_another_register_or_a_bad_file_is_refused(busy: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    result = busy("audit", "verify", "--checkpoint", str(bad))
+    assert result.exit_code == 1 and "is not an smcase audit checkpoint" in result.stderr
+
+
+def test_an_older_register_is_attested_once_by_the_migration(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A register written by a version that attested no rows...
+    monkeypatch.setattr(attest, "attest", lambda conn, touched, seq: None)
+    ok(cli("init", "--name", "Torsby kommun", "--country", "SE"))
+    ok(cli("case", "open", "--title", "Gammal sak"))
+    monkeypatch.undo()
+    engine = make_engine(cli.db_url)
+    with connect(engine) as conn, conn.begin():
+        command.downgrade(_alembic_config(conn), "0004")
+    engine.dispose()
+    # ...is upgraded: one baseline entry attests every row, and from then on every write.
+    assert "upgraded from 0004" in ok(cli("db", "upgrade"))
+    ok(cli("case", "open", "--title", "Ny sak"))
+    report = json.loads(ok(cli("audit", "verify", "--json")))
+    assert report["ok"] and report["rows_checked"] >= 4
+    log = json.loads(ok(cli("audit", "log", "--action", "audit.baseline", "--json")))
+    assert len(log) == 1
