@@ -52,6 +52,12 @@ def standards_dir() -> Path:
     return shared_folder("SMCASE_STANDARDS", REPO.parent / "shared" / "standards")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _notifier_log_outside_the_tree(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A notifier plugin installed beside smcase (the example notify-log) never writes into the working folder."""
+    os.environ.setdefault("SMCASE_NOTIFY_LOG", str(tmp_path_factory.mktemp("notify") / "notifications.jsonl"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database of each kind, private to the test."""

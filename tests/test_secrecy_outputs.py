@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -304,3 +305,69 @@ def test_search_tells_a_user_without_clearance_nothing_about_a_scrubbed_number(c
     assert json.loads(ok(cli("case", "list", "--text", "3213", "--json", user="erik"))) == []
     assert len(json.loads(ok(cli("case", "list", "--text", "Ansökan", "--json", user="erik")))) == 1
     assert len(json.loads(ok(cli("case", "list", "--text", "950417-3213", "--json")))) == 1  # cleared: found
+
+
+@pytest.mark.parametrize("spelling", [
+    "950417&#45;3213", "&#57;&#53;&#48;&#52;&#49;&#55;&#51;&#50;&#49;&#51;", "950417%2D3213", "950417/3213",
+    "950417’3213", "950417\u31643213", "950417\u28003213", "⁹⁵⁰⁴¹⁷³²¹³", "950417<!-- -->3213", "95/04/17-3213",
+    "17.04.1995-3213", "950417\\u00a03213", "'950417\\xa03213'",
+])
+def test_encoded_and_unusual_spellings_found_by_an_attacker_are_scrubbed(cli: Cli, spelling: str) -> None:
+    # issue 12, a hostile tester's findings: entities, URL escapes, string escapes, markup, quotes, blanks,
+    # superscripts and day-first dates; in a hand-typed counterpart, a public title and a post's text
+    ok(cli("init", "--name", "Kommunen", "--country", "SE"))
+    ok(cli("users", "add", "erik", "--role", "officer"))
+    number = ok(cli("case", "open", "--title", "Brev", "--public-title", f"Brev {spelling}")).strip()
+    ok(cli("record", "add", number, "--direction", "in", "--description", f"Brev {spelling}", "--from",
+           f"Per {spelling}"))
+    ok(cli("ingest", "-", "--format", "jsonl", input=json.dumps(
+        {"platform": "facebook", "id": "c1", "kind": "comment", "text": f"Fråga om {spelling}", "register": True,
+         "created_at": "2026-03-02T10:00:00+01:00"}, ensure_ascii=False) + "\n"))
+    outputs = uncleared_and_public(cli, Path("."), None)
+    outputs["error"] = cli("case", "show", f"KS {spelling}", user="erik").stderr
+    for name, output in outputs.items():
+        assert "9504173213" not in _decoded_digits(output), f"{spelling!r} reached {name}"
+
+
+def _decoded_digits(output: str) -> str:
+    """The output's digits once every encoding the tester used is undone and every separator dropped."""
+    import html
+    import unicodedata
+    from urllib.parse import unquote
+
+    text = html.unescape(unquote(output)).replace("\\u00a0", "").replace("\\xa0", "")
+    text = re.sub(r"<!--.*?-->", "", text)
+    digits = "".join(str(unicodedata.digit(ch)) if unicodedata.digit(ch, None) is not None else ch for ch in text)
+    # day-first dates put back in order
+    digits = re.sub(r"\b(\d\d)\.(\d\d)\.(\d\d)?(\d\d)-(\d{4})", r"\4\2\1\5", digits)
+    return re.sub(r"[^0-9A-Za-z]", "", digits)
+
+
+def test_a_lone_surrogate_is_kept_not_a_crash(cli: Cli) -> None:
+    ok(cli("init", "--name", "Kommunen", "--country", "SE"))
+    line = '{"platform": "facebook", "id": "s1", "kind": "comment", "text": "Hej \\ud800 950417-3213", ' \
+           '"created_at": "2026-03-02T10:00:00+01:00"}\n'
+    summary = json.loads(ok(cli("ingest", "-", "--format", "jsonl", "--json", input=line)))
+    assert summary["stored"] == 1 and summary["cases_opened"] == 1  # confidential, as the number says
+
+
+def test_a_number_in_the_platform_name_makes_the_event_confidential(cli: Cli) -> None:
+    ok(cli("init", "--name", "Kommunen", "--country", "SE"))
+    ok(cli("users", "add", "erik", "--role", "officer"))
+    ok(cli("ingest", "-", "--format", "jsonl", input=json.dumps(
+        {"platform": "x9504173213", "id": "e1", "kind": "comment", "text": "Hej",
+         "created_at": "2026-03-02T10:00:00+01:00"}) + "\n"))
+    shown = ok(cli("inbox", "list", "--json", user="erik"))
+    assert "9504173213" not in shown and json.loads(shown)[0]["action"] == "confidential_case"
+
+
+def test_lifting_a_marking_restores_the_public_title_and_rescan_respects_it(cli: Cli) -> None:
+    ok(cli("init", "--name", "Kommunen", "--country", "SE"))
+    number = ok(cli("case", "open", "--title", "Ansökan om bygglov", "--confidential", "osl-21-3")).strip()
+    assert json.loads(ok(cli("case", "show", number, "--json")))["public_title"] != "Ansökan om bygglov"
+    ok(cli("case", "mark", number, "--lift", "--reason", "Prövad: uppgiften är offentlig"))
+    assert json.loads(ok(cli("case", "show", number, "--json")))["public_title"] == "Ansökan om bygglov"
+    other = ok(cli("case", "open", "--title", "Ansökan 950417-3213", "--confidential", "osl-21-3")).strip()
+    ok(cli("case", "mark", other, "--lift", "--reason", "Prövad: samtycke finns"))
+    assert json.loads(ok(cli("rescan", "--json")))["cases_marked"] == 0  # a cleared decision stays
+    assert json.loads(ok(cli("case", "show", other, "--json")))["confidentiality"] is None

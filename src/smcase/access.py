@@ -57,7 +57,8 @@ def uncleared_event(event: SocialEvent, ground: str | None) -> SocialEvent:
     def hide(value: str | None) -> str | None:
         return mask if mask and value else scrub(value)
 
-    return replace(event, external_id=scrub(event.external_id) or "", channel=scrub(event.channel),
+    return replace(event, platform=scrub(event.platform) or "", external_id=scrub(event.external_id) or "",
+                   channel=scrub(event.channel),
                    author_id=hide(event.author_id), author_name=hide(event.author_name), text=hide(event.text),
                    url=hide(event.url), in_reply_to=scrub(event.in_reply_to), raw=None,
                    identity=scrub(event.key()) or "")
@@ -404,7 +405,7 @@ class Access:
         text, author = row["text"], row["author_name"] or row["author_id"]
         cleared = self.viewer.clearance
         return EventView(
-            uuid=row["uuid"], key=row["key"] if cleared else str(row["uuid"]), platform=row["platform"],
+            uuid=row["uuid"], key=row["key"] if cleared else str(row["uuid"]), platform=self._text(row["platform"]) or "",
             external_id=row["external_id"] if cleared else scrub(row["external_id"]) or "",
             revision=row["revision"], kind=row["kind"], direction=row["direction"], public=row["public"],
             channel=self._text(row["channel"]),
@@ -462,7 +463,7 @@ class Access:
                 for d in record.documents
             ),
             source=SourceView(
-                record.source_platform, self._text(record.source_external_id),
+                self._text(record.source_platform), self._text(record.source_external_id),
                 mask if parties and record.source_url else self._text(record.source_url),
                 mask if parties and record.source_author else self._text(record.source_author),
                 mask if parties and record.source_author_id else self._text(record.source_author_id),

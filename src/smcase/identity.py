@@ -38,7 +38,9 @@ digits (nearly all of them): see ``benchmarks/ingest.py``.
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Callable
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -71,15 +73,21 @@ class _Normaliser(dict[int, str]):
         return value
 
 
+#: Characters that render as blank but are letters or symbols to Unicode (Hangul fillers, the Braille blank).
+_BLANKS = "\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5\u180e"
+
+
 def _normal(ch: str) -> str:
-    if ch.isdigit():
-        decimal = unicodedata.decimal(ch, None)
-        return str(decimal) if decimal is not None else "a"  # superscripts and such are not typed digits
+    digit = unicodedata.digit(ch, None)
+    if digit is not None:  # decimal digits of every script, and superscript, subscript and circled ones
+        return str(digit)
     if ch.isspace():
         return " "
     category = unicodedata.category(ch)
-    if category in ("Cf", "Mn", "Me", "Cc"):
+    if category in ("Cf", "Mn", "Me", "Cc") or ch in _BLANKS:
         return _INVISIBLE
+    if ch in "\u2018\u2019\u02bc\u2032\uff07":
+        return "'"
     if category == "Pd" or ch in "\u2212\u2043\u02d7\u2796":
         return "-"
     folded = unicodedata.normalize("NFKC", ch)
@@ -91,9 +99,15 @@ def _normal(ch: str) -> str:
 
 
 _TABLE = _Normaliser()
-_ANY_DIGIT = re.compile(r"\d")
+_ANY_DIGIT = re.compile(r"[\d\u00b2\u00b3\u00b9\u2070-\u2079\u2080-\u2089\u2460-\u249b\u24ea-\u24ff\u2776-\u2793\uff10-\uff19]")
 _GROUP = re.compile(r"(?:[0-9]\x00*)+")
-_TOKEN = re.compile(r"[0-9](?:\x00*[0-9])*(?:\x00*(?:[ \-.+_]\x00*){1,3}[0-9](?:\x00*[0-9])*)*")
+_TOKEN = re.compile(r"[0-9](?:\x00*[0-9])*(?:\x00*(?:[ \-.+_]\x00*){1,3}[0-9](?:\x00*[0-9])*)*\x00*")
+# Scrubbing also splits at slashes, colons, commas, backslashes, quotes and brackets.
+_WIDE_TOKEN = re.compile(r"[0-9](?:\x00*[0-9])*(?:\x00*(?:[ \-.+_/:,\\'()]\x00*){1,3}[0-9](?:\x00*[0-9])*)*\x00*")
+# Spellings that stand for one character: HTML entities, URL escapes, JSON and Python escapes, and markup
+# (tags, comments) between the groups. Each is read as its character followed by invisible padding.
+_ENCODED = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});?|&[a-zA-Z]{2,8};|%[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}"
+                      r"|\\x[0-9a-fA-F]{2}|\\[ntr]|<!--.*?-->|<[^<>]{0,200}>", re.S)
 
 # Group lengths people write (classify mode). Swedish: 10 or 12 digits; Norwegian: 11.
 _SE_SHAPES = {(10,), (12,), (6, 4), (8, 4), (2, 2, 2, 4), (4, 2, 2, 4)}
@@ -198,9 +212,9 @@ def find(text: str | None, context: bool = True) -> list[Found]:
     """
     if not text or len(_ANY_DIGIT.findall(text)) < 10:
         return []
-    normal = text.translate(_TABLE)
+    normal = _decoded(text).translate(_TABLE)
     found: list[Found] = []
-    for token in _TOKEN.finditer(normal):
+    for token in (_TOKEN if context else _WIDE_TOKEN).finditer(normal):
         groups = [(g.group().replace(_INVISIBLE, ""), g.start(), g.end())
                   for g in _GROUP.finditer(normal, token.start(), token.end())]
         if sum(len(g[0]) for g in groups) < 10:
@@ -229,7 +243,52 @@ def find(text: str | None, context: bool = True) -> list[Found]:
                 found.append(Found(kind, start, end))
                 taken_until = end
                 break
-    return found
+        if not context:
+            found += _written_as_dates(groups, found)
+    return sorted(found, key=lambda f: f.start)
+
+
+# A number written with its date the European way round: DD.MM.(CC)YY-NNNN (Swedish), DD.MM.CCYY NNNNN (Norwegian).
+_DATE_FIRST: dict[tuple[int, ...], Callable[[list[str]], str]] = {(2, 2, 2, 4): lambda g: g[2] + g[1] + g[0] + g[3], (2, 2, 4, 4): lambda g: g[2] + g[1] + g[0] + g[3],
+               (2, 2, 4, 5): lambda g: g[0] + g[1] + g[2][2:] + g[3]}
+
+
+def _written_as_dates(groups: list[tuple[str, int, int]], found: list[Found]) -> list[Found]:
+    """Scrubbing mode: numbers whose date part is written day first (``17.04.1995-3213``)."""
+    more = []
+    for i in range(len(groups) - 3):
+        window = groups[i:i + 4]
+        reorder = _DATE_FIRST.get(tuple(len(g[0]) for g in window))
+        start, end = window[0][1], window[-1][2]
+        if reorder is None or any(f.start < end and start < f.end for f in found):
+            continue
+        kind = _kind(reorder([g[0] for g in window]))
+        if kind:
+            more.append(Found(kind, start, end))
+    return more
+
+
+def _decoded(text: str) -> str:
+    """``text`` with each encoded character (entity, URL or string escape, markup) read as the character it
+    stands for, padded with invisible characters so that offsets stay the original's."""
+    if "&" not in text and "%" not in text and "\\" not in text and "<" not in text:
+        return text
+
+    def one(match: re.Match[str]) -> str:
+        code = match.group()
+        if code.startswith("<"):
+            return _INVISIBLE * len(code)
+        if code.startswith("&"):
+            char = html.unescape(code if code.endswith(";") else code + ";")
+        elif code.startswith("%"):
+            char = chr(int(code[1:], 16))
+        elif code[1] in "ux":
+            char = chr(int(code[2:], 16))
+        else:
+            char = " "  # \n, \t, \r
+        return (char if len(char) == 1 else "a") + _INVISIBLE * (len(code) - 1)
+
+    return _ENCODED.sub(one, text)
 
 
 def contains(text: str | None) -> bool:

@@ -21,6 +21,7 @@ else a new case.
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 import uuid
 from collections import Counter
@@ -223,6 +224,7 @@ class Ingest:
         fresh: dict[str, _Item] = {}
         now = self.service.clock()
         for position, item in items:
+            item = _without_surrogates(item)
             if isinstance(item, Skipped):
                 summary.skipped += 1
                 summary.skipped_reasons[item.reason] += 1
@@ -682,6 +684,27 @@ def _rewindable(stream: IO[bytes]) -> Iterator[tuple[IO[bytes], str]]:
             spool.write(chunk)
         spool.seek(0)
         yield spool, digest.hexdigest()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(value: Any) -> Any:
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) and _SURROGATE.search(value) else value
+
+
+def _without_surrogates(item: Any) -> Any:
+    """An item whose strings hold no lone surrogate (JSON allows "\\ud800"; UTF-8 and the database do not)."""
+    if isinstance(item, (SocialEvent, Unparsable)):
+        fields = {name: _clean(getattr(item, name)) for name in item.__dataclass_fields__
+                  if isinstance(getattr(item, name), str)}
+        changed = {k: v for k, v in fields.items() if v is not getattr(item, k)}
+        if isinstance(item, SocialEvent) and not isinstance(item.raw, str) and item.raw is not None:
+            text = canonical_json(item.raw)
+            if _SURROGATE.search(text):
+                changed["raw"] = _clean(text)
+        return replace(item, **changed) if changed else item
+    return item
 
 
 def guarded(items: Iterator[Any], fmt: str) -> Iterator[Any]:

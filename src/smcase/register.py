@@ -888,6 +888,8 @@ class RegisterService:
                 target.withheld_fields = None
                 target.confidentiality_marked_at = None
                 target.confidentiality_marked_by = None
+                if target.public_title == placeholder:  # the placeholder stood in for the title: it is public again
+                    target.public_title = scrub(target.title) or placeholder
             else:
                 found = self.policy.ground(ground)
                 for key, value in self._marking(found, now).items():

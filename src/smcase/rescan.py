@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from .identity import DETECTOR_VERSION, contains, find
-from .model import AuditEntry, Case, Correspondent, Document, EventRow, Record, table_of
+from .model import AuditEntry, AuditPayload, Case, Correspondent, Document, EventRow, Record, table_of
 
 if TYPE_CHECKING:
     from .register import RegisterService
@@ -87,10 +87,15 @@ def scan(service: RegisterService) -> Findings:
     cases, records, events = table_of(Case), table_of(Record), table_of(EventRow)
     batch = {"yield_per": 1000}
     with service.reading() as conn:
+        lifted = _lifted(conn)
         for row in conn.execute(select(cases.c.id, cases.c.title, cases.c.public_title, cases.c.owner_unit,
                                        cases.c.confidentiality_ground).execution_options(**batch)):
             if row.confidentiality_ground is None and _any((row.title, row.public_title, row.owner_unit)):
-                found.cases.add(row.id)
+                # A marking a cleared user lifted, with a reason, stays lifted: only the public title is scrubbed.
+                if ("case", row.id) not in lifted:
+                    found.cases.add(row.id)
+                elif contains(row.public_title):
+                    found.case_public_titles.add(row.id)
             elif row.confidentiality_ground is not None and contains(row.public_title):
                 found.case_public_titles.add(row.id)
         marked: set[int] = set()
@@ -100,6 +105,10 @@ def scan(service: RegisterService) -> Findings:
                                 .execution_options(**batch)):
             if row.confidentiality_ground is not None:
                 marked.add(row.id)
+                if contains(row.public_title):
+                    found.record_public_titles.add(row.id)
+            elif ("record", row.id) in lifted:
+                marked.add(row.id)  # a lifted marking is a cleared decision
                 if contains(row.public_title):
                     found.record_public_titles.add(row.id)
             elif _any((row.title, row.public_title, row.source_external_id, row.source_url, row.source_author,
@@ -138,6 +147,22 @@ def scan(service: RegisterService) -> Findings:
                                                                 cases.c.confidentiality_ground.is_not(None)))
                           .scalars())
             found.cases -= already
+    return found
+
+
+def _lifted(conn: Any) -> set[tuple[str, int]]:
+    """(entity, id) of the cases and records whose marking a cleared user lifted (``case mark --lift``)."""
+    entries, payloads = table_of(AuditEntry), table_of(AuditPayload)
+    uuids = {(entity, value) for entity, value in conn.execute(
+        select(entries.c.entity, entries.c.entity_uuid).join(payloads, payloads.c.seq == entries.c.seq)
+        .where(entries.c.action.in_(("case.mark", "record.mark")), payloads.c.payload.like('%"change":"lift"%')))}
+    found: set[tuple[str, int]] = set()
+    for entity, model in (("case", Case), ("record", Record)):
+        wanted = [u for e, u in uuids if e == entity]
+        table = table_of(model)
+        for start in range(0, len(wanted), 500):
+            found.update((entity, i) for i in conn.execute(select(table.c.id).where(
+                table.c.uuid.in_(wanted[start:start + 500]))).scalars())
     return found
 
 

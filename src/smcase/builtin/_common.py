@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -78,6 +79,16 @@ def parse_json(data: bytes | str, **options: Any) -> Any:
         raise ValueError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
 
 
+_MOJIBAKE_RUN = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]{1,3}")
+
+
+def _repair_run(match: re.Match[str]) -> str:
+    try:
+        return match.group().encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return match.group()
+
+
 def fix_mojibake(value: Any) -> Any:
     """Undo Facebook's export bug: UTF-8 bytes written as one \\u00XX escape each.
 
@@ -85,8 +96,11 @@ def fix_mojibake(value: Any) -> Any:
     are valid UTF-8; anything else was not mojibake and is kept as it is.
     """
     if isinstance(value, str):
-        if not any("\x80" <= ch <= "\xff" for ch in value) or any(ord(ch) > 0xFF for ch in value):
+        if not any("\x80" <= ch <= "\xff" for ch in value):
             return value
+        if any(ord(ch) > 0xFF for ch in value):
+            # Mixed with characters the bug cannot produce: repair each run that decodes as UTF-8, keep the rest.
+            return _MOJIBAKE_RUN.sub(_repair_run, value)
         try:
             return value.encode("latin-1").decode("utf-8")
         except UnicodeDecodeError:

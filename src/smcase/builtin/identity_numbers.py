@@ -17,7 +17,7 @@ from ..hookspecs import hookimpl
 from ..identity import find
 
 #: The fields of an event other than its text that came from outside, and what the finding calls them.
-OTHER_FIELDS = (("author_name", "author"), ("author_id", "author id"), ("url", "address"),
+OTHER_FIELDS = (("platform", "platform"), ("author_name", "author"), ("author_id", "author id"), ("url", "address"),
                 ("external_id", "post id"), ("in_reply_to", "reply-to id"), ("channel", "channel"))
 
 

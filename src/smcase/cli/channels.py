@@ -136,7 +136,8 @@ def channel_list(app: App, public: bool, fmt: str, as_json: bool) -> None:
                                        "nb" if service.policy.language in ("nb", "nn") else "sv")), nl=False)
     else:
         rows = [[c.id, c.platform, c.url, c.state, c.owner] for c in found]
-        click.echo(table(rows, ["no.", "platform", "address", "state", "owner"]) if rows else "No channels.")
+        shown = table(rows, ["no.", "platform", "address", "state", "owner"]) if rows else "No channels."
+        click.echo(publish(app.service, "channel list --public", shown) if public else shown)
 
 
 def register(cli: click.Group) -> None:
