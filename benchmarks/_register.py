@@ -2,7 +2,8 @@
 
 Shared by the Noark 5 and the FGS benchmarks, so both export the same register
 (one Norwegian, one Swedish): a correspondent per record and a small text document
-for every 50th record, and a hash-chained audit entry for each closing.
+for every 50th record, and a hash-chained audit entry for each closing; the last
+entry of each batch attests the batch's rows, so ``smcase audit verify`` passes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def build(url: str, files: Path, cases: int, country: str) -> None:
 
     ``NO``: Noark numbering (2026/n, with journal year and sequence); ``SE``: diary numbers (KS 2026/000n).
     """
-    from smcase import audit
+    from smcase import attest, audit
     from smcase.db import bulk_insert, make_engine
     from smcase.model import (
         AuditEntry,
@@ -95,15 +96,20 @@ def build(url: str, files: Path, cases: int, country: str) -> None:
                     seq += 1
                     body = canonical_json({"before": {"status": "in_progress"}, "after": {"status": "closed"}})
                     digest = audit.sha256(body.encode()).hexdigest()
-                    fields = dict(seq=seq, at=closed, actor="bench", action="case.close", entity="case",
-                                  entity_uuid=case_uuid, ref=case_rows[-1]["diary_number"], payload_sha256=digest, prev_hash=prev)
-                    prev = audit.entry_hash(**fields)
-                    entries.append({**fields, "entry_hash": prev})
+                    entries.append(dict(seq=seq, at=closed, actor="bench", action="case.close", entity="case",
+                                        entity_uuid=case_uuid, ref=case_rows[-1]["diary_number"],
+                                        payload_sha256=digest, rows_sha256=None))
                     payloads.append({"seq": seq, "payload": body})
                 bulk_insert(conn, table_of(Case), case_rows)
                 bulk_insert(conn, table_of(Record), record_rows)
                 bulk_insert(conn, table_of(Correspondent), party_rows)
                 bulk_insert(conn, table_of(Document), doc_rows)
+                # The batch's rows are attested by its last entry, as the register service does for a batch.
+                entries[-1]["rows_sha256"] = attest.attest(conn, {"cases": [r["id"] for r in case_rows],
+                                                                  "records": [r["id"] for r in record_rows]}, seq)
+                for entry in entries:
+                    entry["prev_hash"] = prev
+                    prev = entry["entry_hash"] = audit.entry_hash(**entry)
                 bulk_insert(conn, table_of(AuditEntry), entries)
                 bulk_insert(conn, table_of(AuditPayload), payloads)
         conn.execute(table_of(AuditHead).update().values(seq=seq, entry_hash=prev))

@@ -249,3 +249,39 @@ def test_identical_broken_lines_are_counted_one_by_one_and_a_second_run_adds_not
     assert len(quarantined(register_cli)) == 50
     again = json.loads(ingest(register_cli, tmp_path, lines, "jsonl").stdout)
     assert again["quarantined"] == 0 and again["duplicates"] == 50
+
+
+BAD_COMMANDS: list[tuple[str, ...]] = [
+    ("case", "show", "not a number"), ("case", "show", "KS 2026/9999"), ("case", "open", "--title", ""),
+    ("case", "open", "--title", "x", "--class", "nope"), ("case", "list", "--from", "yesterday"),
+    ("case", "update", "KS 2026/1", "--status", "gone"), ("case", "close", "KS 1/1"),
+    ("case", "mark", "KS 2026/1", "--ground", "no-such-ground"), ("case", "reopen", "KS 2026/1", "--reason", ""),
+    ("record", "add", "KS 2026/1", "--direction", "sideways", "--description", "x"),
+    ("record", "add", "KS 2026/1", "--direction", "in", "--description", "x", "--file", "/no/such/file"),
+    ("record", "show", "KS 2026/1-99"), ("class", "add", "a b", "x"), ("users", "add", "bad name!", "--role", "x"),
+    ("users", "grant", "nobody", "--role", "admin"), ("journal", "--from", "2026-13-01", "--to", "2026-01-01"),
+    ("journal", "--from", "2026-02-01", "--to", "2026-01-01"), ("ingest", "/no/such/file", "--format", "jsonl"),
+    ("ingest", "-", "--format", "no-such-format"), ("inbox", "resolve", "zzzz", "--action", "removed"),
+    ("inbox", "list", "--quarantined", "--review"), ("channel", "approve", "99", "--step", "x"),
+    ("channel", "propose", "--plan", "/no/such/plan.toml"), ("policy", "check", "/no/such/policy.toml"),
+    ("export", "noark5", "/no/such/dir/out"), ("export", "fgs", "/no/such/dir/out"),
+    ("validate", "/no/such/package"), ("audit", "verify", "--checkpoint", "/no/such/checkpoint.json"),
+    ("dispose", "log", "--limit", "0"), ("snapshot", "add", "99", "/no/such/file.png"), ("rescan", "--format", "x"),
+    ("standards", "check", "--standards", "/no/such/dir"), ("duties", "--at", "someday"),
+]
+
+
+@pytest.mark.parametrize("args", BAD_COMMANDS, ids=[" ".join(a)[:40] for a in BAD_COMMANDS])
+def test_no_command_answers_bad_input_with_a_traceback(register_cli: Cli, args: tuple[str, ...]) -> None:
+    """Every command, given bad input, fails with a message (exit 1 or 2), never an exception or a traceback."""
+    from click.testing import CliRunner
+
+    from smcase.cli import create_cli
+
+    runner = CliRunner()
+    result = runner.invoke(create_cli(), ["--db", register_cli.db_url, "--user", "anna", *args], input="[[[\n",
+                           env={"SMCASE_FILES": str(register_cli.files_dir), "SMCASE_DEBUG": ""},
+                           catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (1, 2), (result.exit_code, result.output)
+    assert "Traceback" not in result.output

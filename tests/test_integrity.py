@@ -195,3 +195,17 @@ def test_an_older_register_is_attested_once_by_the_migration(cli: Cli, monkeypat
     assert report["ok"] and report["rows_checked"] >= 4
     log = json.loads(ok(cli("audit", "log", "--action", "audit.baseline", "--json")))
     assert len(log) == 1
+
+
+def test_a_checkpoint_falls_due_by_the_policy_and_the_annual_report_prints_it(cli: Cli, tmp_path: Path) -> None:
+    policy = (REPO / "fixtures" / "policies" / "default-se.toml").read_text(encoding="utf-8")
+    assert "[duties]" not in policy
+    (tmp_path / "p.toml").write_text(policy + "\n[duties]\ncheckpoint_every_days = 7\n", encoding="utf-8")
+    ok(cli("init", "--name", "Kommunen", "--policy", str(tmp_path / "p.toml")))
+    later = "2099-01-01"
+    due = json.loads(ok(cli("duties", "--at", later, "--json")))
+    assert [d for d in due if d["kind"] == "audit_checkpoint" and d["overdue"]]
+    ok(cli("audit", "checkpoint", "--out", str(tmp_path / "c.json")))
+    shown = ok(cli("duties", "--json"))
+    assert all(not (d["kind"] == "audit_checkpoint" and d["overdue"]) for d in json.loads(shown))
+    assert "Audit checkpoint (publish it with the report): entry" in ok(cli("report", "annual", "--year", "2026"))

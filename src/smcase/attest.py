@@ -17,13 +17,14 @@ Bookkeeping columns that change without meaning a change of the record
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from .model import (
@@ -43,7 +44,6 @@ from .model import (
     UserRole,
     table_of,
 )
-from .policy import canonical_json
 
 #: The digest of a row that a write removed on purpose.
 GONE = "-"
@@ -98,37 +98,40 @@ _ATTESTATIONS = table_of(Attestation)
 Touched = Mapping[str, Iterable[int]]
 
 
+_PLAIN = frozenset((str, int, float, type(None)))
+# canonical_json's settings, as one encoder (called per row: json.dumps would build one each time)
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def _value(value: Any) -> Any:
-    if isinstance(value, datetime):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is bool:
+        return int(value)
+    if kind is datetime:
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat(
             timespec="microseconds")
-    if isinstance(value, uuid.UUID):
+    if kind is uuid.UUID:
         return value.hex
-    if isinstance(value, bool):
-        return int(value)
-    return value
+    if kind in (dict, list):  # a JSON column the driver parsed (PostgreSQL)
+        return _ENCODE(value)
+    return str(value)
 
 
 def digest(state: Iterable[Any]) -> str:
     """The SHA-256 of a row's audited state (its values and its parts' values, in order)."""
-    return hashlib.sha256(canonical_json([_value(v) for v in state]).encode()).hexdigest()
+    return hashlib.sha256(_ENCODE([_value(v) for v in state]).encode()).hexdigest()
 
 
 def _states(conn: Connection, audited: Audited, ids: list[int] | None, batch: int = 2000) -> Iterator[tuple[int, str]]:
     """(id, digest) of the table's rows (all, or ``ids``), in id order, parts merged in by streaming."""
     table = audited.table
-    query = select(table.c.id, *(table.c[c] for c in audited.columns)).order_by(table.c.id)
-    if ids is not None:
-        query = query.where(table.c.id.in_(ids))
-    part_streams = []
-    for part in audited.parts:
-        part_query = select(part.table.c[part.fk], *(part.table.c[c] for c in part.columns)).order_by(
-            part.table.c[part.fk], *part.table.primary_key.columns)
-        if ids is not None:
-            part_query = part_query.where(part.table.c[part.fk].in_(ids))
-        part_streams.append(_grouped(conn.execute(part_query.execution_options(yield_per=batch))))
+    part_streams = [_grouped(_raw(conn, part.table, (part.fk, *part.columns), part.fk, ids, batch,
+                                  (part.fk, *(c.name for c in part.table.primary_key.columns))))
+                    for part in audited.parts]
     pending: list[tuple[int, list[Any]] | None] = [next(s, None) for s in part_streams]
-    for row in conn.execute(query.execution_options(yield_per=batch)):
+    for row in _raw(conn, table, ("id", *audited.columns), "id", ids, batch, ("id",)):
         state: list[Any] = list(row[1:])
         for k, stream in enumerate(part_streams):
             while pending[k] is not None and pending[k][0] < row[0]:  # type: ignore[index]
@@ -140,6 +143,24 @@ def _states(conn: Connection, audited: Audited, ids: list[int] | None, batch: in
             else:
                 state.append([])
         yield row[0], digest(state)
+
+
+def _raw(conn: Connection, table: Table, columns: tuple[str, ...], key: str, ids: list[int] | None, batch: int,
+         order: tuple[str, ...]) -> Iterator[Any]:
+    """The columns' values as the database driver returns them, in ``order``: no type conversion per value.
+
+    The digest of a row is always computed this way on the same database, at
+    attestation and at verification, so the driver's own representation is
+    stable; what varies with the session (a time zone) is normalised by ``_value``.
+    """
+    sql = (f"SELECT {', '.join(columns)} FROM {table.name}"
+           + (f" WHERE {key} IN :ids" if ids is not None else "") + f" ORDER BY {', '.join(order)}")
+    statement = text(sql)
+    if ids is not None:
+        statement = statement.bindparams(bindparam("ids", value=ids, expanding=True))
+    result = conn.execution_options(yield_per=batch).execute(statement)
+    for rows in result.partitions():
+        yield from rows
 
 
 def _grouped(rows: Iterable[Any]) -> Iterator[tuple[int, list[Any]]]:

@@ -85,3 +85,24 @@ def holds(engine: Engine, mark: Checkpoint, register: uuid.UUID) -> str | None:
     if head is None or head < mark.seq:
         return f"the chain head ({head}) is behind the checkpoint's entry {mark.seq}: the chain was rewound"
     return None
+
+
+#: The audit action that records that a checkpoint was written out.
+ACTION = "audit.checkpoint"
+
+
+def record(service: RegisterService, mark: Checkpoint, where: str) -> None:
+    """Audit that ``mark`` was written out (to ``where``), so that the checkpoint duty is met."""
+    service.note_checkpoint(ACTION, mark.seq, where)
+
+
+def last_taken(service: RegisterService) -> datetime:
+    """When a checkpoint was last written out; the register's creation when never."""
+    entries = table_of(AuditEntry)
+    with service.reading() as conn:
+        found = conn.execute(select(entries.c.at).where(entries.c.action == ACTION)
+                             .order_by(entries.c.seq.desc()).limit(1)).scalar()
+        if found is None:
+            found = conn.execute(select(entries.c.at).where(entries.c.seq == 1)).scalar()
+    assert found is not None
+    return found  # type: ignore[no-any-return]

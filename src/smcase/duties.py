@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from . import checkpoints
 from .inbox import list_events
 from .model import Channel, Record, table_of
 from .register import RegisterService
@@ -124,6 +125,11 @@ def compute(service: RegisterService, at: date | None = None) -> list[Duty]:
     if rules.policy_review_months and service.policy.reviewed:
         due = add_months(date.fromisoformat(service.policy.reviewed), rules.policy_review_months)
         found.append(Duty("policy_review", None, due, due < today, f"review of {service.policy.name}"))
+    if rules.checkpoint_every_days:
+        taken = checkpoints.last_taken(service)
+        due = taken.astimezone(service.tz).date() + timedelta(days=rules.checkpoint_every_days)
+        found.append(Duty("audit_checkpoint", None, due, due < today,
+                          "write out the audit chain's head: smcase audit checkpoint --out FILE"))
     for event in list_events(service, open_work=True):
         assert event.open_work is not None
         due = event.created_at.date()

@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 

@@ -154,6 +154,7 @@ class DutyRules:
     snapshot_on_major_change: bool = False
     annual_report_quarter: int | None = None
     policy_review_months: int | None = None
+    checkpoint_every_days: int | None = None  # an audit checkpoint is written out at least this often
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ class Policy:
                 "snapshot_on_major_change": self.duties.snapshot_on_major_change,
                 "annual_report_quarter": self.duties.annual_report_quarter,
                 "policy_review_months": self.duties.policy_review_months,
+                "checkpoint_every_days": self.duties.checkpoint_every_days,
             },
             "reviewed": self.reviewed,
             "journal": {"show_citizen_names": self.show_citizen_names},
@@ -489,6 +491,7 @@ def _build(doc: dict[str, Any]) -> Policy:
         snapshot_on_major_change=duty_doc.get("snapshot_on_major_change", False),
         annual_report_quarter=duty_doc.get("annual_report_quarter"),
         policy_review_months=duty_doc.get("policy_review_months"),
+        checkpoint_every_days=duty_doc.get("checkpoint_every_days"),
     )
     for i, day in enumerate(duties.snapshot_dates):
         if not _valid_month_day(day):

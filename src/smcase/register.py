@@ -430,6 +430,12 @@ class RegisterService:
             self._audit(session, [audit.Change("archive.export", "register", self.register_uuid, f"{kind} {ref}"[:200],
                                                {"after": summary})], now)
 
+    def note_checkpoint(self, action: str, seq: int, where: str) -> None:
+        """Audit that a checkpoint of the chain at entry ``seq`` was written out (to ``where``)."""
+        with self._write() as session:
+            self._audit(session, [audit.Change(action, "register", self.register_uuid, f"entry {seq}",
+                                               {"after": {"seq": seq, "where": where[:300]}})], self.clock())
+
     def note_guard_catches(self, output: str, caught: int) -> None:
         """Audit that the public-output guard masked ``caught`` identity numbers in ``output`` (``publish.guard``).
 

@@ -75,6 +75,7 @@ def audit_checkpoint(app: App, out: Path | None) -> None:
     else:
         write_atomically(out, text)
         click.echo(f"{out}: checkpoint at entry {mark.seq}")
+    checkpoints.record(app.service, mark, str(out) if out else "standard output")
 
 
 @audit.command("log")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from .. import checkpoints, reports
 from .. import duties as duty_rules
-from .. import reports
 from .app import App, pass_app
 from .channels import channels_of
 from .output import emit_json, parse_day, table
@@ -74,9 +74,11 @@ def report_annual(app: App, year: int, as_json: bool, keep: bool) -> None:
     """The follow-up report per channel (TOR-7)."""
     found = reports.annual(app.service, year)
     numbers = reports.register(app.service, found) if keep and found else []
+    mark = checkpoints.take(app.service)  # published with the report: the chain's head, outside the database
     if as_json:
         emit_json([r.to_json() for r in found])
     else:
+        click.echo(f"Audit checkpoint (publish it with the report): entry {mark.seq}, SHA-256 {mark.entry_hash}")
         click.echo(table([[r.channel, r.questions_answered, r.posts_out, r.comments_in, r.comments_out, r.removals,
                            r.confidential_cases, r.median_response_hours] for r in found],
                          ["channel", "answered", "posts out", "comments in", "comments out", "removals",
