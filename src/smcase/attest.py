@@ -167,7 +167,7 @@ def _raw(conn: Connection, table: Table, columns: tuple[str, ...], key: str, ids
     statement = text(sql)
     if ids is not None:
         statement = statement.bindparams(bindparam("ids", value=ids, expanding=True))
-    result = conn.execution_options(yield_per=batch).execute(statement)
+    result = conn.execute(statement, execution_options={"yield_per": batch})  # not conn.execution_options: it sticks
     for rows in result.partitions():
         yield from rows
 
