@@ -58,6 +58,17 @@ def _notifier_log_outside_the_tree(tmp_path_factory: pytest.TempPathFactory) -> 
     os.environ.setdefault("SMCASE_NOTIFY_LOG", str(tmp_path_factory.mktemp("notify") / "notifications.jsonl"))
 
 
+@pytest.fixture
+def noark_sample(tmp_path: Path) -> Path:
+    """A private copy of the valid constructed Noark 5 extraction in ../shared/samples."""
+    import shutil
+
+    shared = shared_folder("SMCASE_SHARED", REPO.parent / "shared")
+    copy = tmp_path / "uttrekk"
+    shutil.copytree(shared / "samples" / "noark5-v5.0-constructed" / "constructed-v5_0", copy)
+    return copy
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database of each kind, private to the test."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -20,7 +19,7 @@ from lxml import etree
 from smcase import xmlsafe
 from smcase.errors import InvalidInput
 
-from .conftest import REPO, Cli, shared_folder
+from .conftest import Cli
 
 LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -53,14 +52,6 @@ def one_line_refusal(result: subprocess.CompletedProcess[str], *words: str) -> N
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     for word in words:
         assert word in lines[0], lines[0]
-
-
-@pytest.fixture
-def noark_sample(tmp_path: Path) -> Path:
-    shared = shared_folder("SMCASE_SHARED", REPO.parent / "shared")
-    copy = tmp_path / "uttrekk"
-    shutil.copytree(shared / "samples" / "noark5-v5.0-constructed" / "constructed-v5_0", copy)
-    return copy
 
 
 def with_doctype(path: Path, doctype: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -28,11 +27,8 @@ def validator() -> NoarkValidator:
 
 
 @pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    shared = shared_folder("SMCASE_SHARED", REPO.parent / "shared")
-    copy = tmp_path / "uttrekk"
-    shutil.copytree(shared / "samples" / "noark5-v5.0-constructed" / "constructed-v5_0", copy)
-    return copy
+def sample(noark_sample: Path) -> Path:
+    return noark_sample
 
 
 def edit(name: str, pattern: str, replacement: str, count: int = 1) -> Callable[[Path], None]:
