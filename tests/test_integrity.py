@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, delete, insert, select, text, update
 
-from smcase import attest
+from smcase import attest, audit
 from smcase.audit import entry_hash
 from smcase.db import _alembic_config, connect, make_engine
 from smcase.model import (
@@ -122,6 +122,32 @@ def test_a_deleted_record_is_caught(busy: Cli) -> None:
     engine.dispose()
     result = busy("audit", "verify")
     assert result.exit_code == 1 and f"records row {victim}: is gone" in result.stderr, result.stderr
+
+
+def test_verifying_in_worker_processes_finds_what_one_process_finds(busy: Cli,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parallel path (stretches of the chain and of each table, checked in worker processes) reports the
+    same rows and the same first broken entry as the single-process walk, on the same tampered register."""
+    monkeypatch.setattr(audit, "_SMALLEST_STRETCH", 3)  # many stretches, so links cross their edges
+    engine = make_engine(busy.db_url)
+
+    def both() -> tuple[audit.Verification, audit.Verification]:
+        return (audit.verify(engine, workers=1),
+                audit.verify(engine, workers=2, parallel_from=0))
+
+    serial, parallel = both()
+    assert serial.ok and parallel.ok and parallel.rows_checked == serial.rows_checked > 20
+    tamper(busy, update(table_of(Case)).where(table_of(Case).c.id == _first(Case)).values(title="Något annat"))
+    tamper(busy, update(table_of(Correspondent)).values(name="Någon annan"))
+    serial, parallel = both()
+    named = [(p.table, p.row_id, p.reason) for p in serial.row_problems]
+    assert len(named) >= 2 and {"cases", "records"} <= {table for table, _id, _reason in named}
+    assert [(p.table, p.row_id, p.reason) for p in parallel.row_problems] == named
+    tamper(busy, update(table_of(AuditEntry)).where(table_of(AuditEntry).c.seq == 3).values(actor="mallory"))
+    serial, parallel = both()
+    assert serial.problem is not None and serial.problem == parallel.problem and serial.problem.seq == 3
+    assert parallel.checked == serial.checked == 2
+    engine.dispose()
 
 
 def test_rewriting_the_attestations_is_caught_by_the_chain(busy: Cli) -> None:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, text
@@ -92,13 +94,14 @@ AUDITED: tuple[Audited, ...] = (
 )
 BY_NAME = {a.name: a for a in AUDITED}
 BY_TABLE = {a.table.name: a for a in AUDITED}
-_ATTESTATIONS = table_of(Attestation)
+ATTESTATIONS = table_of(Attestation)
 
 #: Rows touched by a write, by audited table name: ``{"cases": {3, 4}, "records": {9}}``.
 Touched = Mapping[str, Iterable[int]]
 
 
 _PLAIN = frozenset((str, int, float, type(None)))
+_SETTLED = _PLAIN | {tuple}  # a row's state: plain values and its parts (tuples of normalised rows)
 # canonical_json's settings, as one encoder (called per row: json.dumps would build one each time)
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 
@@ -128,62 +131,85 @@ def digest(state: Iterable[Any]) -> str:
     written with ``repr``: exact, unambiguous (a string is quoted, None is not), and
     done in C, which matters when a million rows are verified.
     """
-    plain = _PLAIN
-    values = tuple(v if type(v) in plain else _value(v) for v in state)
+    values = tuple(state)
+    if not _SETTLED.issuperset(map(type, values)):  # one pass in C; SQLite's rows always pass
+        values = tuple(v if type(v) in _PLAIN else _value(v) for v in values)
     return hashlib.sha256(repr(values).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _states(conn: Connection, audited: Audited, ids: list[int] | None, batch: int = 2000) -> Iterator[tuple[int, str]]:
-    """(id, digest) of the table's rows (all, or ``ids``), in id order, parts merged in by streaming."""
+def _states(conn: Connection, audited: Audited, ids: list[int] | None, batch: int = 2000,
+            span: tuple[int, int] | None = None) -> Iterator[tuple[int, str]]:
+    """(id, digest) of the table's rows (all, those of ``span`` (first, last id), or ``ids``), in id order.
+
+    Rows come in partitions of ``batch``; each partition's parts are read with one
+    range query per part (served by the part's index on its parent key) and looked
+    up by parent id, so the per-row work is a dictionary lookup and one digest.
+    """
     table = audited.table
-    part_streams = [_grouped(_raw(conn, part.table, (part.fk, *part.columns), part.fk, ids, batch,
-                                  (part.fk, *(c.name for c in part.table.primary_key.columns))))
-                    for part in audited.parts]
-    pending: list[tuple[int, tuple[Any, ...]] | None] = [next(s, None) for s in part_streams]
-    for row in _raw(conn, table, ("id", *audited.columns), "id", ids, batch, ("id",)):
-        state: list[Any] = list(row[1:])  # parts are appended as tuples of normalised rows
-        for k, stream in enumerate(part_streams):
-            while pending[k] is not None and pending[k][0] < row[0]:  # type: ignore[index]
-                pending[k] = next(stream, None)  # parts of rows that are gone: the parent is reported
-            current = pending[k]
-            if current is not None and current[0] == row[0]:
-                state.append(current[1])
-                pending[k] = next(stream, None)
-            else:
-                state.append(())
-        yield row[0], digest(state)
+    sha, settled, normalise = hashlib.sha256, _SETTLED, _value
+    plain = _plain_driver(conn)
+    where, bounds = ("id BETWEEN :low AND :high", {"low": span[0], "high": span[1]}) if span else ("", {})
+    for rows in _raw(conn, table, ("id", *audited.columns), "id", ids, batch, ("id",), where, **bounds):
+        # all rows: one range per partition; chosen rows (attesting a write) may be far apart: exactly those
+        keys = None if ids is None else [row[0] for row in rows]
+        parts = _all_parts(conn, audited.parts, rows[0][0], rows[-1][0], keys)
+        none = ((),) * len(audited.parts)
+        for row in rows:  # digest() inlined: this loop runs once per row of the register
+            key = row[0]
+            state = row[1:] + parts.get(key, none)
+            if not plain and not settled.issuperset(map(type, state)):
+                state = tuple(v if type(v) in settled else normalise(v) for v in state)
+            yield key, sha(repr(state).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _plain_driver(conn: Connection) -> bool:
+    """Does the driver return only str, int, float and None? (SQLite's does: nothing to normalise.)"""
+    return conn.dialect.name == "sqlite"
+
+
+def _all_parts(conn: Connection, parts: tuple[Part, ...], low: int, high: int,
+               keys: list[int] | None) -> dict[int, tuple[tuple[Any, ...], ...]]:
+    """Every part of the parents in range, by parent: {parent id: (part 1's rows, part 2's rows, ...)}."""
+    if not parts:
+        return {}
+    found = [_parts(conn, part, low, high, keys) for part in parts]
+    if len(found) == 1:
+        return {key: (rows,) for key, rows in found[0].items()}
+    return {key: tuple([rows.get(key, ()) for rows in found]) for key in set().union(*found)}
 
 
 def _raw(conn: Connection, table: Table, columns: tuple[str, ...], key: str, ids: list[int] | None, batch: int,
-         order: tuple[str, ...]) -> Iterator[Any]:
-    """The columns' values as the database driver returns them, in ``order``: no type conversion per value.
+         order: tuple[str, ...], where: str = "", **params: Any) -> Iterator[Sequence[Any]]:
+    """Partitions of the columns' values as the database driver returns them, in ``order``: no type conversion.
 
     The digest of a row is always computed this way on the same database, at
     attestation and at verification, so the driver's own representation is
     stable; what varies with the session (a time zone) is normalised by ``_value``.
     """
+    conditions = ([f"{key} IN :ids"] if ids is not None else []) + ([where] if where else [])
     sql = (f"SELECT {', '.join(columns)} FROM {table.name}"
-           + (f" WHERE {key} IN :ids" if ids is not None else "") + f" ORDER BY {', '.join(order)}")
+           + (f" WHERE {' AND '.join(conditions)}" if conditions else "") + f" ORDER BY {', '.join(order)}")
     statement = text(sql)
     if ids is not None:
         statement = statement.bindparams(bindparam("ids", value=ids, expanding=True))
-    result = conn.execute(statement, execution_options={"yield_per": batch})  # not conn.execution_options: it sticks
-    for rows in result.partitions():
-        yield from rows
+    result = conn.execute(statement, params, execution_options={"yield_per": batch})  # per statement: it'd stick
+    yield from result.partitions(batch)  # the size, always: without it each partition is one row
 
 
-def _grouped(rows: Iterable[Any]) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """Consecutive part rows of one parent as (parent id, ((values), ...))."""
-    key: int | None = None
-    values: list[Any] = []
-    for row in rows:
-        if row[0] != key:
-            if key is not None:
-                yield key, tuple(values)
-            key, values = row[0], []
-        values.append(tuple(v if type(v) in _PLAIN else _value(v) for v in row[1:]))
-    if key is not None:
-        yield key, tuple(values)
+def _parts(conn: Connection, part: Part, low: int, high: int, keys: list[int] | None) -> dict[int, tuple[Any, ...]]:
+    """The part's rows of the parents ``keys`` (or all of ``low``..``high``), normalised and grouped by parent:
+    {parent id: ((values), ...)}."""
+    grouped: dict[int, tuple[Any, ...]] = {}
+    order = (part.fk, *(c.name for c in part.table.primary_key.columns))
+    stream = chain.from_iterable(_raw(conn, part.table, (part.fk, *part.columns), part.fk, keys, 5000, order,
+                                      f"{part.fk} BETWEEN :low AND :high", low=low, high=high))
+    if _plain_driver(conn):
+        for key, rows in groupby(stream, itemgetter(0)):
+            grouped[key] = tuple([row[1:] for row in rows])
+        return grouped
+    for key, rows in groupby(stream, itemgetter(0)):
+        grouped[key] = tuple([tuple(v if type(v) in _PLAIN else _value(v) for v in row[1:]) for row in rows])
+    return grouped
 
 
 def attest(conn: Connection, touched: Touched, seq: int) -> str | None:
@@ -207,7 +233,7 @@ def attest(conn: Connection, touched: Touched, seq: int) -> str | None:
             lines.append(f"{name}\x1f{row_id}\x1f{value}")
     if not rows:
         return None
-    conn.execute(insert(_ATTESTATIONS), rows)
+    conn.execute(insert(ATTESTATIONS), rows)
     return rows_digest(lines)
 
 
@@ -235,26 +261,63 @@ class RowProblem:
         return f"{self.table} row {self.row_id}: {self.reason}{entry}"
 
 
-def _latest(conn: Connection, name: str, batch: int) -> Iterator[tuple[int, str, int]]:
-    """(row id, digest, seq) of the last attestation of each row of ``name``, in row order.
+def _latest(conn: Connection, name: str, batch: int, span: tuple[int, int] | None = None
+            ) -> Iterator[tuple[int, str, int]]:
+    """(row id, digest, seq) of the last attestation of each row of ``name`` (in ``span``), in row order.
 
-    Served by the index on (tbl, row_id, seq): a window over each row's attestations.
+    An index-only scan of ``ix_attestations_row`` (tbl, row_id, seq, digest): no
+    sort; of each row's attestations the last one read is the latest.
     """
-    a = _ATTESTATIONS
-    ranked = select(a.c.row_id, a.c.digest, a.c.seq, func.row_number().over(
-        partition_by=a.c.row_id, order_by=(a.c.seq.desc(), a.c.id.desc())).label("n")).where(a.c.tbl == name).subquery()
-    query = select(ranked.c.row_id, ranked.c.digest, ranked.c.seq).where(ranked.c.n == 1).order_by(ranked.c.row_id)
-    for row in conn.execute(query.execution_options(yield_per=batch)):
-        yield row[0], row[1], row[2]
+    a = ATTESTATIONS
+    query = select(a.c.row_id, a.c.digest, a.c.seq).where(a.c.tbl == name)
+    if span:
+        query = query.where(a.c.row_id.between(*span))
+    query = query.order_by(a.c.row_id, a.c.seq, a.c.digest).execution_options(yield_per=batch)
+    last: tuple[int, str, int] | None = None
+    for rows in conn.execute(query).partitions(batch):
+        for row_id, value, seq in rows:
+            if last is not None and last[0] != row_id:
+                yield last
+            last = (row_id, value, seq)
+    if last is not None:
+        yield last
 
 
-def verify_rows(conn: Connection, limit: int = 100, batch: int = 5000) -> tuple[int, list[RowProblem]]:
-    """Compare every audited row with its last attestation (a sorted merge per table): (rows checked, problems)."""
+#: A stretch of one audited table's ids, first and last included: a unit of row verification.
+Span = tuple[str, int, int]
+
+
+def spans(conn: Connection, rows_per_span: int) -> list[Span]:
+    """Every audited table cut into stretches of about ``rows_per_span`` ids, covering both the current rows
+    and the attested ones (a row that is gone is still in a stretch). Biggest stretches first."""
+    a = ATTESTATIONS
+    found: list[Span] = []
+    for audited in AUDITED:
+        ids = audited.table.c.id
+        low, high = conn.execute(select(func.min(ids), func.max(ids))).one()
+        attested_low, attested_high = conn.execute(
+            select(func.min(a.c.row_id), func.max(a.c.row_id)).where(a.c.tbl == audited.name)).one()
+        lows = [v for v in (low, attested_low) if v is not None]
+        if not lows:
+            continue
+        first, last = min(lows), max(v for v in (high, attested_high) if v is not None)
+        for start in range(first, last + 1, rows_per_span):
+            found.append((audited.name, start, min(start + rows_per_span - 1, last)))
+    return sorted(found, key=lambda span: span[1] - span[2])
+
+
+def verify_rows(conn: Connection, limit: int = 100, batch: int = 5000,
+                only: Iterable[Span] | None = None) -> tuple[int, list[RowProblem]]:
+    """Compare every audited row (or those of the spans ``only``) with its last attestation, by a sorted merge
+    of the two streams: (rows checked, problems, at most ``limit``)."""
     problems: list[RowProblem] = []
     checked = 0
-    for audited in AUDITED:
-        current = _states(conn, audited, None, batch)
-        attested = _latest(conn, audited.name, batch)
+    units: list[tuple[str, tuple[int, int] | None]] = (
+        [(a.name, None) for a in AUDITED] if only is None else [(name, (low, high)) for name, low, high in only])
+    for name, span in units:
+        audited = BY_NAME[name]
+        current = _states(conn, audited, None, batch, span)
+        attested = _latest(conn, audited.name, batch, span)
         row, last = next(current, None), next(attested, None)
         while row is not None or last is not None:
             if len(problems) >= limit:
@@ -278,17 +341,29 @@ def verify_rows(conn: Connection, limit: int = 100, batch: int = 5000) -> tuple[
     return checked, problems
 
 
-def entry_rows(conn: Connection, batch: int = 5000) -> Iterator[tuple[int, str]]:
-    """(seq, rows digest) of every entry that attested rows, in seq order, from the attestations table."""
-    a = _ATTESTATIONS
-    query = select(a.c.seq, a.c.tbl, a.c.row_id, a.c.digest).order_by(a.c.seq, a.c.tbl, a.c.row_id, a.c.id)
+def head_of(conn: Connection) -> tuple[int, str]:
+    """The chain head (last entry number, its hash) as this transaction sees it; (0, '') without one."""
+    row = conn.execute(text("SELECT seq, entry_hash FROM audit_head WHERE id = 1")).first()
+    return (row[0], row[1]) if row else (0, "")
+
+
+def entry_rows(conn: Connection, batch: int = 5000, seqs: tuple[int, int] | None = None) -> Iterator[tuple[int, str]]:
+    """(seq, rows digest) of every entry (of the range ``seqs``) that attested rows, in seq order, from the
+    attestations table: an index-only scan of ``ix_attestations_seq`` (seq, tbl, row_id, digest).
+    """
+    a = ATTESTATIONS
+    query = select(a.c.seq, a.c.tbl, a.c.row_id, a.c.digest)
+    if seqs:
+        query = query.where(a.c.seq.between(*seqs))
+    query = query.order_by(a.c.seq, a.c.tbl, a.c.row_id, a.c.digest)
     seq: int | None = None
     lines: list[str] = []
-    for row in conn.execute(query.execution_options(yield_per=batch)):
-        if row[0] != seq:
-            if seq is not None:
-                yield seq, rows_digest(lines)
-            seq, lines = row[0], []
-        lines.append(f"{row[1]}\x1f{row[2]}\x1f{row[3]}")
+    for rows in conn.execute(query.execution_options(yield_per=batch)).partitions(batch):
+        for row in rows:
+            if row[0] != seq:
+                if seq is not None:
+                    yield seq, rows_digest(lines)
+                seq, lines = row[0], []
+            lines.append(f"{row[1]}\x1f{row[2]}\x1f{row[3]}")
     if seq is not None:
         yield seq, rows_digest(lines)

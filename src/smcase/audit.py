@@ -14,20 +14,24 @@ commit order by exactly one writer at a time.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
+from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from . import attest
 from .attest import Touched
-from .db import connect, read_only
+from .db import connect, make_engine, read_only
 from .model import AuditEntry, AuditHead, AuditPayload, table_of
 from .policy import canonical_json
 
@@ -148,43 +152,154 @@ def start_chain(session: Session) -> None:
     session.add(AuditHead(id=1, seq=0, entry_hash=GENESIS))
 
 
-def verify(engine: Engine, batch: int = 5000, rows: bool = True) -> Verification:
-    """Walk the whole chain and report the first entry that does not verify; then, with ``rows``, compare
-    every audited row with its last attestation (both streamed in order: flat memory at any size)."""
-    prev = GENESIS
-    expected = 1
-    # Plain rows, not ORM objects: a million entries are read here.
-    query = (
-        select(*_ENTRIES.c, _PAYLOADS.c.payload)
-        .outerjoin(_PAYLOADS, _PAYLOADS.c.seq == _ENTRIES.c.seq)
-        .order_by(_ENTRIES.c.seq)
-        .execution_options(yield_per=batch)
-    )
-    with connect(read_only(engine)) as conn, conn.begin():
-        session = Session(bind=conn)
-        attested = attest.entry_rows(conn, batch)
-        pending = next(attested, None)
-        for entry in conn.execute(query):
-            payload = entry.payload
-            problem = _check(entry, payload, expected, prev)
+#: Below this much work (entries plus audited rows), everything is verified in this process:
+#: starting worker processes would cost more than it saves.
+PARALLEL_FROM = 200_000
+_ROW_PROBLEMS = 100  # reported at most: a tampered register is named by its first rows, not listed whole
+_CHAIN = "chain"
+_SMALLEST_STRETCH = 10_000  # entries or ids: smaller tasks cost more in queries than they spread
+_ENTRY_COST = 3  # checking an entry costs about as much as checking three rows
+
+#: A unit of verification: ("chain", first seq, last seq) or (audited table, first id, last id).
+Task = tuple[str, int, int]
+#: What a task found: for the chain, the entries checked and the first problem; for rows, the rows checked
+#: and their problems.
+Found = tuple[int, Problem | None, list[attest.RowProblem]]
+
+
+def verify(engine: Engine, batch: int = 5000, rows: bool = True, workers: int | None = None,
+           parallel_from: int = PARALLEL_FROM) -> Verification:
+    """Verify the chain (every entry, its link, its payload and the rows it attested) and, with ``rows``, every
+    audited row against its last attestation. Flat memory at any size: everything is streamed in order.
+
+    The work is cut into tasks (stretches of the chain, stretches of each table's
+    ids) that are independent: each chain stretch starts from the stored hash of
+    the entry before it, so the whole chain verifies when every stretch does and
+    the head matches the last entry. Digesting is CPU-bound, so when there is at
+    least ``parallel_from`` work the tasks run in ``workers`` processes (default:
+    one per CPU, at most four). Each worker reads in its own transaction and its
+    result is used only if it saw the same chain head as this one (every write
+    moves the head); otherwise, or if it failed, the task is done again here.
+    """
+    e = _ENTRIES
+    with connect(read_only(engine)) as conn, conn.begin(), ExitStack() as stack:
+        head = attest.head_of(conn)
+        top = conn.execute(select(func.max(e.c.seq))).scalar() or 0
+        tasks = _tasks(conn, top, rows, workers, parallel_from)
+        results: dict[Task, Found] = {}
+        plan = _pool_plan(engine, workers, sum(high - low + 1 for _name, low, high in tasks), parallel_from)
+        if plan:
+            url, count = plan
+            pool = stack.enter_context(ProcessPoolExecutor(count, mp_context=get_context("spawn")))
+            stack.callback(pool.shutdown, cancel_futures=True)
+            futures = [(task, pool.submit(_run_tasks, url, [task], batch)) for task in tasks]
+            for task, future in futures:
+                try:
+                    seen, found = future.result()
+                except Exception:  # noqa: BLE001 - a worker that died (killed, out of memory): done again here
+                    continue
+                if seen == head:  # else a write came in between: this transaction's own view decides
+                    results[task] = found[0]
+        for task in tasks:
+            if task not in results:
+                results[task] = _run_task(conn, task, batch)
+        hash_of_top = conn.execute(select(e.c.entry_hash).where(e.c.seq == top)).scalar() if top else GENESIS
+        attested_top = conn.execute(select(func.max(attest.ATTESTATIONS.c.seq))).scalar() or 0
+    chain = [found for task, found in results.items() if task[0] == _CHAIN and found[1] is not None]
+    if chain:
+        problem = min((found[1] for found in chain), key=lambda p: p.seq)  # type: ignore[union-attr]
+        return Verification(problem.seq - 1, problem)  # type: ignore[union-attr]
+    if head == (0, ""):
+        return Verification(top, Problem(0, "the chain head is missing"))
+    if head != (top, hash_of_top):
+        return Verification(top, Problem(head[0], f"the chain head says {head[0]} entries, the log holds {top}"))
+    if attested_top > top:
+        return Verification(top, Problem(attested_top, "attestations name an entry the chain does not hold"))
+    if not rows:
+        return Verification(top, None)
+    order = {a.name: n for n, a in enumerate(attest.AUDITED)}
+    checked = sum(found[0] for task, found in results.items() if task[0] != _CHAIN)
+    problems = sorted((p for task, found in results.items() if task[0] != _CHAIN for p in found[2]),
+                      key=lambda p: (order[p.table], p.row_id))
+    return Verification(top, None, checked, tuple(problems[:_ROW_PROBLEMS]))
+
+
+def _tasks(conn: Connection, top: int, rows: bool, workers: int | None, parallel_from: int) -> list[Task]:
+    """The chain and (with ``rows``) every audited table, cut into stretches; whole when the work is small."""
+    count = _workers(workers)
+    whole = [(_CHAIN, 1, top)] if top else []
+    row_spans = attest.spans(conn, 10**12) if rows else []
+    total = top + sum(high - low + 1 for _name, low, high in row_spans)
+    if count < 2 or total < parallel_from:
+        return whole + row_spans
+    # About twenty tasks per process, the heaviest first, so that the processes finish together. An entry costs
+    # about three rows (its hash, its payload's, and the lines of the rows it attested), so chain stretches
+    # are a third as long.
+    size = max(total // (count * 20), _SMALLEST_STRETCH)
+    step = max(size // _ENTRY_COST, _SMALLEST_STRETCH)
+    chain = [(_CHAIN, first, min(first + step - 1, top)) for first in range(1, top + 1, step)]
+    tasks = chain + (attest.spans(conn, size) if rows else [])
+    return sorted(tasks, key=lambda task: -(task[2] - task[1] + 1) * (_ENTRY_COST if task[0] == _CHAIN else 1))
+
+
+def _workers(workers: int | None) -> int:
+    return min(os.cpu_count() or 1, 4) if workers is None else workers
+
+
+def _pool_plan(engine: Engine, workers: int | None, work: int, parallel_from: int) -> tuple[str, int] | None:
+    """(database URL, processes) when the work is worth spreading over processes; else None."""
+    count = _workers(workers)
+    url = engine.url
+    if count < 2 or work < parallel_from or (url.get_backend_name() == "sqlite"
+                                             and url.database in (None, "", ":memory:")):
+        return None
+    return url.render_as_string(hide_password=False), count
+
+
+def _run_tasks(url: str, tasks: list[Task], batch: int) -> tuple[tuple[int, str], list[Found]]:
+    """Tasks in a worker process: the chain head its transaction saw, and what each task found."""
+    engine = make_engine(url)
+    try:
+        with connect(read_only(engine)) as conn, conn.begin():
+            return attest.head_of(conn), [_run_task(conn, task, batch) for task in tasks]
+    finally:
+        engine.dispose()
+
+
+def _run_task(conn: Connection, task: Task, batch: int) -> Found:
+    name, first, last = task
+    if name == _CHAIN:
+        checked, problem = _verify_chain(conn, first, last, batch)
+        return checked, problem, []
+    checked, problems = attest.verify_rows(conn, limit=_ROW_PROBLEMS, batch=batch, only=[task])
+    return checked, None, problems
+
+
+def _verify_chain(conn: Connection, first: int, last: int, batch: int) -> tuple[int, Problem | None]:
+    """Entries ``first``..``last``: numbering, links, hashes, payloads, attested rows. (entries checked, the
+    first problem). The first entry links to the stored hash of the one before it, which the stretch before
+    this one has verified."""
+    e, p = _ENTRIES, _PAYLOADS
+    prev = GENESIS if first == 1 else conn.execute(select(e.c.entry_hash).where(e.c.seq == first - 1)).scalar()
+    query = (select(*e.c, p.c.payload).outerjoin(p, p.c.seq == e.c.seq).where(e.c.seq.between(first, last))
+             .order_by(e.c.seq).execution_options(yield_per=batch))
+    expected = first
+    attested = attest.entry_rows(conn, batch, (first, last))
+    pending = next(attested, None)
+    for rows in conn.execute(query).partitions(batch):  # plain rows, not ORM objects: a million are read here
+        for entry in rows:
+            problem = _check(entry, entry.payload, expected, prev)
             if problem is None:
                 problem, pending = _check_rows(entry, pending, attested)
             if problem:
-                return Verification(expected - 1, problem)
+                return expected - first, problem
             prev = entry.entry_hash
             expected += 1
-        head = session.get(AuditHead, 1)
-        last = expected - 1
-        if head is None:
-            return Verification(last, Problem(0, "the chain head is missing"))
-        if head.seq != last or head.entry_hash != prev:
-            return Verification(last, Problem(head.seq, f"the chain head says {head.seq} entries, the log holds {last}"))
-        if pending is not None:
-            return Verification(last, Problem(pending[0], "attestations name an entry the chain does not hold"))
-        if not rows:
-            return Verification(last, None)
-        checked, problems = attest.verify_rows(conn, batch=batch)
-    return Verification(last, None, checked, tuple(problems))
+    if expected <= last:
+        return expected - first, Problem(expected, f"entry {expected} is missing")
+    if pending is not None:
+        return expected - first, Problem(pending[0], "attestations name an entry the chain does not hold")
+    return expected - first, None
 
 
 def _check_rows(entry: Any, pending: tuple[int, str] | None,
@@ -201,10 +316,10 @@ def _check_rows(entry: Any, pending: tuple[int, str] | None,
     return None, pending
 
 
-def _check(entry: Any, payload: str | None, expected: int, prev: str) -> Problem | None:
+def _check(entry: Any, payload: str | None, expected: int, prev: str | None) -> Problem | None:
     if entry.seq != expected:
         return Problem(expected, f"entry {expected} is missing (next is {entry.seq})")
-    if entry.prev_hash != prev:
+    if prev is not None and entry.prev_hash != prev:  # None: the entry before is missing (reported there)
         return Problem(entry.seq, "does not link to the entry before it")
     recomputed = entry_hash(
         seq=entry.seq, at=entry.at, actor=entry.actor, action=entry.action, entity=entry.entity,

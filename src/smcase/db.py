@@ -90,7 +90,11 @@ def _install_sqlite_rules(engine: Engine) -> None:
 
 
 def read_only(engine: Engine) -> Engine:
-    """A view of ``engine`` for read-only transactions (deferred BEGIN on SQLite)."""
+    """A view of ``engine`` for read-only transactions: deferred BEGIN on SQLite (a snapshot from the first read,
+    in WAL), REPEATABLE READ on PostgreSQL (one snapshot for the whole transaction, so a long read such as
+    ``audit verify`` never sees half of a write that commits meanwhile)."""
+    if engine.url.get_backend_name() == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ", **{_READ_ONLY: True})
     return engine.execution_options(**{_READ_ONLY: True})
 
 

@@ -33,8 +33,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attestations'))
     )
     with op.batch_alter_table('attestations', schema=None) as batch_op:
-        batch_op.create_index('ix_attestations_row', ['tbl', 'row_id', 'seq'], unique=False)
-        batch_op.create_index('ix_attestations_seq', ['seq'], unique=False)
+        batch_op.create_index('ix_attestations_row', ['tbl', 'row_id', 'seq', 'digest'], unique=False)
+        batch_op.create_index('ix_attestations_seq', ['seq', 'tbl', 'row_id', 'digest'], unique=False)
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rows_sha256', sa.String(length=64), nullable=True))
 
