@@ -91,7 +91,10 @@ def due(service: RegisterService, at: datetime | None = None) -> Iterator[DueIte
     with service.reading() as conn:
         if trivial.action == "dispose":
             events = (select(_EVENTS.c.uuid, _EVENTS.c.key, _EVENTS.c.kind, _EVENTS.c.platform, _EVENTS.c.created_at)
-                      .where(_EVENTS.c.status == "trivial", _EVENTS.c.case_id.is_(None)).order_by(_EVENTS.c.id))
+                      .where(_EVENTS.c.status == "trivial", _EVENTS.c.case_id.is_(None),
+                             # never what was removed, hidden or captured as evidence: it is registered
+                             _EVENTS.c.resolution.is_(None), _EVENTS.c.action.is_distinct_from("evidence"))
+                      .order_by(_EVENTS.c.id))
             for row in conn.execute(events.execution_options(yield_per=1000)):
                 when = _due_date(row.created_at, trivial, service.tz)
                 if when <= today:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ _QUARANTINE = table_of(QuarantineRow)
 _CASES = table_of(Case)
 
 RESOLUTIONS = ("unpublished", "removed", "hidden")
+#: What takes a post away from the public for what it says: only after its evidence is captured.
+EVIDENCE_FIRST = ("removed", "hidden")
 _RESOLUTION_TITLES = {
     "sv": {"unpublished": "Avpublicerat på {platform}", "removed": "Borttaget från {platform}",
            "hidden": "Dolt på {platform}"},
@@ -138,15 +140,17 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
         raise InvalidInput(f"unknown action {action!r}: use {', '.join(RESOLUTIONS)}")
     with service.reading() as conn:
         row = _find_event(conn, ref, service.actor.clearance)
+    service.require("inbox.resolve")
     labels = {f[0] for f in row["findings"] or ()}
-    name = row["key"] if service.actor.clearance else str(row["uuid"])
+    name = _name(service, row)
     if row["resolution"]:
         raise InvalidState(f"event {name} was already recorded as {row['resolution']}")
-    if Label.PROHIBITED in labels and row["action"] != Action.EVIDENCE.value:
+    if action in EVIDENCE_FIRST and not (row["action"] == Action.EVIDENCE.value and row["record_id"]):
+        # Evidence first, whatever the classifier said (VIM-6c, NOR-8, REN-2, RAT-10, TOR-4).
+        found = " holds prohibited content but" if Label.PROHIBITED in labels else ""
         raise InvalidState(
-            f"event {name} holds prohibited content but no evidence record: capture it first "
-            f"(VIM-6c, NOR-8); it is {row['status']}" + (f" ({row['reason']})" if row["reason"] else "")
-        )
+            f"event {name}{found} has no evidence record: capture it first with "
+            f"'smcase inbox flag {str(row['uuid'])[:8]} --category CATEGORY', then record it as {action}")
     language = "nb" if service.policy.language in ("nb", "nn") else "sv"
     title = _RESOLUTION_TITLES[language][action].format(platform=row["platform"])
     if note:
@@ -182,6 +186,50 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
             uncleared={"event": uncleared_event(stored_event(updated), ground), "action": action,
                        "record": service.view_record(record, uncleared=True)})
     return Resolved(view, record, tuple(f"notifier {f.plugin!r} failed: {f.reason}" for f in failures))
+
+
+def _name(service: RegisterService, row: Mapping[str, Any]) -> str:
+    """How an event is named to the acting user: its key with clearance, else its id."""
+    return str(row["key"]) if service.actor.clearance else str(row["uuid"])
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """What ``flag`` registered: the event now, its removal case and evidence record, notifier warnings."""
+
+    event: EventView
+    case: str
+    record: str
+    opened: bool
+    warnings: tuple[str, ...] = ()
+
+
+def flag(service: RegisterService, plugins: Plugins, ref: str, category: str, note: str | None = None) -> Flagged:
+    """Flag the post ``ref`` as prohibited content the classifier missed, and capture its evidence record.
+
+    The evidence is the same as for a classified post (content, author, time,
+    URL and the SHA-256 of the captured payload) in a new removal case, or in
+    the event's own case if it has one; the event becomes open removal work.
+    """
+    service.require("inbox.resolve")
+    categories = [c.category for c in service.policy.prohibited]
+    if category not in categories:
+        raise InvalidInput(f"unknown category {scrub(category)!r}: the policy's categories are "
+                           f"{', '.join(categories) or '(none)'}")
+    with service.reading() as conn:
+        row = _find_event(conn, ref, service.actor.clearance)
+    name = _name(service, row)
+    if row["text"] is None and row["raw"] is None:
+        raise InvalidState(f"event {name} was disposed of: nothing is left to capture as evidence")
+    if row["action"] == Action.EVIDENCE.value and row["record_id"]:
+        raise InvalidState(f"event {name} already has its evidence record in case {row['diary_number']}")
+    if row["resolution"]:
+        raise InvalidState(f"event {name} was already recorded as {row['resolution']}")
+    written, warnings = Ingest(service, plugins).capture_evidence(row, category, note and note.strip())
+    with service.reading() as conn:
+        updated = _find_event(conn, str(row["uuid"]))
+    return Flagged(_view(service, updated), written.diary_number, written.records[0].number, written.opened,
+                   tuple(warnings))
 
 
 def retry(service: RegisterService, plugins: Plugins) -> Summary:

@@ -305,6 +305,39 @@ class Ingest:
         self._notify(items, written, [], summary)
         return summary
 
+    def capture_evidence(self, row: Mapping[str, Any], category: str,
+                         note: str | None) -> tuple[WrittenCase, list[str]]:
+        """The evidence record of a stored post a registrar flagged as prohibited (``inbox flag``), written exactly
+        as for a post the classifier caught: in a new removal case, or in the event's case if it has one.
+        Returns the case written and the warnings of notifiers that failed afterwards."""
+        user = self.service.actor.username
+        item = _Item(stored_event(row), row["position"], uuid=row["uuid"], thread=row["thread"] or "")
+        flagged = Finding(Label.PROHIBITED, category, f"flagged by {user}" + (f": {note}" if note else ""),
+                          f"registrar:{user}")
+        item.findings = [*(Finding(*f) for f in row["findings"] or ()), flagged]
+        item.decision = Decision(Action.EVIDENCE, f"prohibited content: {category} (flagged by {user})",
+                                 category=category, findings=(flagged,))
+        evidence = self._record(item, kind="evidence", title=self._title("evidence_record", item.event,
+                                                                          category=category))
+        if row["diary_number"]:
+            plans = [CasePlan(records=[evidence], case_number=row["diary_number"])]
+            item.plan, item.plan_record, item.status = 0, 0, "registered"
+        else:
+            plans = []
+            self._add(plans, item, CaseSpec(title=self._title("removal_case", item.event, category=category),
+                                            class_code=self.policy.ingest.removal_class), [evidence])
+
+        def store(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
+            conn.execute(update(_EVENTS).where(_EVENTS.c.id == row["id"]).values(**_outcome(item, written)))
+            return {"events": {row["id"]}}
+
+        change = audit.Change("inbox.flag", "event", row["uuid"], row["key"][:200],
+                              {"after": {"category": category, "note": note}})
+        written = self.service.write_batch(plans, after=store, audit_extra=[change], permission="inbox.resolve")
+        summary = Summary()
+        self._notify([item], written, [], summary)
+        return written[0], summary.warnings
+
     def _apply_stored_updates(self, conn: Connection, updates: dict[tuple[str, str], tuple[int, int]],
                               written: list[WrittenCase]) -> set[int]:
         """Register stored comments that this batch's replies made registrable; the ids of the events changed."""

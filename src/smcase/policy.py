@@ -42,6 +42,8 @@ DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "record.add": ("registrar", "officer", "admin"),
     "class.add": ("registrar", "archivist", "admin"),
     "user.manage": ("admin",),
+    # Recording what was done with a post on its platform, and flagging what the classifiers missed.
+    "inbox.resolve": ("registrar", "officer", "admin"),
     "channel.propose": ("registrar", "officer", "communications", "admin"),
     "channel.manage": ("registrar", "officer", "communications", "admin"),
     # An archive export holds every confidential value of the period.

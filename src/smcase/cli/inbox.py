@@ -63,6 +63,26 @@ def inbox_resolve(app: App, event: str, action: str, note: str | None) -> None:
     click.echo(f"{done.event.key} recorded as {action}{where}")
 
 
+@inbox.command("flag")
+@click.argument("event")
+@click.option("--category", required=True, help="The policy's category of prohibited content it falls under.")
+@click.option("--note", help="Why it was flagged, kept with the finding.")
+@pass_app
+def inbox_flag(app: App, event: str, category: str, note: str | None) -> None:
+    """Flag EVENT as prohibited content the classifiers missed, and capture its evidence record.
+
+    The evidence (content, author, time, URL, SHA-256 of the captured post) goes
+    into a new removal case, or into the event's own case; the post can then be
+    recorded as removed or hidden with 'smcase inbox resolve'.
+    """
+    done = inbox_workflow.flag(app.service, app.plugins, event, category, note)
+    for warning in done.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    where = "in a new removal case" if done.opened else "in its case"
+    click.echo(f"{done.event.key}: evidence captured as {done.record} {where} {done.case}; remove it on "
+               f"{done.event.platform}, then: smcase inbox resolve {str(done.event.uuid)[:8]} --action removed")
+
+
 @inbox.command("retry")
 @output_formats("text", "json")
 @pass_app
