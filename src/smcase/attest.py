@@ -26,7 +26,7 @@ from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, text
+from sqlalchemy import String, Table, bindparam, cast, func, insert, literal, select, text
 from sqlalchemy.engine import Connection
 
 from .model import (
@@ -352,18 +352,12 @@ def entry_rows(conn: Connection, batch: int = 5000, seqs: tuple[int, int] | None
     attestations table: an index-only scan of ``ix_attestations_seq`` (seq, tbl, row_id, digest).
     """
     a = ATTESTATIONS
-    query = select(a.c.seq, a.c.tbl, a.c.row_id, a.c.digest)
+    # Each line 'table, id, digest' is put together by the database (cheaper than in Python, a million times).
+    line = (a.c.tbl + literal("\x1f") + cast(a.c.row_id, String) + literal("\x1f") + a.c.digest).label("line")
+    query = select(a.c.seq, line)
     if seqs:
         query = query.where(a.c.seq.between(*seqs))
-    query = query.order_by(a.c.seq, a.c.tbl, a.c.row_id, a.c.digest)
-    seq: int | None = None
-    lines: list[str] = []
-    for rows in conn.execute(query.execution_options(yield_per=batch)).partitions(batch):
-        for row in rows:
-            if row[0] != seq:
-                if seq is not None:
-                    yield seq, rows_digest(lines)
-                seq, lines = row[0], []
-            lines.append(f"{row[1]}\x1f{row[2]}\x1f{row[3]}")
-    if seq is not None:
-        yield seq, rows_digest(lines)
+    query = query.order_by(a.c.seq, a.c.tbl, a.c.row_id, a.c.digest).execution_options(yield_per=batch)
+    stream = chain.from_iterable(conn.execute(query).partitions(batch))
+    for seq, rows in groupby(stream, itemgetter(0)):
+        yield seq, rows_digest([row[1] for row in rows])

@@ -15,6 +15,7 @@ commit order by exactly one writer at a time.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +26,7 @@ from hashlib import sha256
 from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -91,10 +92,39 @@ def entry_hash(
     rows_sha256: str | None = None,
 ) -> str:
     """The hash that chains an entry to its predecessor (and, when it attests rows, to their digests)."""
-    fields = [str(seq), _instant(at), actor, action, entity, str(entity_uuid or ""), ref or "", payload_sha256, prev_hash]
+    return _hash(str(seq), _instant(at), actor, action, entity, str(entity_uuid or ""), ref, payload_sha256, prev_hash,
+                 rows_sha256)
+
+
+def _hash(seq: str, at: str, actor: str, action: str, entity: str, entity_uuid: str, ref: str | None,
+          payload_sha256: str, prev_hash: str, rows_sha256: str | None) -> str:
+    fields = [seq, at, actor, action, entity, entity_uuid, ref or "", payload_sha256, prev_hash]
     if rows_sha256 is not None:  # entries written before rows were attested keep their hash
         fields.append(rows_sha256)
     return sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+# SQLite keeps a UTC instant as 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's format, always with microseconds).
+_STORED_INSTANT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+
+
+def _stored_instant(value: Any) -> str:
+    """``_instant`` of an instant as the driver returned it: a datetime (PostgreSQL) or SQLite's text. Read as
+    text because parsing a million of them into datetimes and writing them back out is a third of the walk."""
+    if isinstance(value, str):
+        if _STORED_INSTANT.fullmatch(value):
+            return value.replace(" ", "T", 1) + "+00:00"
+        value = datetime.fromisoformat(value)
+    return _instant(value if value.tzinfo else value.replace(tzinfo=UTC))
+
+
+def _stored_uuid(value: Any) -> str:
+    """``str(uuid)`` of a uuid as the driver returned it: a UUID (PostgreSQL), SQLite's 32 hex digits, or None."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return str(uuid.UUID(str(value)))
 
 
 _HEAD = table_of(AuditHead)
@@ -279,21 +309,25 @@ def _verify_chain(conn: Connection, first: int, last: int, batch: int) -> tuple[
     """Entries ``first``..``last``: numbering, links, hashes, payloads, attested rows. (entries checked, the
     first problem). The first entry links to the stored hash of the one before it, which the stretch before
     this one has verified."""
-    e, p = _ENTRIES, _PAYLOADS
+    e = _ENTRIES
     prev = GENESIS if first == 1 else conn.execute(select(e.c.entry_hash).where(e.c.seq == first - 1)).scalar()
-    query = (select(*e.c, p.c.payload).outerjoin(p, p.c.seq == e.c.seq).where(e.c.seq.between(first, last))
-             .order_by(e.c.seq).execution_options(yield_per=batch))
+    # As the driver returns them (no type conversion per value): _check reads the instant and uuid as stored.
+    query = text("SELECT e.seq, e.at, e.actor, e.action, e.entity, e.entity_uuid, e.ref, e.payload_sha256, "
+                 "e.prev_hash, e.entry_hash, e.rows_sha256, p.payload FROM audit_entries e "
+                 "LEFT JOIN audit_payloads p ON p.seq = e.seq WHERE e.seq BETWEEN :first AND :last ORDER BY e.seq"
+                 ).bindparams(first=first, last=last).execution_options(yield_per=batch)
     expected = first
     attested = attest.entry_rows(conn, batch, (first, last))
     pending = next(attested, None)
     for rows in conn.execute(query).partitions(batch):  # plain rows, not ORM objects: a million are read here
-        for entry in rows:
-            problem = _check(entry, entry.payload, expected, prev)
+        for row in rows:
+            entry = tuple(row)  # the columns of the query above, in its order
+            problem = _check(entry, entry[11], expected, prev)
             if problem is None:
-                problem, pending = _check_rows(entry, pending, attested)
+                problem, pending = _check_rows(entry[0], entry[10], pending, attested)
             if problem:
                 return expected - first, problem
-            prev = entry.entry_hash
+            prev = entry[9]
             expected += 1
     if expected <= last:
         return expected - first, Problem(expected, f"entry {expected} is missing")
@@ -302,34 +336,34 @@ def _verify_chain(conn: Connection, first: int, last: int, batch: int) -> tuple[
     return expected - first, None
 
 
-def _check_rows(entry: Any, pending: tuple[int, str] | None,
+def _check_rows(seq: int, rows_sha256: str | None, pending: tuple[int, str] | None,
                 attested: Iterator[tuple[int, str]]) -> tuple[Problem | None, tuple[int, str] | None]:
-    """Does the entry's rows digest match the attestations filed under it? (the problem, the next attestation)"""
-    if pending is not None and pending[0] < entry.seq:
+    """Does entry ``seq``'s rows digest match the attestations filed under it? (the problem, the next one)"""
+    if pending is not None and pending[0] < seq:
         return Problem(pending[0], "attestations were filed under an entry that attests no rows"), pending
-    if pending is not None and pending[0] == entry.seq:
-        if entry.rows_sha256 != pending[1]:
-            return Problem(entry.seq, "the rows it attested were changed after it was written"), pending
+    if pending is not None and pending[0] == seq:
+        if rows_sha256 != pending[1]:
+            return Problem(seq, "the rows it attested were changed after it was written"), pending
         return None, next(attested, None)
-    if entry.rows_sha256 is not None:
-        return Problem(entry.seq, "the rows it attested are missing"), pending
+    if rows_sha256 is not None:
+        return Problem(seq, "the rows it attested are missing"), pending
     return None, pending
 
 
 def _check(entry: Any, payload: str | None, expected: int, prev: str | None) -> Problem | None:
-    if entry.seq != expected:
-        return Problem(expected, f"entry {expected} is missing (next is {entry.seq})")
-    if prev is not None and entry.prev_hash != prev:  # None: the entry before is missing (reported there)
-        return Problem(entry.seq, "does not link to the entry before it")
-    recomputed = entry_hash(
-        seq=entry.seq, at=entry.at, actor=entry.actor, action=entry.action, entity=entry.entity,
-        entity_uuid=entry.entity_uuid, ref=entry.ref, payload_sha256=entry.payload_sha256, prev_hash=entry.prev_hash,
-        rows_sha256=entry.rows_sha256,
-    )
-    if recomputed != entry.entry_hash:
-        return Problem(entry.seq, "its fields were changed after it was written")
-    if payload is not None and sha256(payload.encode()).hexdigest() != entry.payload_sha256:
-        return Problem(entry.seq, "its payload was changed after it was written")
+    # Unpacked once: a row's attributes are looked up by name each time, and this runs once per entry.
+    (seq, at, actor, action, entity, entity_uuid, ref, payload_sha256, prev_hash, stored_hash, rows_sha256,
+     *_payload) = entry
+    if seq != expected:
+        return Problem(expected, f"entry {expected} is missing (next is {seq})")
+    if prev is not None and prev_hash != prev:  # None: the entry before is missing (reported there)
+        return Problem(seq, "does not link to the entry before it")
+    recomputed = _hash(str(seq), _stored_instant(at), actor, action, entity, _stored_uuid(entity_uuid), ref,
+                       payload_sha256, prev_hash, rows_sha256)
+    if recomputed != stored_hash:
+        return Problem(seq, "its fields were changed after it was written")
+    if payload is not None and sha256(payload.encode()).hexdigest() != payload_sha256:
+        return Problem(seq, "its payload was changed after it was written")
     return None
 
 
