@@ -120,3 +120,21 @@ def test_the_default_decision() -> None:
     asked = decision.smcase_decide_action(event("x", register=True), [], SE)
     assert asked.action == Action.REGISTER
     assert decision.smcase_decide_action(event("x"), [Finding("question")], SE).action == Action.TRIVIAL
+
+
+@pytest.mark.parametrize(("term", "text", "found"), [
+    ("trakass*", "hun trakasserer meg", True),
+    ("trakass*", "han ble trakassert igjen", True),
+    ("trakass*", "trakassering er ikke greit", True),
+    ("heng* ut", "han burde henges ut", True),
+    ("heng* ut", "de hengte\n  ut naboen", True),  # a phrase's words apart by any whitespace
+    ("heng* ut", "henger utenfor rådhuset", False),  # 'ut' is a whole word, not the start of 'utenfor'
+    ("jeg vet hvor du bor", "JEG  VET HVOR DU BOR!", True),
+    ("idiot", "idioten", False),  # without '*' a term is a whole word
+    ("idiot*", "idioten", True),
+    ("mobb*", "snømobben", False),  # a term starts at a word's start
+])
+def test_a_term_takes_its_inflections_where_it_says_so_also_inside_a_phrase(term: str, text: str, found: bool) -> None:
+    from smcase.builtin._terms import first_match, normalise
+
+    assert (first_match((term,), normalise(text)) is not None) is found

@@ -140,3 +140,40 @@ def test_rat10_a_disposed_post_cannot_be_flagged_nothing_is_left_to_capture(cli:
     ok(cli("dispose"))
     refused = cli("inbox", "flag", event["uuid"], "--category", "threat")
     assert refused.exit_code == 1 and "nothing is left to capture" in refused.stderr, refused.stderr
+
+
+@pytest.mark.rules("REN-2")
+@pytest.mark.policy("rennebu")
+@pytest.mark.parametrize(("text", "category"), [
+    ("Hun har trakassert meg i månedsvis, og nå trakasserer hun naboen", "sjikane"),
+    ("Han burde henges ut med navn og bilde for det han har gjort", "uthenging"),
+    ("Denne uthengingen av Per på siden deres er ikke greit", "uthenging"),
+    ("Jeg vet hvor du bor, pass deg", "lovstridig"),
+])
+def test_ren2_norwegian_harassment_and_shaming_become_evidence_and_a_removal_case(
+        cli: Cli, tmp_path: Path, text: str, category: str) -> None:
+    register(cli, "rennebu", "Rennebu kommune")
+    ok(cli("ingest", posts(tmp_path, {"id": "k1", "text": text}), "--format", "jsonl"))
+    (event,) = events(cli)
+    assert event["status"] == "registered" and event["open_work"] == "removal", event
+    assert "prohibited" in event["labels"] and event["reason"] == f"prohibited content: {category}"
+    removal = case(cli, event["case"])
+    assert removal["diary_number"].startswith("20") and "/" in removal["diary_number"]  # Noark numbering
+    (evidence,) = removal["records"]
+    assert evidence["kind"] == "evidence" and evidence["title"].startswith("Bevis")
+    ok(cli("inbox", "resolve", event["uuid"], "--action", "removed"))
+    assert [r["kind"] for r in case(cli, event["case"])["records"]] == ["evidence", "removed"]
+    assert "Slettet fra facebook" in case(cli, event["case"])["records"][1]["title"]
+
+
+@pytest.mark.rules("REN-2")
+@pytest.mark.policy("rennebu")
+def test_ren2_rennebus_categories_are_its_own_and_in_norwegian(cli: Cli, tmp_path: Path) -> None:
+    register(cli, "rennebu", "Rennebu kommune")
+    ok(cli("ingest", posts(tmp_path, {"id": "k1", "text": "Kommunen er sen med brøytingen i år"}), "--format", "jsonl"))
+    (event,) = events(cli)
+    assert event["status"] == "trivial"
+    refused = cli("inbox", "flag", event["uuid"], "--category", "threat")
+    assert refused.exit_code == 1 and "lovstridig, uthenging, sjikane" in refused.stderr
+    ok(cli("inbox", "flag", event["uuid"], "--category", "sjikane", "--note", "gjentatt sjikane av ansatt"))
+    assert events(cli)[0]["open_work"] == "removal"

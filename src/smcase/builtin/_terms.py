@@ -13,10 +13,13 @@ def normalise(text: str) -> str:
 
 
 def _pattern(term: str) -> str:
-    # A term matches whole words; a trailing '*' lets it take any ending ("översvämning*").
-    if term.endswith("*"):
-        return re.escape(normalise(term[:-1])) + r"\w*"
-    return re.escape(normalise(term)) + r"(?!\w)"
+    # A term matches whole words. A word ending in '*' takes any ending, also inside a phrase, so that one
+    # term covers the inflections ("trakass*": trakassere, trakassering, trakassert; "heng* ut": henge ut,
+    # henges ut, hengt ut). The words of a phrase may be apart by any whitespace, line breaks included.
+    words = []
+    for word in normalise(term).split():
+        words.append(re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word))
+    return r"\s+".join(words) + ("" if term.endswith("*") else r"(?!\w)")
 
 
 @lru_cache(maxsize=256)
