@@ -44,12 +44,16 @@ _TEXTS = {
            "approval": "Godkännande: {description} ({user})", "consultation": "Samråd: {description} ({user})",
            "start": "Kanalen {name} startad", "stop": "Kanalen {name} avslutad: {reason}",
            "mandate": "Uppdrag att skriva för kommunen på {name}: {person}, beviljat av {granted_by}",
-           "revoke": "Uppdraget att skriva för kommunen på {name} återkallat: {person}"},
+           "revoke": "Uppdraget att skriva för kommunen på {name} återkallat: {person}. Skäl: {reason}",
+           "contacts": "Administratörer för {name}: {what}", "added": "{person} tillagd",
+           "updated": "nya kontaktuppgifter för {person}", "removed": "{person} borttagen"},
     "nb": {"case": "Kanal i sosiale medier: {name} ({platform})", "plan": "Handlingsplan for {name}",
            "approval": "Godkjenning: {description} ({user})", "consultation": "Drøfting: {description} ({user})",
            "start": "Kanalen {name} startet", "stop": "Kanalen {name} avsluttet: {reason}",
            "mandate": "Oppnevnt til å skrive for kommunen på {name}: {person}, oppnevnt av {granted_by}",
-           "revoke": "Oppnevningen til å skrive for kommunen på {name} trukket tilbake: {person}"},
+           "revoke": "Oppnevningen til å skrive for kommunen på {name} trukket tilbake: {person}. Grunn: {reason}",
+           "contacts": "Administratorer for {name}: {what}", "added": "{person} lagt til",
+           "updated": "nye kontaktopplysninger for {person}", "removed": "{person} fjernet"},
 }
 
 
@@ -87,7 +91,14 @@ class ChannelView:
                 "custody_location": self.custody_location,
                 "started_at": self.started_at.isoformat() if self.started_at else None,
                 "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
-                "approvals": [{"step": s, "by": u} for s, u in self.approvals], "writers": list(self.writers)}
+                "approvals": [{"step": s, "by": u} for s, u in self.approvals], "writers": list(self.writers),
+                "administrators": self.administrators}
+
+    @property
+    def administrators(self) -> list[dict[str, str]]:
+        """The named administrators with their current contact details (RAT-2): name, email, phone."""
+        return [{k: a[k] for k in ("name", "email", "phone") if k in a}
+                for a in (self.plan or {}).get("administrators", [])]
 
 
 class Channels:
@@ -249,14 +260,9 @@ class Channels:
         if channel.state == "stopped":
             raise InvalidState(f"channel {channel.url} is stopped")
         with self.service.reading() as conn:
-            for name in (person, granted_by):
-                if conn.execute(select(User.id).where(User.username == name)).first() is None:
-                    raise NotFound(f"no user {name!r}: writers and those who grant mandates are users")
-            grantor_roles = set(conn.execute(select(UserRole.role).join(User).where(User.username == granted_by))
-                                .scalars())
-        if not grantor_roles & set(self.rules.mandate_roles):
-            raise PermissionDenied(f"{granted_by!r} cannot grant a mandate: it takes one of the roles "
-                                   f"{', '.join(self.rules.mandate_roles)} (RAT-1, NOR-1)")
+            if conn.execute(select(User.id).where(User.username == person)).first() is None:
+                raise NotFound(f"no user {person!r}: writers and those who grant mandates are users")
+        self._require_mandate_role(granted_by, "grant")
         if person in channel.writers:
             raise InvalidState(f"{person!r} already has a mandate for {channel.url}")
         now = self.service.clock()
@@ -266,6 +272,82 @@ class Channels:
                          channel_id=channel.id, username=person, granted_by=granted_by, granted_at=now,
                          record_id=written[0].records[0].id)))
         return self.get(str(channel.id))
+
+    def revoke(self, ref: str, person: str, reason: str, revoked_by: str | None = None) -> ChannelView:
+        """Withdraw ``person``'s mandate to write for the channel (RAT-1, RAT-3, NOR-2, REN-3): a record in the
+        channel's case; from then on the register refuses outgoing records that ``person`` enters for it.
+
+        ``revoked_by`` (default: the acting user) is who withdraws it, and must hold one of the policy's
+        mandate roles, as whoever grants one must; the acting user needs ``channel.manage`` to enter it."""
+        channel = self.get(ref)
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("give the reason the mandate is withdrawn (--reason)")
+        if person not in channel.writers:
+            raise InvalidState(f"{person!r} has no mandate for {channel.url}"
+                               + (f" (writers: {', '.join(channel.writers)})" if channel.writers else ""))
+        self._require_mandate_role(revoked_by or self.service.actor.username, "withdraw")
+        now = self.service.clock()
+        title = self.texts["revoke"].format(name=channel.name, person=person, reason=reason)
+        self._record(channel, RecordSpec("internal", title, kind="mandate_revoked"),
+                     lambda conn, _written: conn.execute(update(_MANDATES).where(
+                         _MANDATES.c.channel_id == channel.id, _MANDATES.c.username == person,
+                         _MANDATES.c.revoked_at.is_(None)).values(revoked_at=now)))
+        return self.get(str(channel.id))
+
+    def _require_mandate_role(self, username: str, act: str) -> None:
+        """Granting and withdrawing mandates is for the roles the policy names (RAT-1, NOR-1)."""
+        with self.service.reading() as conn:
+            if conn.execute(select(User.id).where(User.username == username)).first() is None:
+                raise NotFound(f"no user {username!r}: writers and those who grant mandates are users")
+            roles = set(conn.execute(select(UserRole.role).join(User).where(User.username == username)).scalars())
+        if not roles & set(self.rules.mandate_roles):
+            raise PermissionDenied(f"{username!r} cannot {act} a mandate: it takes one of the roles "
+                                   f"{', '.join(self.rules.mandate_roles)} (RAT-1, NOR-1)")
+
+    def change_contacts(self, ref: str, *, admin: str | None = None, email: str | None = None,
+                        phone: str | None = None, remove: str | None = None) -> tuple[ChannelView, str]:
+        """Keep the channel's administrators current (RAT-2): add one, update one's e-mail or phone, or remove
+        one, by name. A record each time in the channel's case; not a major change (no snapshot falls due).
+        Returns the channel and the record's number."""
+        channel = self.get(ref)
+        if channel.state == "stopped":
+            raise InvalidState(f"channel {channel.url} is stopped")
+        if (admin is None) == (remove is None):
+            raise InvalidInput("give either --admin NAME (with --email and/or --phone) or --remove-admin NAME")
+        document = dict(channel.plan or {})
+        admins = [dict(a) for a in document.get("administrators", [])]
+        wanted = (admin or remove or "").strip()
+        found = next((a for a in admins if a["name"].casefold() == wanted.casefold()), None)
+        if remove is not None:
+            if found is None:
+                raise NotFound(f"no administrator {wanted!r} on {channel.url} (administrators: "
+                               f"{', '.join(a['name'] for a in admins) or 'none'})")
+            if len(admins) - 1 < self.rules.min_administrators:
+                raise InvalidState(f"{channel.url} would have {len(admins) - 1} administrator(s); the policy needs "
+                                   f"at least {self.rules.min_administrators} (TOR-2, VIM-8): add one first")
+            admins.remove(found)
+            what = self.texts["removed"].format(person=found["name"])
+        elif found is None:
+            if not (email and phone):
+                raise InvalidInput(f"{wanted!r} is a new administrator: give both --email and --phone")
+            admins.append({"name": wanted, "email": email.strip(), "phone": phone.strip()})
+            what = self.texts["added"].format(person=wanted)
+        else:
+            if not (email or phone):
+                raise InvalidInput(f"give the new --email and/or --phone of {found['name']!r}")
+            found.update({k: v.strip() for k, v in (("email", email), ("phone", phone)) if v})
+            what = self.texts["updated"].format(person=found["name"])
+        document["administrators"] = admins
+        title = self.texts["contacts"].format(name=channel.name, what=what)
+        written: list[str] = []
+
+        def store(conn: Connection, w: list[WrittenCase]) -> None:
+            conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == channel.id).values(plan=document))
+            written.append(w[0].records[0].number)
+
+        self._record(channel, RecordSpec("memo", title, kind="contact_update"), store)
+        return self.get(str(channel.id)), written[0]
 
     def log(self, ref: str, kind: str, title: str, files: Sequence[Path] = ()) -> str:
         """Register a record of ``kind`` (``snapshot``, ``monitoring``, ``major_change``) in the channel's case.

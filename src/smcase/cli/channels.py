@@ -24,6 +24,8 @@ def render(channel: ChannelView) -> str:
         ("owner", channel.owner), ("case", channel.case),
         ("approvals", ", ".join(f"{s} ({u})" for s, u in channel.approvals) or None),
         ("writers", ", ".join(channel.writers) or None), ("credentials kept", channel.custody_location),
+        ("administrators", "; ".join(f"{a['name']} <{a.get('email', '')}>, {a.get('phone', '')}"
+                                     for a in channel.administrators) or None),
         ("controller of visitor content", "yes" if channel.controller_of_visitor_content else "no (TOR-10)"),
     ])
 
@@ -80,13 +82,41 @@ def channel_designate(app: App, channel_ref: str, person: str, granted_by: str) 
     click.echo(f"{person} may write for channel {done.id} (granted by {granted_by})")
 
 
+@channel.command("revoke")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.argument("person")
+@click.option("--reason", required=True, help="Why the mandate is withdrawn (kept in the record).")
+@click.option("--revoked-by", help="The user who withdraws it, holding a mandate role (default: you).")
+@pass_app
+def channel_revoke(app: App, channel_ref: str, person: str, reason: str, revoked_by: str | None) -> None:
+    """Withdraw PERSON's mandate to write for the municipality on CHANNEL (RAT-1, RAT-3, NOR-2, REN-3)."""
+    done = channels_of(app).revoke(channel_ref, person, reason, revoked_by)
+    click.echo(f"{person} may no longer write for channel {done.id}")
+
+
 @channel.command("change")
 @click.argument("channel_ref", metavar="CHANNEL")
-@click.option("--description", required=True, help="What changes (a major change makes a snapshot due).")
+@click.option("--description", help="A major change: what changes (a snapshot falls due).")
+@click.option("--admin", help="Add an administrator, or update one's contact details, by name (RAT-2).")
+@click.option("--email", help="With --admin: the administrator's e-mail.")
+@click.option("--phone", help="With --admin: the administrator's phone.")
+@click.option("--remove-admin", help="Remove an administrator by name.")
 @pass_app
-def channel_change(app: App, channel_ref: str, description: str) -> None:
-    """Register a major change of CHANNEL (RAT-8, NOR-6, TOR-8)."""
-    click.echo(channels_of(app).log(channel_ref, "major_change", description))
+def channel_change(app: App, channel_ref: str, description: str | None, admin: str | None, email: str | None,
+                   phone: str | None, remove_admin: str | None) -> None:
+    """Register a major change of CHANNEL (--description; RAT-8, NOR-6, TOR-8), or keep its administrators'
+    contact details current (--admin/--remove-admin; RAT-2): a record either way."""
+    contacts = admin is not None or remove_admin is not None
+    if contacts == (description is not None):
+        raise click.UsageError("give --description (a major change) or --admin/--remove-admin (contacts)")
+    if (email or phone) and admin is None:
+        raise click.UsageError("--email and --phone go with --admin NAME")
+    if description is not None:
+        click.echo(channels_of(app).log(channel_ref, "major_change", description))
+        return
+    _channel, record = channels_of(app).change_contacts(channel_ref, admin=admin, email=email, phone=phone,
+                                                         remove=remove_admin)
+    click.echo(record)
 
 
 @channel.command("show")
