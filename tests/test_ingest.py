@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -365,3 +366,61 @@ def test_two_processes_ingesting_at_once_leave_gap_free_numbers(se: RegisterServ
         stored = conn.execute(select(func.count()).select_from(EventRow)).scalar_one()
     assert stored == 300 and seqs == list(range(1, 101))  # 50 confidential posts per file
     assert audit.verify(se.engine).ok
+
+
+DELIVERIES = {
+    "add": {"id": "c7", "text": "Vägen är fortfarande inte plogad, när kommer plogbilen?", "author": {"id": "a1"}},
+    "edit": {"id": "c7", "kind": "edit", "revision": 2, "text": "Björkvägen är fortfarande inte plogad!",
+             "author": {"id": "a1"}, "created_at": "2026-01-13T10:05:00+01:00"},
+    "reply": {"id": "r7", "direction": "out", "in_reply_to": "c7", "text": "Plogbilen är på väg.",
+              "author": {"id": "kommunen"}, "created_at": "2026-01-13T10:10:00+01:00"},
+}
+
+
+@pytest.mark.rules("TOR-5")
+@pytest.mark.policy("torsby")
+@pytest.mark.parametrize("together", [False, True], ids=["one delivery each", "one batch"])
+@pytest.mark.parametrize("order", list(itertools.permutations(DELIVERIES)), ids="-".join)
+def test_tor5_an_edit_in_any_delivery_order_is_kept_and_attached_to_the_registered_original(
+        make_register: Any, order: tuple[str, ...], together: bool) -> None:
+    """Webhooks deliver out of order: an edit that arrives before its original is kept, and attached (as a
+    record after the original's) when the original is registered."""
+    service = make_register(policy_file=REPO / "fixtures" / "policies" / "torsby.toml")
+    if together:
+        run(service, jsonl(*(DELIVERIES[name] for name in order)))
+    else:
+        for name in order:
+            run(service, jsonl(DELIVERIES[name]))
+    (case,) = service.iter_cases()
+    records = service.get_case(case.diary_number).records or ()
+    titles = [r.title for r in records]
+    assert len(records) == 3 and sum(t.startswith("Ändrad version") for t in titles) == 1, titles
+    rows = {(r["kind"], r["external_id"]): r for r in event_rows(service)}
+    assert rows[("edit", "c7")]["case_id"] == rows[("comment", "c7")]["case_id"] is not None
+    assert rows[("edit", "c7")]["record_id"] is not None and rows[("edit", "c7")]["status"] == "registered"
+    assert audit.verify(service.engine).ok
+
+
+@pytest.mark.rules("TOR-5")
+@pytest.mark.policy("torsby")
+def test_tor5_a_facebook_edited_delivery_before_its_add_is_attached_when_the_add_comes(make_register: Any) -> None:
+    service = make_register(policy_file=REPO / "fixtures" / "policies" / "torsby.toml")
+
+    def delivery(*values: dict[str, Any]) -> bytes:
+        return json.dumps({"object": "page", "entry": [{"id": "1048", "time": 1767600005, "changes": [
+            {"field": "feed", "value": v} for v in values]}]}).encode()
+
+    comment = {"item": "comment", "from": {"id": "73001", "name": "Anna Ström"}, "post_id": "1048_1221",
+               "comment_id": "1221_9901", "parent_id": "1048_1221"}
+    run(service, delivery({**comment, "verb": "edited", "created_time": 1767600400,
+                           "message": "Björkvägen är fortfarande inte plogad!"}), fmt="facebook-webhook")
+    assert list(service.iter_cases()) == []  # kept in the inbox, waiting for its original
+    run(service, delivery({**comment, "verb": "add", "created_time": 1767600000,
+                           "message": "Vägen är fortfarande inte plogad, när kommer plogbilen?"},
+                          {"item": "comment", "verb": "add", "from": {"id": "1048", "name": "Kommunen"},
+                           "post_id": "1048_1221", "comment_id": "1221_9902", "parent_id": "1221_9901",
+                           "created_time": 1767600600, "message": "Plogbilen är på väg."}), fmt="facebook-webhook")
+    (case,) = service.iter_cases()
+    titles = [r.title for r in service.get_case(case.diary_number).records or ()]
+    assert titles == ["Kommentar på facebook", "Svar på facebook", "Ändrad version på facebook"]
+    assert all(row["case_id"] is not None for row in event_rows(service))

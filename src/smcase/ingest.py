@@ -181,6 +181,8 @@ class Ingest:
         self.texts = TEXTS["nb" if self.policy.language in ("nb", "nn") else "sv"]
         self._channels: dict[str, int] | None = None
         self._not_controller: set[str] = set()
+        # Stored events the batch being planned attaches to its records: (event id, plan, record index, why).
+        self._attach: list[tuple[int, int, int, str]] = []
 
     # -- the run ---------------------------------------------------------------------
 
@@ -267,6 +269,7 @@ class Ingest:
         def store(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
             touched = self._store_events(conn, new, written, adapter, context, now, channels)
             touched |= self._apply_stored_updates(conn, stored_updates, written)
+            touched |= self._attach_early_versions(conn, written)
             if quarantine:
                 conn.execute(insert(_QUARANTINE), quarantine)
             if resolve_quarantine is not None:
@@ -295,7 +298,8 @@ class Ingest:
             for item, row_id in entries:
                 conn.execute(update(_EVENTS).where(_EVENTS.c.id == row_id).values(**_outcome(item, written)))
             return {"events": {row_id for _item, row_id in entries}
-                    | self._apply_stored_updates(conn, stored_updates, written)}
+                    | self._apply_stored_updates(conn, stored_updates, written)
+                    | self._attach_early_versions(conn, written)}
 
         change = audit.Change("inbox.retry", "inbox", None, None, {"after": {
             "events": len(items), "still_held": summary.held_for_review}})
@@ -338,6 +342,16 @@ class Ingest:
         self._notify([item], written, [], summary)
         return written[0], summary.warnings
 
+    def _attach_early_versions(self, conn: Connection, written: list[WrittenCase]) -> set[int]:
+        """Link the stored early edits and deletions (``_early_versions``) to their records; their ids."""
+        attached = self._attach
+        self._attach = []
+        for row_id, plan, record, reason in attached:
+            case = written[plan]
+            conn.execute(update(_EVENTS).where(_EVENTS.c.id == row_id).values(
+                status="registered", case_id=case.id, record_id=case.records[record].id, reason=reason))
+        return {row_id for row_id, _plan, _record, _reason in attached}
+
     def _apply_stored_updates(self, conn: Connection, updates: dict[tuple[str, str], tuple[int, int]],
                               written: list[WrittenCase]) -> set[int]:
         """Register stored comments that this batch's replies made registrable; the ids of the events changed."""
@@ -347,7 +361,8 @@ class Ingest:
             changed.update(conn.execute(
                 update(_EVENTS)
                 .where(_EVENTS.c.platform == platform, _EVENTS.c.external_id == external_id,
-                       _EVENTS.c.status == "trivial", _EVENTS.c.direction == "in")
+                       _EVENTS.c.status == "trivial", _EVENTS.c.direction == "in",
+                       _EVENTS.c.kind.not_in([k.value for k in _VERSIONS]))  # its edits get records of their own
                 .values(status="registered", case_id=case.id, record_id=case.records[record].id,
                         action=Action.REGISTER.value, reason="answered by the municipality")
                 .returning(_EVENTS.c.id)
@@ -398,7 +413,10 @@ class Ingest:
         """
         plans: list[CasePlan] = []
         by_id: dict[tuple[str, str], _Item] = {}
-        for e in new:  # the first occurrence is the original; later ones are its edits
+        for e in new:  # the original, wherever it is in the batch (webhooks deliver out of order); else the first
+            if e.event.kind not in _VERSIONS:
+                by_id.setdefault((e.event.platform, e.event.external_id), e)
+        for e in new:
             by_id.setdefault((e.event.platform, e.event.external_id), e)
         parents = self._stored_parents(new, by_id)
         for entry in new:  # in order: a reply takes the thread its parent was given just before
@@ -407,7 +425,10 @@ class Ingest:
         originals = self._registered_originals(new)
         thread_plan: dict[tuple[str, str], int] = {}
         stored_updates: dict[tuple[str, str], tuple[int, int]] = {}
-        for entry in new:
+        # Edits and deletions last, by revision: an edit delivered before its original still follows it.
+        ordered = [e for e in new if e.event.kind not in _VERSIONS] + sorted(
+            (e for e in new if e.event.kind in _VERSIONS), key=lambda e: e.event.revision)
+        for entry in ordered:
             event, decision = entry.event, entry.decision
             if entry.status == "held" or decision is None:
                 continue
@@ -429,7 +450,105 @@ class Ingest:
                 self._version(plans, entry, by_id, originals)
             elif event.direction == "out" and event.in_reply_to:
                 self._thread_rule(plans, entry, by_id, parents, threads, thread_plan, stored_updates)
+        self._attach = []  # what an earlier batch planned and never wrote (it failed) is not carried over
+        self._late_originals(plans, new)
+        self._answered_before(plans, new)
+        self._early_versions(plans, new, stored_updates)
         return plans, stored_updates
+
+    def _late_originals(self, plans: list[CasePlan], new: list[_Item]) -> None:
+        """An original whose edit was registered before it arrived (the edit stood in for it, e.g. when it was
+        answered) joins that case now: nothing of the item is left outside its case (TOR-5)."""
+        waiting = {(e.event.platform, e.event.external_id): e for e in new
+                   if e.event.kind not in _VERSIONS and e.status == "trivial" and e.plan is None}
+        if not waiting:
+            return
+        cases = table_of(Case)
+        found: dict[tuple[str, str], str] = {}
+        with self.service.reading() as conn:
+            for platform, chunk in _by_platform(set(waiting)):
+                for platform_, external_id, number in conn.execute(
+                        select(_EVENTS.c.platform, _EVENTS.c.external_id, cases.c.diary_number)
+                        .join(cases, cases.c.id == _EVENTS.c.case_id)
+                        .where(_EVENTS.c.platform == platform, _EVENTS.c.external_id.in_(chunk),
+                               _EVENTS.c.kind.in_([k.value for k in _VERSIONS]), cases.c.status != "closed")
+                        .order_by(_EVENTS.c.id)):
+                    found.setdefault((platform_, external_id), number)
+        for key, number in found.items():
+            item = waiting[key]
+            plans.append(CasePlan(records=[self._record(item)], case_number=number))
+            item.plan, item.plan_record, item.status = len(plans) - 1, 0, "registered"
+
+    def _answered_before(self, plans: list[CasePlan], new: list[_Item]) -> None:
+        """A comment whose answer from the municipality was stored before it (a webhook delivers out of order)
+        is registered now with that answer, as if they had come in order (VIM-6b, REN-1)."""
+        waiting = {(e.event.platform, e.event.external_id): e for e in new
+                   if e.event.kind not in _VERSIONS and e.event.direction == "in" and e.status == "trivial"
+                   and e.plan is None}
+        if not waiting:
+            return
+        found: list[dict[str, Any]] = []
+        with self.service.reading() as conn:
+            for platform, chunk in _by_platform(set(waiting)):
+                found += [dict(row) for row in conn.execute(
+                    select(_EVENTS).where(_EVENTS.c.platform == platform, _EVENTS.c.in_reply_to.in_(chunk),
+                                          _EVENTS.c.direction == "out", _EVENTS.c.case_id.is_(None),
+                                          _EVENTS.c.kind.not_in([k.value for k in _VERSIONS]))
+                    .order_by(_EVENTS.c.created_at, _EVENTS.c.id)).mappings()]
+        for row in found:
+            comment = waiting.get((row["platform"], row["in_reply_to"]))
+            if comment is None:
+                continue
+            reply = _Item(stored_event(row), row["position"], uuid=row["uuid"])
+            answer = self._record(reply, direction="out", title=self._title("outgoing", reply.event))
+            if comment.plan is None:
+                self._add(plans, comment, CaseSpec(title=_case_title(comment.event) or self._title(
+                    "incoming", comment.event), class_code=self.policy.ingest.complaint_class),
+                    [self._record(comment, direction="in")])
+            assert comment.plan is not None
+            plan = plans[comment.plan]
+            plans[comment.plan] = CasePlan(records=[*plan.records, answer], spec=plan.spec,
+                                           case_number=plan.case_number)
+            self._attach.append((row["id"], comment.plan, len(plans[comment.plan].records) - 1,
+                                 "answered by the municipality (delivered before the comment)"))
+
+    def _early_versions(self, plans: list[CasePlan], new: list[_Item],
+                        stored_updates: dict[tuple[str, str], tuple[int, int]]) -> None:
+        """Edits and deletions stored before their original was registered (a webhook delivers out of order,
+        or the original is registered only now, when it is answered) are added to the original's case, after
+        it, by revision (TOR-5)."""
+        registered: dict[tuple[str, str], tuple[int, str | None]] = {
+            key: (plan, None) for key, (plan, _record) in stored_updates.items()}
+        for e in new:
+            if e.event.kind not in _VERSIONS and e.plan is not None and e.plan_record is not None:
+                source = e.decision
+                ground = source.ground if source and source.action == Action.CONFIDENTIAL_CASE else None
+                registered[(e.event.platform, e.event.external_id)] = (e.plan, ground)
+        if not registered:
+            return
+        found: list[dict[str, Any]] = []
+        with self.service.reading() as conn:
+            for platform, chunk in _by_platform(set(registered)):
+                found += [dict(row) for row in conn.execute(
+                    select(_EVENTS).where(_EVENTS.c.platform == platform, _EVENTS.c.external_id.in_(chunk),
+                                          _EVENTS.c.kind.in_([k.value for k in _VERSIONS]),
+                                          _EVENTS.c.case_id.is_(None))
+                    .order_by(_EVENTS.c.revision, _EVENTS.c.id)).mappings()]
+        for row in found:
+            original = registered.get((row["platform"], row["external_id"]))
+            if original is None:
+                continue
+            index, ground = original
+            item = _Item(stored_event(row), row["position"], uuid=row["uuid"])
+            if row["kind"] == Kind.EDIT:
+                record = self._record(item, title=self._title("edit", item.event), confidential=ground)
+            else:
+                record = RecordSpec("memo", self._title("delete", item.event), kind="platform_delete",
+                                    source=Source(row["platform"], row["external_id"], row["url"]))
+            plan = plans[index]
+            plans[index] = CasePlan(records=[*plan.records, record], spec=plan.spec, case_number=plan.case_number)
+            self._attach.append((row["id"], index, len(plans[index].records) - 1,
+                                 "an edit of a registered item, delivered before it (TOR-5)"))
 
     def _version(self, plans: list[CasePlan], entry: _Item, by_id: dict[tuple[str, str], _Item],
                  originals: dict[tuple[str, str], tuple[str, str | None]]) -> None:
@@ -579,8 +698,10 @@ class Ingest:
             return found
         with self.service.reading() as conn:
             for platform, chunk in _by_platform(wanted):
+                # The item itself, not an edit of it: an edit delivered first waits for its original.
                 rows = conn.execute(select(_EVENTS).where(_EVENTS.c.platform == platform,
-                                                          _EVENTS.c.external_id.in_(chunk))
+                                                          _EVENTS.c.external_id.in_(chunk),
+                                                          _EVENTS.c.kind.not_in([k.value for k in _VERSIONS]))
                                     .order_by(_EVENTS.c.id)).mappings()
                 for row in rows:
                     key = (row["platform"], row["external_id"])
@@ -718,6 +839,8 @@ def _rewindable(stream: IO[bytes]) -> Iterator[tuple[IO[bytes], str]]:
         spool.seek(0)
         yield spool, digest.hexdigest()
 
+
+_VERSIONS = frozenset((Kind.EDIT, Kind.DELETE))
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
