@@ -137,6 +137,8 @@ def test_no_withheld_value_reaches_a_viewer_without_clearance(se: RegisterServic
     assert "[withheld: OSL 21 kap. 3 §]" in shown
 
 
+@pytest.mark.rules("TOR-11")
+@pytest.mark.policy("torsby")
 def test_tor11_every_action_is_one_individual_users(torsby: Cli) -> None:
     """TOR-11: no group accounts; smcase knows only individuals, and the audit log names who did each thing."""
     unknown = torsby("case", "open", "--title", "Från ett gruppkonto", user="kommunikation")

@@ -88,6 +88,8 @@ def snapshot(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.rules("TOR-1", "TOR-3", "TOR-8", "TOR-13")
+@pytest.mark.policy("torsby")
 def test_torsby_tor1_tor2_tor3_tor7_tor8_tor13(cli: Cli, snapshot: Path) -> None:
     channel = walk(cli, "torsby", snapshot)
     assert channel["case"] == "KS 2026/0001" and channel["state"] == "active"
@@ -110,6 +112,8 @@ def test_torsby_tor1_tor2_tor3_tor7_tor8_tor13(cli: Cli, snapshot: Path) -> None
     assert "Kanalen läggs ned" in records[-1]["title"]
 
 
+@pytest.mark.rules("RAT-4", "RAT-8")
+@pytest.mark.policy("rattvik")
 def test_rattvik_rat1_rat2_rat4_rat8_rat10(cli: Cli, snapshot: Path) -> None:
     channel = walk(cli, "rattvik", snapshot)
     assert [a["step"] for a in channel["approvals"]] == ["mandate"]  # RAT-1: the head of administration
@@ -123,8 +127,12 @@ def test_rattvik_rat1_rat2_rat4_rat8_rat10(cli: Cli, snapshot: Path) -> None:
     assert {d["kind"]: d for d in duties_at(cli, now)}["snapshot"]["due"] == now.isoformat()  # RAT-8: big change
     records = finish(cli, channel)
     assert [r["kind"] for r in records][-3:] == ["snapshot", "major_change", "channel_stop"]
+    mandate = next(r for r in records if r["kind"] == "mandate")  # RAT-4: the designation is a record
+    assert "writer" in mandate["title"] and "u_head_of_administration" in mandate["title"]
 
 
+@pytest.mark.rules("VIM-2")
+@pytest.mark.policy("vimmerby")
 def test_vimmerby_vim1_vim2_vim8(cli: Cli, snapshot: Path) -> None:
     channel = walk(cli, "vimmerby", snapshot)
     assert [a["step"] for a in channel["approvals"]] == ["dialogue", "activation"]  # VIM-2: dialogue, then approval
@@ -136,6 +144,8 @@ def test_vimmerby_vim1_vim2_vim8(cli: Cli, snapshot: Path) -> None:
     assert records[1]["title"].startswith("Samråd: Dialog med kommunikationsstrategen")
 
 
+@pytest.mark.rules("NOR-3", "NOR-6")
+@pytest.mark.policy("norsjo")
 def test_norsjo_nor1_nor2_nor3_nor6(cli: Cli, snapshot: Path) -> None:
     channel = walk(cli, "norsjo", snapshot)
     assert [a["step"] for a in channel["approvals"]] == ["mandate"]  # NOR-1: the manager's mandate
@@ -212,6 +222,8 @@ def test_vim5_tor6_the_profile_text(cli: Cli, snapshot: Path) -> None:
     assert "Alt som skrives her" in ok(cli("channel", "profile", "1", "--lang", "nb"))
 
 
+@pytest.mark.rules("TOR-10")
+@pytest.mark.policy("torsby")
 def test_tor10_no_evidence_capture_where_the_municipality_is_not_controller(cli: Cli, tmp_path: Path) -> None:
     setup(cli, "torsby")
     plan = (PLANS / "torsby-facebook.toml").read_text(encoding="utf-8").replace(

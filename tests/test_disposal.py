@@ -125,7 +125,11 @@ def test_only_archivists_and_admins_dispose(register: tuple[Cli, list[str]]) -> 
     assert json.loads(ok(register("dispose", "--dry-run", "--json", user="erik")))  # listing is allowed
 
 
-@pytest.mark.parametrize("municipality, days", [("rattvik", 0), ("vimmerby", 30), ("norsjo", 0)])
+@pytest.mark.parametrize("municipality, days", [
+    pytest.param("rattvik", 0, marks=[pytest.mark.rules("RAT-7"), pytest.mark.policy("rattvik")]),
+    pytest.param("vimmerby", 30, marks=[pytest.mark.rules("VIM-6d"), pytest.mark.policy("vimmerby")]),
+    pytest.param("norsjo", 0, marks=[pytest.mark.rules("NOR-5"), pytest.mark.policy("norsjo")]),
+])
 def test_rat7_vim6d_nor5_trivial_comments_go_when_no_longer_current(cli: Cli, municipality: str, days: int) -> None:
     """RAT-7, NOR-5: replies and comments may be disposed of continuously; VIM-6d: when no longer current."""
     ok(cli("init", "--name", f"{municipality} kommun", "--policy",

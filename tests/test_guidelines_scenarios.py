@@ -1,0 +1,202 @@
+"""Scenario tests that prove one guideline rule each under its own municipality's policy file (issue 14), for
+the rules whose mechanism other tests exercise under a default policy: the municipality's own terms, classes,
+language and numbering decide what happens here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smcase.channels import Channels
+from smcase.db import make_engine
+from smcase.hookspecs import hookimpl
+from smcase.plugins import create_plugins
+from smcase.policy import load_file
+from smcase.register import CaseSpec, RecordSpec, RegisterService
+from smcase.store import FileStore
+
+from .conftest import REPO, Cli
+from .test_ingest import jsonl, run
+
+POLICIES = REPO / "fixtures" / "policies"
+PLANS = REPO / "fixtures" / "plans"
+
+
+def ok(result: Any) -> str:
+    assert result.exit_code == 0, result.stderr
+    return str(result.stdout)
+
+
+def init(cli: Cli, municipality: str, name: str) -> Cli:
+    ok(cli("init", "--name", name, "--policy", str(POLICIES / f"{municipality}.toml")))
+    return cli
+
+
+def ingest(cli: Cli, *events: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(ok(cli("ingest", "-", "--format", "jsonl", "--json", input=jsonl(*events).decode()))))
+
+
+def cases(cli: Cli) -> list[dict[str, Any]]:
+    return list(json.loads(ok(cli("case", "list", "--json"))))
+
+
+def records(cli: Cli, number: str) -> list[dict[str, Any]]:
+    return list(json.loads(ok(cli("case", "show", number, "--json")))["records"])
+
+
+@pytest.mark.rules("NOR-9")
+@pytest.mark.policy("norsjo")
+def test_nor9_a_question_sent_to_an_employees_private_account_is_registered_as_usual(cli: Cli) -> None:
+    init(cli, "norsjo", "Norsjö kommun")
+    line = (REPO / "fixtures" / "events" / "manual-question.jsonl").read_text(encoding="utf-8")
+    summary = json.loads(ok(cli("ingest", "-", "--format", "jsonl", "--json", input=line)))
+    assert summary["cases_opened"] == 1
+    (case,) = cases(cli)
+    assert case["title"].startswith("Hej! Jag skrev till dig privat") and case["status"] == "open"
+    (record,) = records(cli, case["diary_number"])
+    assert record["direction"] == "incoming" and record["correspondents"][0]["name"] == "Maria Lind"
+
+
+@pytest.mark.rules("VIM-6a")
+@pytest.mark.policy("vimmerby")
+def test_vim6a_what_the_municipality_writes_is_captured_as_a_record(cli: Cli) -> None:
+    init(cli, "vimmerby", "Vimmerby kommun")
+    ingest(cli, {"id": "own1", "kind": "post", "direction": "out", "register": True,
+                 "text": "Vimmerby kommun informerar: nya öppettider på biblioteket"})
+    (case,) = cases(cli)
+    (record,) = records(cli, case["diary_number"])
+    assert record["direction"] == "outgoing" and record["documents"][0]["format"] == "txt"
+
+
+@pytest.mark.rules("VIM-6b")
+@pytest.mark.policy("vimmerby")
+def test_vim6b_an_answered_complaint_is_registered_like_any_complaint(cli: Cli) -> None:
+    init(cli, "vimmerby", "Vimmerby kommun")
+    summary = ingest(cli, {"id": "c1", "text": "Gatlampan på Storgatan är trasig igen, oacceptabelt"},
+                     {"id": "r1", "direction": "out", "in_reply_to": "c1", "text": "Tack, vi skickar en elektriker.",
+                      "created_at": "2026-01-13T11:00:00+01:00"},
+                     {"id": "c2", "text": "Fin bild!"})
+    assert summary["cases_opened"] == 1
+    (case,) = cases(cli)
+    assert case["diary_number"].startswith("KS") and "Gatlampan" in case["title"]
+    assert [(r["direction"], r["title"]) for r in records(cli, case["diary_number"])] == [
+        ("incoming", "Kommentar på facebook"), ("outgoing", "Svar på facebook")]
+    trivial = [e for e in json.loads(ok(cli("inbox", "list", "--json"))) if e["status"] == "trivial"]
+    assert [e["text"] for e in trivial] == ["Fin bild!"]  # unanswered small talk is not registered
+
+
+class Router:
+    """Collects the routing tags smcase hands to plugins."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, list[str]]] = []
+
+    @hookimpl
+    def smcase_notify_event_routed(self, event: Any, tags: list[str]) -> None:
+        self.seen.append((event.external_id, tags))
+
+
+@pytest.mark.rules("REN-4")
+@pytest.mark.policy("rennebu")
+def test_ren4_political_and_crisis_inquiries_in_norwegian_are_routed(make_register: Any) -> None:
+    service = make_register(policy_file=POLICIES / "rennebu.toml")
+    router = Router()
+    run(service, jsonl({"id": "p", "text": "Hva sier ordføreren om flommen i Berkåk?"},
+                       {"id": "k", "text": "Når åpner svømmehallen igjen?"},
+                       {"id": "v", "text": "Takk for en fin 17. mai!"}),
+        plugins=create_plugins(env={}, extra=[("router", router)]))
+    assert router.seen == [("p", ["crisis", "political"])]
+
+
+@pytest.mark.rules("TOR-12")
+@pytest.mark.policy("torsby")
+def test_tor12_in_a_crisis_posts_are_tagged_for_the_crisis_organisation(make_register: Any) -> None:
+    service = make_register(policy_file=POLICIES / "torsby.toml")
+    router = Router()
+    run(service, jsonl({"id": "b", "text": "Det brinner i skogen vid Östmark, ska vi evakueras?"},
+                       {"id": "s", "text": "Trevlig midsommar!"}),
+        plugins=create_plugins(env={}, extra=[("router", router)]))
+    assert router.seen == [("b", ["crisis"])]
+
+
+@pytest.mark.rules("RAT-6")
+@pytest.mark.policy("rattvik")
+def test_rat6_a_link_to_a_politicians_blog_is_a_registered_decision(make_register: Any) -> None:
+    service: RegisterService = make_register(policy_file=POLICIES / "rattvik.toml")
+    case = service.open_case(CaseSpec(title="Länk till kommunalrådets blogg"))
+    record = service.add_record(case.diary_number, RecordSpec(
+        "internal", "Beslut av ansvarig utgivare: länk till bloggen; åsikterna är politikerns egna",
+        kind="link_decision"))
+    shown = service.get_case(case.diary_number).records or ()
+    assert (record.kind, [r.title for r in shown]) == ("link_decision", [record.title])
+    assert "åsikterna är politikerns egna" in record.title
+
+
+@pytest.mark.rules("RAT-5")
+@pytest.mark.policy("rattvik")
+def test_rat5_a_started_channel_is_listed_and_the_channel_started_hook_fires(cli: Cli) -> None:
+    from .test_channels import setup
+
+    users = setup(cli, "rattvik")
+    ok(cli("channel", "propose", "--plan", str(PLANS / "rattvik-facebook.toml")))
+    for step in load_file(POLICIES / "rattvik.toml").channels.approval_steps:
+        ok(cli("channel", "approve", "1", "--step", step.step, user=users[step.role]))
+    assert json.loads(ok(cli("channel", "list", "--public", "--json"))) == []
+    started: list[str] = []
+
+    class Webmaster:
+        @hookimpl
+        def smcase_notify_channel_started(self, channel: str) -> None:
+            started.append(channel)
+
+    engine = make_engine(cli.db_url)
+    service = RegisterService.open(engine, user="anna", files=FileStore(cli.files_dir))
+    channel = Channels(service, create_plugins(env={}, extra=[("webmaster", Webmaster())])).start("1")
+    engine.dispose()
+    assert started == [channel.url] == ["https://www.facebook.com/rattvikskommun"]  # the webmaster is told
+    listed = json.loads(ok(cli("channel", "list", "--public", "--json")))
+    assert [c["url"] for c in listed] == [channel.url]
+    assert channel.url in ok(cli("channel", "list", "--public", "--format", "html"))
+
+
+@pytest.mark.rules("VIM-5")
+@pytest.mark.policy("vimmerby")
+def test_vim5_the_channel_states_who_why_that_posts_are_public_records_and_what_is_removed(
+        cli: Cli, tmp_path: Path) -> None:
+    from .test_channels import walk
+
+    snapshot = tmp_path / "snapshot.png"
+    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    walk(cli, "vimmerby", snapshot)
+    text = ok(cli("channel", "profile", "1"))
+    for part in ("officiellt konto för vimmerby kommun",  # identity
+                 "Syfte:",  # purpose
+                 "syns för alla",  # visibility
+                 "allmänna handlingar",  # posts are public records
+                 "Du får inte publicera:", "Hot och uppmaningar till brott",  # what is prohibited
+                 "sparas och tas bort"):  # what action is taken
+        assert part in text, part
+
+
+@pytest.mark.rules("REN-6")
+@pytest.mark.policy("rennebu")
+def test_ren6_rennebus_records_go_to_the_archive_as_a_valid_noark_extraction(
+        cli: Cli, standards_dir: Path, tmp_path: Path) -> None:
+    init(cli, "rennebu", "Rennebu kommune")
+    ok(cli("info"))
+    ingest(cli, {"id": "c1", "text": "Hvorfor er fortauet ikke brøytet? Det er uakseptabelt.",
+                 "author": {"name": "Ola Nordmann"}},
+           {"id": "r1", "direction": "out", "in_reply_to": "c1", "text": "Brøytebilen kommer nå.",
+            "created_at": "2026-01-13T11:00:00+01:00"})
+    (case,) = cases(cli)
+    assert case["diary_number"] == "2026/1"  # Noark 5 saksnummer
+    ok(cli("case", "close", case["diary_number"]))
+    out = tmp_path / "uttrekk"
+    summary = json.loads(ok(cli("export", "noark5", str(out), "--standards", str(standards_dir), "--json")))
+    assert (summary["cases"], summary["records"]) == (1, 2)
+    checked = cli("validate", str(out), "--standards", str(standards_dir))
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+    assert "Rennebu kommune" in (out / "arkivuttrekk.xml").read_text(encoding="utf-8")
