@@ -152,7 +152,7 @@ def test_norsjo_nor1_nor2_nor3_nor6(cli: Cli, snapshot: Path) -> None:
     assert channel["writers"] == ["writer"]  # NOR-2
     kinds = {d["kind"]: d for d in duties_at(cli, today())}
     assert kinds["snapshot"]["due"] == add_months(today(), 12).isoformat()  # NOR-6: yearly
-    assert "monitoring" not in kinds
+    assert kinds["monitoring"]["due"] == next_weekday(today()).isoformat()  # NOR-8: removed quickly
     finish(cli, channel)  # NOR-3: the list changes on start and stop
 
 

@@ -13,6 +13,7 @@ import pytest
 from smcase.channels import Channels
 from smcase.db import make_engine
 from smcase.hookspecs import hookimpl
+from smcase.plan import load_plan
 from smcase.plugins import create_plugins
 from smcase.policy import load_file
 from smcase.register import CaseSpec, RecordSpec, RegisterService
@@ -200,3 +201,121 @@ def test_ren6_rennebus_records_go_to_the_archive_as_a_valid_noark_extraction(
     checked = cli("validate", str(out), "--standards", str(standards_dir))
     assert checked.exit_code == 0, checked.stdout + checked.stderr
     assert "Rennebu kommune" in (out / "arkivuttrekk.xml").read_text(encoding="utf-8")
+
+
+def _active_channel(make_register: Any, engine: Any, files: Any, clock: Any, municipality: str) -> Channels:
+    """A register under the municipality's policy with its channel started, by users holding each step's role."""
+    service: RegisterService = make_register(policy_file=POLICIES / f"{municipality}.toml")
+    plan = {"rattvik": "rattvik-facebook", "torsby": "torsby-facebook", "norsjo": "norsjo-facebook",
+            "rennebu": "rennebu-facebook", "vimmerby": "vimmerby-instagram"}[municipality]
+    for step in service.policy.channels.approval_steps:
+        if f"u_{step.role}" not in {u.username for u in service.list_users()}:
+            service.add_user(f"u_{step.role}", [step.role])
+    channels = Channels(service, create_plugins(env={}))
+    channel = channels.propose(load_plan(PLANS / f"{plan}.toml"))
+    for step in service.policy.channels.approval_steps:
+        approver = RegisterService.open(engine, user=f"u_{step.role}", files=files, clock=clock)
+        Channels(approver, create_plugins(env={})).approve(str(channel.id), step.step)
+    channels.start(str(channel.id))
+    return channels
+
+
+@pytest.mark.parametrize(("municipality", "days", "rules"), [
+    pytest.param("rattvik", 1, "RAT-10", marks=[pytest.mark.rules("RAT-10"), pytest.mark.policy("rattvik")]),
+    pytest.param("torsby", 3, "TOR-4", marks=[pytest.mark.rules("TOR-4"), pytest.mark.policy("torsby")]),
+])
+def test_rat10_tor4_a_registered_monitoring_check_satisfies_the_duty_until_the_next_is_due(
+        make_register: Any, engine: Any, files: Any, clock: Any, municipality: str, days: int, rules: str) -> None:
+    from datetime import timedelta
+
+    from smcase import duties
+
+    channels = _active_channel(make_register, engine, files, clock, municipality)
+    service = channels.service
+    started = clock.now.astimezone(service.tz).date()
+    (check,) = [d for d in duties.compute(service, started) if d.kind == "monitoring"]
+    assert check.due == started + timedelta(days=days) and not check.overdue
+    clock.now += timedelta(days=10)  # nobody checked the page for ten days
+    today = clock.now.astimezone(service.tz).date()
+    (check,) = [d for d in duties.compute(service, today) if d.kind == "monitoring"]
+    assert check.overdue and check.due == started + timedelta(days=days)
+    number = channels.log("1", "monitoring", "Kontroll av inlägg och kommentarer, inget att ta bort")
+    (record,) = [r for r in service.get_case(channels.get("1").case or "").records or () if r.number == number]
+    assert record.kind == "monitoring"  # the check is a record in the channel's case
+    (check,) = [d for d in duties.compute(service, today) if d.kind == "monitoring"]
+    assert not check.overdue and check.due == today + timedelta(days=days)
+
+
+@pytest.mark.parametrize("municipality", [
+    pytest.param("norsjo", marks=[pytest.mark.rules("NOR-8"), pytest.mark.policy("norsjo")]),
+    pytest.param("rennebu", marks=[pytest.mark.rules("REN-2"), pytest.mark.policy("rennebu")]),
+])
+def test_nor8_ren2_removal_as_soon_as_discovered_means_the_channels_are_checked_every_weekday(
+        make_register: Any, engine: Any, files: Any, clock: Any, municipality: str) -> None:
+    from smcase import duties
+    from smcase.duties import next_weekday
+
+    channels = _active_channel(make_register, engine, files, clock, municipality)
+    today = clock.now.astimezone(channels.service.tz).date()
+    (check,) = [d for d in duties.compute(channels.service, today) if d.kind == "monitoring"]
+    assert check.due == next_weekday(today)
+
+
+NORSJO_LETTERS = {  # NOR-8 (a)-(g): what its guideline prohibits, each as a citizen might write it
+    "a": ("Kommunalrådet är en lögnare och en mutkolv", "insult"),
+    "b": ("Du trakasserar personalen hela tiden, och kvinnor ska hålla käften", "incitement"),
+    "c": ("Här finns nakenbilder på grannen, porr gratis", "violence_pornography"),
+    "d": ("Jag vet var du bor, akta dig", "threat"),
+    "e": ("Ladda ner filmen gratis här, piratkopior av allt", "copyright"),
+    "f": ("Vilket jävla skitställe, helvete", "obscenity"),
+    "g": ("Köp nu! Rabattkod KOMMUN20, gratis frakt", "advertising"),
+}
+VIMMERBY_KINDS = {  # VIM-4: what the users are told they may not post
+    "offensive data": ("Ni är idioter allihop på kommunen", "insult"),
+    "incitement against a group": ("Utrota dem, åk hem till ert land", "incitement"),
+    "child sexual abuse material": ("Delar barnporr och övergreppsmaterial här", "violence_pornography"),
+    "unlawful depiction of violence": ("Kolla våldsfilmen från misshandeln vid torget", "violence_pornography"),
+    "copyright infringement": ("Piratkopia av nya filmen, ladda ner filmen gratis", "copyright"),
+}
+
+
+@pytest.mark.parametrize("letter", [pytest.param(letter, marks=[pytest.mark.rules("NOR-8"), pytest.mark.policy(
+    "norsjo")]) for letter in NORSJO_LETTERS])
+def test_nor8_each_prohibited_category_of_norsjos_guideline_becomes_evidence(make_register: Any, letter: str) -> None:
+    text, category = NORSJO_LETTERS[letter]
+    service = make_register(policy_file=POLICIES / "norsjo.toml")
+    summary = run(service, jsonl({"id": f"x{letter}", "text": text}))
+    assert summary.cases_opened == 1
+    (case,) = service.iter_cases()
+    assert category in case.title  # "Borttagning av otillåtet innehåll: <category> (facebook)"
+    (evidence,) = service.get_case(case.diary_number).records or ()
+    assert evidence.kind == "evidence"
+
+
+@pytest.mark.parametrize("kind", [pytest.param(kind, marks=[pytest.mark.rules("VIM-4"), pytest.mark.policy(
+    "vimmerby")]) for kind in VIMMERBY_KINDS])
+def test_vim4_each_kind_of_content_vimmerby_prohibits_is_tagged_with_its_category(make_register: Any,
+                                                                                   kind: str) -> None:
+    text, category = VIMMERBY_KINDS[kind]
+    service = make_register(policy_file=POLICIES / "vimmerby.toml")
+    run(service, jsonl({"id": "v1", "text": text}))
+    (case,) = service.iter_cases()
+    assert category in case.title
+    described = {c.category: c.description for c in service.policy.prohibited}
+    assert described[category]  # the profile tells users what each category is (VIM-5)
+
+
+@pytest.mark.rules("TOR-5")
+@pytest.mark.policy("torsby")
+def test_tor5_a_platform_deletion_of_a_registered_item_is_a_new_record_nothing_is_overwritten(cli: Cli) -> None:
+    init(cli, "torsby", "Torsby kommun")
+    ingest(cli, {"id": "c1", "text": "Soptunnan är inte tömd på tre veckor, oacceptabelt"},
+           {"id": "r1", "direction": "out", "in_reply_to": "c1", "text": "Vi ber entreprenören åka dit.",
+            "created_at": "2026-01-13T11:00:00+01:00"})
+    (case,) = cases(cli)
+    before = records(cli, case["diary_number"])
+    ingest(cli, {"id": "c1", "kind": "delete", "revision": 2, "created_at": "2026-01-14T08:00:00+01:00",
+                 "author": {"id": "u1"}})
+    after = records(cli, case["diary_number"])
+    assert after[:len(before)] == before  # nothing registered was overwritten
+    assert [(r["kind"], r["title"]) for r in after[len(before):]] == [("platform_delete", "Borttaget på facebook")]
