@@ -319,3 +319,99 @@ def test_tor5_a_platform_deletion_of_a_registered_item_is_a_new_record_nothing_i
     after = records(cli, case["diary_number"])
     assert after[:len(before)] == before  # nothing registered was overwritten
     assert [(r["kind"], r["title"]) for r in after[len(before):]] == [("platform_delete", "Borttaget på facebook")]
+
+
+def _vimmerby_plan(tmp_path: Path, change: Any) -> str:
+    text = change((PLANS / "vimmerby-instagram.toml").read_text(encoding="utf-8"))
+    path = tmp_path / "plan.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.rules("VIM-1")
+@pytest.mark.policy("vimmerby")
+def test_vim1_the_owner_is_one_of_vimmerbys_functions_and_the_checklist_is_answered(cli: Cli, tmp_path: Path) -> None:
+    from .test_channels import setup
+
+    setup(cli, "vimmerby")
+    owner = 'owner = "Kultur- och fritidsförvaltningen"'
+    person = cli("channel", "propose", "--plan", _vimmerby_plan(tmp_path, lambda t: t.replace(
+        owner, 'owner = "Lisa Berg"\nowner_kind = "person"')))
+    assert person.exit_code == 1 and "is a person; a channel is bound to a function" in person.stderr
+    # not a person, but no function of Vimmerby's either: refused, naming the functions
+    stranger = cli("channel", "propose", "--plan", _vimmerby_plan(tmp_path, lambda t: t.replace(
+        owner, 'owner = "Projektgruppen Sommarlov"')))
+    assert stranger.exit_code == 1 and "is not one of the municipality's functions or units" in stranger.stderr
+    assert "Kultur- och fritidsförvaltningen" in stranger.stderr
+    assert json.loads(ok(cli("case", "list", "--json"))) == []  # nothing registered for a refused plan
+    ok(cli("channel", "propose", "--plan", str(PLANS / "vimmerby-instagram.toml")))
+
+
+@pytest.mark.rules("VIM-8")
+@pytest.mark.policy("vimmerby")
+def test_vim8_never_fewer_administrators_than_vimmerbys_minimum(cli: Cli, tmp_path: Path) -> None:
+    from .test_channels import setup
+
+    setup(cli, "vimmerby")
+    text = (PLANS / "vimmerby-instagram.toml").read_text(encoding="utf-8")
+    second = text.index("[[administrators]]", text.index("[[administrators]]") + 1)
+    one = cli("channel", "propose", "--plan", _vimmerby_plan(tmp_path, lambda t: t[:second] + t[t.index(
+        "[checklist]"):]))
+    assert one.exit_code == 1 and "the policy needs at least 2 (TOR-2, VIM-8)" in one.stderr
+
+
+@pytest.mark.rules("VIM-8")
+@pytest.mark.policy("vimmerby")
+def test_vim8_an_active_channel_keeps_its_minimum_of_administrators(cli: Cli, tmp_path: Path) -> None:
+    from .test_channels import walk
+
+    snapshot = tmp_path / "snapshot.png"
+    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    walk(cli, "vimmerby", snapshot)
+    admins = json.loads(ok(cli("channel", "show", "1", "--json")))["administrators"]
+    assert len(admins) == 2
+    refused = cli("channel", "change", "1", "--remove-admin", admins[0]["name"])
+    assert refused.exit_code != 0 and "the policy needs at least 2" in refused.stderr
+    ok(cli("channel", "change", "1", "--admin", "Sara Holm", "--email", "sara@vimmerby.example", "--phone", "0492-1"))
+    ok(cli("channel", "change", "1", "--remove-admin", admins[0]["name"]))  # a stand-in first, then the change
+
+
+@pytest.mark.rules("VIM-3")
+@pytest.mark.policy("vimmerby")
+def test_vim3_the_communications_strategist_reads_every_channel_others_only_their_own(cli: Cli,
+                                                                                     tmp_path: Path) -> None:
+    from .test_channels import walk
+
+    snapshot = tmp_path / "snapshot.png"
+    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    walk(cli, "vimmerby", snapshot)
+    ok(cli("users", "add", "olle", "--role", "officer", "--full-name", "Olle Ek", "--title", "Handläggare"))
+    strategist = json.loads(ok(cli("channel", "list", "--json", user="u_communications")))
+    assert [c["id"] for c in strategist] == [1] and strategist[0]["writers"] == ["writer"]
+    assert [c["id"] for c in json.loads(ok(cli("channel", "list", "--json", user="writer")))] == [1]  # writes for it
+    assert json.loads(ok(cli("channel", "list", "--json", user="olle"))) == []
+    refused = cli("channel", "show", "1", user="olle")
+    assert refused.exit_code != 0 and "may not read channel 1" in refused.stderr and "communications" in refused.stderr
+    public = json.loads(ok(cli("channel", "list", "--public", "--json", user="olle")))
+    assert [c["id"] for c in public] == [1]  # the public list stays open to everyone
+
+
+@pytest.mark.rules("VIM-7")
+@pytest.mark.policy("vimmerby")
+def test_vim7_whoever_answers_states_name_and_title(cli: Cli, tmp_path: Path) -> None:
+    from .test_channels import walk
+
+    snapshot = tmp_path / "snapshot.png"
+    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    channel = walk(cli, "vimmerby", snapshot)
+    ok(cli("users", "add", "nisse", "--role", "officer"))
+    ok(cli("channel", "designate", "1", "nisse", "--granted-by", "u_head_of_administration"))
+    bare = cli("record", "add", channel["case"], "--direction", "out", "--description", "Svar", user="nisse")
+    assert bare.exit_code == 1 and "no full name and title" in bare.stderr and "VIM-7" in bare.stderr
+    ok(cli("users", "update", "nisse", "--full-name", "Nils Persson", "--title", "Bibliotekarie"))
+    ok(cli("record", "add", channel["case"], "--direction", "out", "--description", "Svar", "--to", "Eva",
+           user="nisse"))
+    record = json.loads(ok(cli("case", "show", channel["case"], "--json")))["records"][-1]
+    assert record["correspondents"][0] == {"role": "sender", "name": "Nils Persson, Bibliotekarie", "address": None}
+    updated = json.loads(ok(cli("audit", "log", "--action", "user.update", "--json")))
+    assert [e["ref"] for e in updated] == ["nisse"]

@@ -127,12 +127,32 @@ class Channels:
             return self._view(conn, self._row(conn, ref))
 
     def list(self, *, public: bool = False) -> list[ChannelView]:
-        """Every channel (or, ``public``, only the active ones), by number."""
+        """The channels the acting user may read (VIM-3), by number; ``public``: every active one, for anyone."""
         query = select(_CHANNELS).order_by(_CHANNELS.c.id)
         if public:
             query = query.where(_CHANNELS.c.state == "active")
         with self.service.reading() as conn:
-            return [self._view(conn, dict(row)) for row in conn.execute(query).mappings()]
+            found = [self._view(conn, dict(row)) for row in conn.execute(query).mappings()]
+        return found if public else [c for c in found if self.may_read(c)]
+
+    def show(self, ref: str) -> ChannelView:
+        """The channel ``ref``, if the acting user may read it (VIM-3)."""
+        channel = self.get(ref)
+        if not self.may_read(channel):
+            allowed = self.service.policy.roles_for("channel.read")
+            raise PermissionDenied(f"user {self.service.actor.username!r} may not read channel {channel.id}: it "
+                                   f"takes one of the roles {', '.join(allowed)}, or administering or writing "
+                                   f"for it (VIM-3)")
+        return channel
+
+    def may_read(self, channel: ChannelView) -> bool:
+        """Every channel for the roles of ``channel.read``; otherwise the ones the user writes for or
+        administers (named as its ``user`` in the plan)."""
+        actor = self.service.actor
+        if set(actor.roles) & set(self.service.policy.roles_for("channel.read")):
+            return True
+        admins = {a.get("user") for a in (channel.plan or {}).get("administrators", [])}
+        return actor.username in channel.writers or actor.username in admins
 
     def _view(self, conn: Connection, row: dict[str, Any]) -> ChannelView:
         number = conn.execute(select(Case.diary_number).where(Case.id == row["case_id"])).scalar_one_or_none()

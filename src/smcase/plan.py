@@ -76,6 +76,9 @@ def problems(plan: Plan, policy: Policy) -> list[str]:
     names = {a.name.casefold() for a in plan.administrators}
     if rules.owner_must_be_function and (plan.owner_kind == "person" or plan.owner.casefold() in names):
         found.append(f"the owner {plan.owner!r} is a person; a channel is bound to a function, not a person (VIM-1)")
+    elif rules.functions and plan.owner.casefold() not in {f.casefold() for f in rules.functions}:
+        found.append(f"the owner {plan.owner!r} is not one of the municipality's functions or units: "
+                     f"{', '.join(rules.functions)} (VIM-1)")
     unanswered = [c.id for c in rules.checklist if not plan.checklist.get(c.id)]
     if unanswered:
         found.append(f"checklist questions not answered: {', '.join(unanswered)} (VIM-1, TOR-3)")

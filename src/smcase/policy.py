@@ -46,6 +46,9 @@ DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "inbox.resolve": ("registrar", "officer", "admin"),
     "channel.propose": ("registrar", "officer", "communications", "admin"),
     "channel.manage": ("registrar", "officer", "communications", "admin"),
+    # Reading every channel (VIM-3: the communications strategist keeps the central list); anyone else reads
+    # the channels they administer or write for. The public list is open to all.
+    "channel.read": ("registrar", "communications", "archivist", "admin"),
     # An archive export holds every confidential value of the period.
     "archive.export": ("registrar", "archivist", "admin"),
     # Disposal destroys content for good (after its log entry is written).
@@ -136,6 +139,10 @@ class ChannelRules:
     mandate_roles: tuple[str, ...] = ()
     controller_of_visitor_content: Mapping[str, bool] = field(default_factory=dict)
     credential_custody_required: Mapping[str, bool] = field(default_factory=dict)
+    #: The municipality's functions and units a channel may be owned by (VIM-1); empty: any function.
+    functions: tuple[str, ...] = ()
+    #: Must whoever answers on a channel state name and title (VIM-7)? Then a user without them cannot.
+    signed_answers: bool = False
 
     def controller_for(self, platform: str) -> bool:
         """Does the municipality answer for visitors' content on ``platform`` (TOR-10)? Default: yes."""
@@ -302,6 +309,7 @@ class Policy:
             "channels": {
                 "min_administrators": self.channels.min_administrators,
                 "owner_must_be_function": self.channels.owner_must_be_function,
+                "functions": list(self.channels.functions), "signed_answers": self.channels.signed_answers,
                 "class": self.channels.channel_class,
                 "checklist": [{"id": c.id, "question": c.question, "guideline": c.guideline}
                               for c in self.channels.checklist],
@@ -556,6 +564,7 @@ def _channel_rules(section: Mapping[str, Any] | None, roles: tuple[str, ...], co
         mandate_roles=mandate_roles or tuple(dict.fromkeys(s.role for s in steps if s.kind == "approval")),
         controller_of_visitor_content=dict(section.get("controller_of_visitor_content", {})),
         credential_custody_required=dict(section.get("credential_custody_required", {})),
+        functions=tuple(section.get("functions", ())), signed_answers=section.get("signed_answers", False),
     )
 
 

@@ -354,6 +354,7 @@ class RegisterService:
         self.actor = Viewer(actor.username, tuple(actor.role_names), actor.clearance)
         # VIM-7: whoever answers states name and title; outgoing records carry them.
         self._signature = ", ".join(filter(None, (actor.full_name, actor.job_title))) or actor.username
+        self._signs_in_full = bool(actor.full_name and actor.job_title)
         ingest_ground = self.policy.ground(self.policy.ingest.confidential_ground).citation
         self.access = Access(self.actor, self.tz, self.numbering, ingest_ground)
         # What notifier plugins see unless the policy clears them: the view of a user without clearance.
@@ -726,6 +727,11 @@ class RegisterService:
         ground = self.policy.ground(spec.confidential) if spec.confidential else None
         parties = [self._party(p) for p in spec.parties]
         if direction == Direction.OUTGOING and spec.source is None and not any(p.role == "sender" for p in parties):
+            if self.policy.channels.signed_answers and not self._signs_in_full:
+                raise InvalidInput(
+                    f"user {self.actor.username!r} has no full name and title, and whoever answers states both "
+                    f"(VIM-7): an admin sets them with 'smcase users update {self.actor.username} --full-name NAME "
+                    f"--title TITLE'")
             parties.insert(0, Party("sender", self._signature))  # VIM-7: the officer's name and title
         stored = self._store_files(spec.files, spec.attachments)
         # A public title never holds an identity number, however it was typed (the title keeps what was given).
@@ -1083,6 +1089,31 @@ class RegisterService:
             self._audit(session, [audit.Change("user.add", "user", user.uuid, username, {"after": {
                 "roles": list(roles), "full_name": full_name, "job_title": job_title, "unit": unit,
                 "clearance": clearance}})], now)
+            return _user_view(user)
+
+    def update_user(self, username: str, *, full_name: str | None = None, job_title: str | None = None,
+                    unit: str | None = None) -> UserView:
+        """Set a user's full name, job title or unit (what outgoing replies are signed with, VIM-7); audited."""
+        self.require("user.manage")
+        given = {k: v.strip() for k, v in (("full_name", full_name), ("job_title", job_title), ("unit", unit))
+                 if v is not None}
+        if not given:
+            raise InvalidInput("give --full-name, --title and/or --unit")
+        if any(not v or len(v) > 200 for v in given.values()):
+            raise InvalidInput("a name, title or unit is 1 to 200 characters")
+        now = self.clock()
+        with self._write() as session:
+            user = session.scalar(select(User).where(User.username == username.strip()))
+            if user is None:
+                raise NotFound(f"no user {username!r}")
+            before = {k: getattr(user, k) for k in given}
+            if before == given:
+                raise InvalidState(f"nothing to change for {username!r}")
+            for key, value in given.items():
+                setattr(user, key, value)
+            session.flush()
+            self._audit(session, [audit.Change("user.update", "user", user.uuid, user.username,
+                                               {"before": before, "after": given})], now)
             return _user_view(user)
 
     def change_user(self, username: str, *, grant: Sequence[str] = (), revoke: Sequence[str] = (),

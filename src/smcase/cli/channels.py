@@ -125,7 +125,7 @@ def channel_change(app: App, channel_ref: str, description: str | None, admin: s
 @pass_app
 def channel_show(app: App, channel_ref: str, as_json: bool) -> None:
     """Show CHANNEL."""
-    found = channels_of(app).get(channel_ref)
+    found = channels_of(app).show(channel_ref)
     if as_json:
         emit_json(found.to_json())
     else:

@@ -30,6 +30,18 @@ def users_add(app: App, name: str, roles: tuple[str, ...], full_name: str | None
     click.echo(f"user {added.username} added with the roles {', '.join(added.roles)}")
 
 
+@users.command("update")
+@click.argument("name")
+@click.option("--full-name", help="The person's full name.")
+@click.option("--title", "job_title", help="Job title (shown with outgoing replies, VIM-7).")
+@click.option("--unit", help="Administrative unit.")
+@pass_app
+def users_update(app: App, name: str, full_name: str | None, job_title: str | None, unit: str | None) -> None:
+    """Set user NAME's full name, title or unit."""
+    changed = app.service.update_user(name, full_name=full_name, job_title=job_title, unit=unit)
+    click.echo(f"user {changed.username} updated")
+
+
 @users.command("grant")
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, help="A role from the policy (repeatable).")
