@@ -415,3 +415,69 @@ def test_vim7_whoever_answers_states_name_and_title(cli: Cli, tmp_path: Path) ->
     assert record["correspondents"][0] == {"role": "sender", "name": "Nils Persson, Bibliotekarie", "address": None}
     updated = json.loads(ok(cli("audit", "log", "--action", "user.update", "--json")))
     assert [e["ref"] for e in updated] == ["nisse"]
+
+
+@pytest.mark.rules("TOR-6")
+@pytest.mark.policy("torsby")
+def test_tor6_the_profile_shows_active_hours_and_response_times(cli: Cli, tmp_path: Path) -> None:
+    from .test_channels import walk
+
+    snapshot = tmp_path / "snapshot.png"
+    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    walk(cli, "torsby", snapshot)
+    text = ok(cli("channel", "profile", "1"))
+    for part in ("officiellt konto för torsby kommun", "Syfte:", "allmänna handlingar",
+                 "Vi är aktiva och svarar: Vardagar 08.00-16.30",
+                 "Svarstid på inlägg och kommentarer: inom en arbetsdag",
+                 "Du får inte publicera:", "sparas och tas bort", "Personliga ärenden"):
+        assert part in text, part
+
+
+@pytest.mark.rules("TOR-7")
+@pytest.mark.policy("torsby")
+def test_tor7_the_follow_up_report_counts_followers(cli: Cli, tmp_path: Path) -> None:
+    from datetime import date
+
+    from .test_channels import walk
+
+    snapshot = tmp_path / "snapshot.png"
+    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    channel = walk(cli, "torsby", snapshot)
+    year = date.today().year
+    ok(cli("channel", "followers", "1", "412", "--on", f"{year}-01-01"))
+    number = ok(cli("channel", "followers", "1", "530", "--on", f"{year}-06-30")).strip()
+    (report,) = json.loads(ok(cli("report", "annual", "--year", str(year), "--json")))
+    assert report["followers"] == 530  # the last count of the year
+    assert "530" in ok(cli("report", "annual", "--year", str(year)))
+    record = next(r for r in records(cli, channel["case"]) if r["number"] == number)
+    assert record["kind"] == "followers" and f"den {year}-06-30: 530" in record["title"]
+    refused = cli("channel", "followers", "1", "-5")
+    assert refused.exit_code == 2
+
+
+@pytest.mark.rules("TOR-7")
+@pytest.mark.policy("torsby")
+def test_tor7_a_short_activity_is_followed_up_when_it_ends(cli: Cli, tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from .test_channels import setup
+
+    users = setup(cli, "torsby")
+    plan = (PLANS / "torsby-facebook.toml").read_text(encoding="utf-8").replace(
+        'response_time = "inom en arbetsdag"', 'response_time = "inom en arbetsdag"\nshort_activity = true')
+    path = tmp_path / "projektblogg.toml"
+    path.write_text(plan, encoding="utf-8")
+    ok(cli("channel", "propose", "--plan", str(path)))
+    for step in load_file(POLICIES / "torsby.toml").channels.approval_steps:
+        ok(cli("channel", "approve", "1", "--step", step.step, user=users[step.role]))
+    ok(cli("channel", "start", "1"))
+
+    def follow_ups(day: date) -> list[dict[str, Any]]:
+        return [d for d in json.loads(ok(cli("duties", "--at", day.isoformat(), "--json"))) if d["kind"] == "follow_up"]
+
+    assert follow_ups(date.today()) == []  # running: nothing to follow up yet
+    ok(cli("channel", "stop", "1", "--reason", "Projektet är avslutat"))
+    (due,) = follow_ups(date.today() + timedelta(days=7))
+    assert due["due"] == date.today().isoformat() and due["overdue"]
+    ok(cli("channel", "follow-up", "1", "--note", "Målen nåddes: 240 frågor besvarade"))
+    assert follow_ups(date.today() + timedelta(days=7)) == []

@@ -21,7 +21,7 @@ import html
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,18 @@ _TEXTS = {
            "mandate": "Uppdrag att skriva för kommunen på {name}: {person}, beviljat av {granted_by}",
            "revoke": "Uppdraget att skriva för kommunen på {name} återkallat: {person}. Skäl: {reason}",
            "contacts": "Administratörer för {name}: {what}", "added": "{person} tillagd",
-           "updated": "nya kontaktuppgifter för {person}", "removed": "{person} borttagen"},
+           "updated": "nya kontaktuppgifter för {person}", "removed": "{person} borttagen",
+           "followers": "Antal följare på {name} den {on}: {count}",
+           "follow_up": "Uppföljning av {name} efter avslutad aktivitet: {note}"},
     "nb": {"case": "Kanal i sosiale medier: {name} ({platform})", "plan": "Handlingsplan for {name}",
            "approval": "Godkjenning: {description} ({user})", "consultation": "Drøfting: {description} ({user})",
            "start": "Kanalen {name} startet", "stop": "Kanalen {name} avsluttet: {reason}",
            "mandate": "Oppnevnt til å skrive for kommunen på {name}: {person}, oppnevnt av {granted_by}",
            "revoke": "Oppnevningen til å skrive for kommunen på {name} trukket tilbake: {person}. Grunn: {reason}",
            "contacts": "Administratorer for {name}: {what}", "added": "{person} lagt til",
-           "updated": "nye kontaktopplysninger for {person}", "removed": "{person} fjernet"},
+           "updated": "nye kontaktopplysninger for {person}", "removed": "{person} fjernet",
+           "followers": "Antall følgere på {name} {on}: {count}",
+           "follow_up": "Oppfølging av {name} etter avsluttet aktivitet: {note}"},
 }
 
 
@@ -369,6 +373,39 @@ class Channels:
         self._record(channel, RecordSpec("memo", title, kind="contact_update"), store)
         return self.get(str(channel.id)), written[0]
 
+    def followers(self, ref: str, count: int, on: date) -> str:
+        """Enter the channel's number of followers on a day (TOR-7: the follow-up report counts them): kept with
+        the channel for ``report annual``, and a record in its case. Returns the record's number."""
+        if count < 0:
+            raise InvalidInput(f"a number of followers is 0 or more, not {count}")
+        channel = self.get(ref)
+        if channel.started_at is None:
+            raise InvalidState(f"channel {channel.url} has not started: it has no followers yet")
+        document = dict(channel.plan or {})
+        counts = [c for c in document.get("followers", []) if c["on"] != on.isoformat()]
+        document["followers"] = sorted([*counts, {"on": on.isoformat(), "count": count}], key=lambda c: c["on"])
+        title = self.texts["followers"].format(name=channel.name, on=on.isoformat(), count=count)
+        written: list[str] = []
+
+        def store(conn: Connection, w: list[WrittenCase]) -> None:
+            conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == channel.id).values(plan=document))
+            written.append(w[0].records[0].number)
+
+        self._record(channel, RecordSpec("memo", title, kind="followers", document_date=on), store)
+        return written[0]
+
+    def follow_up(self, ref: str, note: str, files: Sequence[Path] = ()) -> str:
+        """Register the follow-up of a channel (TOR-7), e.g. of a short activity once it has ended."""
+        channel = self.get(ref)
+        note = note.strip()
+        if not note:
+            raise InvalidInput("say what the follow-up found (--note)")
+        written: list[str] = []
+        title = self.texts["follow_up"].format(name=channel.name, note=note)
+        self._record(channel, RecordSpec("memo" if not files else "internal", title, kind="follow_up", files=files),
+                     lambda _conn, w: written.append(w[0].records[0].number))
+        return written[0]
+
     def log(self, ref: str, kind: str, title: str, files: Sequence[Path] = ()) -> str:
         """Register a record of ``kind`` (``snapshot``, ``monitoring``, ``major_change``) in the channel's case.
 
@@ -408,8 +445,11 @@ class Channels:
             name=channel.name, organisation=self.service.register_name, owner=channel.owner or "",
             contact=channel.contact or "", purpose=channel.purpose or "",
             hours=plan.get("monitoring_hours", ""), prohibited=prohibited,
+            response=_RESPONSE[lang].format(time=plan["response_time"]) if plan.get("response_time") else "",
         ).strip() + "\n"
 
+
+_RESPONSE = {"sv": " Svarstid på inlägg och kommentarer: {time}.", "nb": " Svartid på innlegg og kommentarer: {time}."}
 
 PROFILE = {
     "sv": """
@@ -420,7 +460,7 @@ Syfte: {purpose}.
 
 Allt som skrivs här, av oss och av dig, blir allmänna handlingar. Inlägg och kommentarer syns för alla som besöker kontot.
 
-Vi är aktiva och svarar: {hours}.
+Vi är aktiva och svarar: {hours}.{response}
 
 Du får inte publicera: {prohibited}. Sådant innehåll sparas och tas bort, och kan polisanmälas; den som bryter mot reglerna kan blockeras.
 
@@ -434,7 +474,7 @@ Formål: {purpose}.
 
 Alt som skrives her, av oss og av deg, kan være offentlige dokumenter. Innlegg og kommentarer er synlige for alle.
 
-Vi er aktive og svarer: {hours}.
+Vi er aktive og svarer: {hours}.{response}
 
 Du kan ikke publisere: {prohibited}. Slikt innhold lagres og slettes, og kan bli anmeldt; den som bryter reglene kan bli blokkert.
 

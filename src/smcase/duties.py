@@ -32,7 +32,7 @@ MONITORING_DAYS = {"daily": 1, "twice_weekly": 3, "weekly": 7}
 class Duty:
     """Something that falls due: its kind, the channel it concerns, when, and whether it is late."""
 
-    kind: str  # monitoring | snapshot | annual_report | policy_review | unpublish | removal
+    kind: str  # monitoring | snapshot | annual_report | follow_up | policy_review | unpublish | removal
     channel: str | None
     due: date
     overdue: bool
@@ -122,6 +122,19 @@ def compute(service: RegisterService, at: date | None = None) -> list[Duty]:
                     year += 1
                 due = quarter_end(year, q)
                 found.append(Duty("annual_report", address, due, due < today, f"follow-up report {year} (Q{q})"))
+        # TOR-7: a short activity is followed up as soon as it ends.
+        ended = conn.execute(select(channels).where(channels.c.state == "stopped")).mappings().all()
+        for channel in ended:
+            if not ((channel["plan"] or {}).get("channel", {}).get("short_activity")):
+                continue
+            stopped = channel["stopped_at"]
+            done = conn.execute(select(records.c.id).where(
+                records.c.case_id == channel["case_id"], records.c.kind == "follow_up",
+                records.c.registered_at >= stopped).limit(1)).first()
+            if done is None:
+                due = stopped.astimezone(service.tz).date()
+                found.append(Duty("follow_up", channel["address"], due, due < today,
+                                  "follow-up of a short activity that has ended (TOR-7)"))
     if rules.policy_review_months and service.policy.reviewed:
         due = add_months(date.fromisoformat(service.policy.reviewed), rules.policy_review_months)
         found.append(Duty("policy_review", None, due, due < today, f"review of {service.policy.name}"))

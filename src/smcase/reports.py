@@ -38,6 +38,7 @@ class ChannelReport:
     removals: int
     confidential_cases: int
     median_response_hours: float | None
+    followers: int | None = None  # the last count entered in the year (``channel followers``)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (``smcase report annual --json``)."""
@@ -73,8 +74,14 @@ def annual(service: RegisterService, year: int) -> list[ChannelReport]:
                 removals=sum(1 for r in rows if r["resolution"] == "removed"),
                 confidential_cases=sum(1 for r in rows if r["action"] == "confidential_case"),
                 median_response_hours=round(median(answered.values()), 2) if answered else None,
+                followers=_followers(channel["plan"], year),
             ))
     return reports
+
+
+def _followers(plan: Mapping[str, Any] | None, year: int) -> int | None:
+    counts = [c for c in (plan or {}).get("followers", []) if c["on"].startswith(f"{year}-")]
+    return counts[-1]["count"] if counts else None
 
 
 def _count(rows: Sequence[Mapping[Any, Any]], direction: str, kind: str) -> int:

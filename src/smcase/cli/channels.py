@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from pathlib import Path
 
 import click
 
@@ -117,6 +119,28 @@ def channel_change(app: App, channel_ref: str, description: str | None, admin: s
     _channel, record = channels_of(app).change_contacts(channel_ref, admin=admin, email=email, phone=phone,
                                                          remove=remove_admin)
     click.echo(record)
+
+
+@channel.command("followers")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.argument("count", type=click.IntRange(min=0))
+@click.option("--on", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="The day counted (default: today).")
+@pass_app
+def channel_followers(app: App, channel_ref: str, count: int, on: datetime | None) -> None:
+    """Enter CHANNEL's number of followers (TOR-7: the annual follow-up report shows it)."""
+    day = on.date() if on else app.service.clock().astimezone(app.service.tz).date()
+    click.echo(channels_of(app).followers(channel_ref, count, day))
+
+
+@channel.command("follow-up")
+@click.argument("channel_ref", metavar="CHANNEL")
+@click.option("--note", required=True, help="What the follow-up found.")
+@click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The follow-up report (repeatable).")
+@pass_app
+def channel_follow_up(app: App, channel_ref: str, note: str, files: tuple[Path, ...]) -> None:
+    """Register the follow-up of CHANNEL, e.g. of a short activity that has ended (TOR-7)."""
+    click.echo(channels_of(app).follow_up(channel_ref, note, files))
 
 
 @channel.command("show")

@@ -79,9 +79,9 @@ def report_annual(app: App, year: int, as_json: bool, keep: bool) -> None:
         emit_json([r.to_json() for r in found])
     else:
         click.echo(f"Audit checkpoint (publish it with the report): entry {mark.seq}, SHA-256 {mark.entry_hash}")
-        click.echo(table([[r.channel, r.questions_answered, r.posts_out, r.comments_in, r.comments_out, r.removals,
-                           r.confidential_cases, r.median_response_hours] for r in found],
-                         ["channel", "answered", "posts out", "comments in", "comments out", "removals",
+        click.echo(table([[r.channel, r.questions_answered, r.followers, r.posts_out, r.comments_in, r.comments_out,
+                           r.removals, r.confidential_cases, r.median_response_hours] for r in found],
+                         ["channel", "answered", "followers", "posts out", "comments in", "comments out", "removals",
                           "confidential", "median reply h"]) if found else f"No channel was active in {year}.")
     for number in numbers:
         click.echo(f"registered {number}", err=True)
