@@ -481,3 +481,51 @@ def test_tor7_a_short_activity_is_followed_up_when_it_ends(cli: Cli, tmp_path: P
     assert due["due"] == date.today().isoformat() and due["overdue"]
     ok(cli("channel", "follow-up", "1", "--note", "Målen nåddes: 240 frågor besvarade"))
     assert follow_ups(date.today() + timedelta(days=7)) == []
+
+
+@pytest.mark.rules("REN-1")
+@pytest.mark.policy("rennebu")
+def test_ren1_an_unanswered_question_falls_due_and_the_referral_reply_is_journalled(cli: Cli) -> None:
+    from datetime import date, timedelta
+
+    init(cli, "rennebu", "Rennebu kommune")
+    ingest(cli, {"id": "q1", "text": "Hvordan søker jeg om byggetillatelse for en garasje?",
+                 "author": {"id": "u9", "name": "Kari Nordmann"}, "created_at": "2026-01-13T10:00:00+01:00"},
+           {"id": "q2", "text": "Hvem kan jeg snakke med om skoleskyss?", "created_at": "2026-01-13T10:05:00+01:00"},
+           {"id": "h1", "text": "Flott bilde fra Berkåk!", "created_at": "2026-01-13T10:10:00+01:00"})
+    events = {e["text"][:4]: e for e in json.loads(ok(cli("inbox", "list", "--json")))}
+    assert all(e["status"] == "trivial" for e in events.values())
+
+    def inquiries(day: date) -> list[dict[str, Any]]:
+        return [d for d in json.loads(ok(cli("duties", "--at", day.isoformat(), "--json"))) if d["kind"] == "inquiry"]
+
+    due = inquiries(date(2026, 1, 16))
+    assert [(d["due"], d["overdue"]) for d in due] == [("2026-01-15", True), ("2026-01-15", True)]  # not "Flott"
+    # ...and a question that is overdue is not disposed of unseen: it is due, then registered or answered
+    reply = cli("inbox", "reply", events["Hvor"]["uuid"][:8], "--referral")
+    assert reply.exit_code == 0, reply.stderr
+    assert "Vi driver ikke saksbehandling på Facebook" in reply.stdout and "postmottak@rennebu" in reply.stdout
+    (case,) = json.loads(ok(cli("case", "list", "--json")))
+    assert case["diary_number"] == "2026/1"  # Noark 5 numbering
+    shown = records(cli, case["diary_number"])
+    assert [(r["direction"], r["kind"]) for r in shown] == [("incoming", "social_post"), ("outgoing", "referral_reply")]
+    assert shown[1]["title"] == "Svar med henvisning til e-post eller brev (facebook)"
+    assert shown[1]["correspondents"][-1] == {"role": "recipient", "name": "Kari Nordmann", "address": None}
+    ok(cli("inbox", "register", events["Hvem"]["uuid"][:8]))
+    assert inquiries(date(2026, 1, 16)) == []
+    assert len(json.loads(ok(cli("case", "list", "--json")))) == 2
+    again = cli("inbox", "register", events["Hvem"]["uuid"][:8])
+    assert again.exit_code == 1 and "registered already" in again.stderr
+    journal = ok(cli("journal", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json"))
+    assert "Svar med henvisning" in journal
+    assert inquiries(date(2026, 1, 16) + timedelta(days=30)) == []
+
+
+def test_without_a_referral_text_in_the_policy_the_reply_is_refused_naming_the_key(cli: Cli) -> None:
+    ok(cli("init", "--name", "Testkommune", "--country", "NO"))
+    ingest(cli, {"id": "q1", "text": "Hvordan søker jeg om barnehageplass?"})
+    (event,) = json.loads(ok(cli("inbox", "list", "--json")))
+    refused = cli("inbox", "reply", event["uuid"], "--referral")
+    assert refused.exit_code != 0 and "[ingest] referral_reply" in refused.stderr
+    missing = cli("inbox", "reply", event["uuid"])
+    assert missing.exit_code == 2

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
 from . import checkpoints
+from .identity import scrub
 from .inbox import list_events
-from .model import Channel, Record, table_of
+from .model import Channel, EventRow, Record, table_of
 from .register import RegisterService
 
 MONITORING_DAYS = {"daily": 1, "twice_weekly": 3, "weekly": 7}
@@ -32,7 +33,7 @@ MONITORING_DAYS = {"daily": 1, "twice_weekly": 3, "weekly": 7}
 class Duty:
     """Something that falls due: its kind, the channel it concerns, when, and whether it is late."""
 
-    kind: str  # monitoring | snapshot | annual_report | follow_up | policy_review | unpublish | removal
+    kind: str  # monitoring | snapshot | annual_report | follow_up | inquiry | policy_review | unpublish | removal
     channel: str | None
     due: date
     overdue: bool
@@ -143,9 +144,38 @@ def compute(service: RegisterService, at: date | None = None) -> list[Duty]:
         due = taken.astimezone(service.tz).date() + timedelta(days=rules.checkpoint_every_days)
         found.append(Duty("audit_checkpoint", None, due, due < today,
                           "write out the audit chain's head: smcase audit checkpoint --out FILE"))
+    if rules.inquiries_within_days is not None:
+        found += _inquiries(service, rules.inquiries_within_days, today)
     for event in list_events(service, open_work=True):
         assert event.open_work is not None
         due = event.created_at.date()
         found.append(Duty(event.open_work, event.channel, due, due < today,
                           f"{event.platform} {event.external_id} ({event.case})"))
     return sorted(found, key=lambda d: (d.due, d.kind, d.channel or ""))
+
+
+def _inquiries(service: RegisterService, days: int, today: date) -> list[Duty]:
+    """Questions from the public that are neither answered nor registered (REN-1): due ``days`` after they came.
+
+    Read straight from the event rows: a trivial incoming item labelled as a
+    question, in no case, with no reply from the municipality and its text not
+    disposed of.
+    """
+    events = table_of(EventRow)
+    answer = events.alias("answer")
+    query = (select(events.c.platform, events.c.uuid, events.c.channel, events.c.created_at)
+             .where(events.c.direction == "in", events.c.status == "trivial", events.c.case_id.is_(None),
+                    events.c.resolution.is_(None), events.c.text.is_not(None),
+                    cast(events.c.findings, String).like('%"question"%'),
+                    ~select(answer.c.id).where(answer.c.platform == events.c.platform,
+                                               answer.c.in_reply_to == events.c.external_id,
+                                               answer.c.direction == "out").exists())
+             .order_by(events.c.created_at))
+    found = []
+    with service.reading() as conn:
+        for platform, event_uuid, channel, created in conn.execute(query):
+            due = created.astimezone(service.tz).date() + timedelta(days=days)
+            found.append(Duty("inquiry", scrub(channel) if channel else None, due, due < today,
+                              f"a question on {platform} not answered or registered: smcase inbox reply "
+                              f"{str(event_uuid)[:8]} --referral, or smcase inbox register {str(event_uuid)[:8]}"))
+    return found

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, String, and_, cast, func, or_, select, update
 
 from . import audit
 from .access import EventView, QuarantineView, scrub, uncleared_event
-from .errors import InvalidInput, InvalidState, NotFound
+from .errors import ConfigError, InvalidInput, InvalidState, NotFound
 from .events import Action, Label, ParseContext, SocialEvent
 from .ingest import Ingest, Summary, guarded, stored_event
 from .model import Case, EventRow, QuarantineRow, table_of
@@ -230,6 +230,59 @@ def flag(service: RegisterService, plugins: Plugins, ref: str, category: str, no
         updated = _find_event(conn, str(row["uuid"]))
     return Flagged(_view(service, updated), written.diary_number, written.records[0].number, written.opened,
                    tuple(warnings))
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What ``register`` or ``reply`` wrote: the event now, its case, the reply's record and text."""
+
+    event: EventView
+    case: str
+    opened: bool
+    reply_record: str | None = None
+    reply_text: str | None = None
+
+
+def register(service: RegisterService, plugins: Plugins, ref: str) -> Registered:
+    """Register the stored event ``ref`` as a case: a question or message that needs case handling (REN-1,
+    NOR-9, VIM-6b) whatever the classifiers decided."""
+    row = _open_for_handling(service, ref)
+    if row["case_id"]:
+        raise InvalidState(f"event {_name(service, row)} is registered already, in case {row['diary_number']}")
+    written, _reply = Ingest(service, plugins).register_stored(row)
+    return Registered(_reread(service, row), written.diary_number, written.opened)
+
+
+def reply(service: RegisterService, plugins: Plugins, ref: str, *, referral: bool = True) -> Registered:
+    """Record the municipality's referral reply to ``ref`` (REN-1: case handling does not happen on the platform,
+    write by e-mail or letter): the policy's text as an outgoing record in the event's case, registering the
+    event first if it is not yet. The text is returned for the officer to post."""
+    if not referral:
+        raise InvalidInput("only the referral reply is recorded here: give --referral")
+    text = service.policy.ingest.referral_reply
+    if not text:
+        raise ConfigError("the policy has no referral reply: set [ingest] referral_reply in the policy file")
+    row = _open_for_handling(service, ref)
+    written, number = Ingest(service, plugins).register_stored(row, text)
+    return Registered(_reread(service, row), written.diary_number, written.opened, number, text)
+
+
+def _open_for_handling(service: RegisterService, ref: str) -> dict[str, Any]:
+    with service.reading() as conn:
+        row = _find_event(conn, ref, service.actor.clearance)
+    name = _name(service, row)
+    if row["text"] is None and row["raw"] is None:
+        raise InvalidState(f"event {name} was disposed of: nothing is left to register")
+    if row["direction"] != "in":
+        raise InvalidState(f"event {name} is the municipality's own; only what the public sent is registered here")
+    if row["status"] == "held":
+        raise InvalidState(f"event {name} is held for review: run 'smcase inbox retry' after the fix first")
+    return row
+
+
+def _reread(service: RegisterService, row: Mapping[str, Any]) -> EventView:
+    with service.reading() as conn:
+        return _view(service, _find_event(conn, str(row["uuid"])))
 
 
 def retry(service: RegisterService, plugins: Plugins) -> Summary:

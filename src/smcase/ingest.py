@@ -57,6 +57,7 @@ TEXTS = {
         "edit": "Ändrad version på {platform}",
         "delete": "Borttaget på {platform}",
         "registered": "Registrerat meddelande ({platform})",
+        "referral": "Svar med hänvisning till e-post eller brev ({platform})",
     },
     "nb": {
         "confidential_case": "Innlegg med opplysning som kan være taushetsbelagt ({platform})",
@@ -68,6 +69,7 @@ TEXTS = {
         "edit": "Endret versjon på {platform}",
         "delete": "Slettet på {platform}",
         "registered": "Registrert henvendelse ({platform})",
+        "referral": "Svar med henvisning til e-post eller brev ({platform})",
     },
 }
 
@@ -308,6 +310,42 @@ class Ingest:
         summary.records_added = sum(len(w.records) for w in written)
         self._notify(items, written, [], summary)
         return summary
+
+    def register_stored(self, row: Mapping[str, Any], reply: str | None = None) -> tuple[WrittenCase, str | None]:
+        """Register a stored event that needs case handling (``inbox register``), and with ``reply`` record the
+        municipality's answer to it as an outgoing record (``inbox reply --referral``, REN-1). An event already
+        in a case gets only the answer, in that case. Returns the case and the answer's record number."""
+        user = self.service.actor.username
+        item = _Item(stored_event(row), row["position"], uuid=row["uuid"], thread=row["thread"] or "")
+        records: list[RecordSpec] = []
+        if not row["case_id"]:
+            records.append(self._record(item, direction="in"))
+        if reply is not None:
+            author = item.event.author_name or item.event.author_id
+            records.append(RecordSpec(
+                "out", self._title("referral", item.event), kind="referral_reply",
+                parties=[Party("recipient", author)] if author else [],
+                attachments=[(f"reply-{item.uuid}.txt", reply.encode("utf-8"))]))
+        if row["diary_number"]:
+            plans = [CasePlan(records=records, case_number=row["diary_number"])]
+        else:
+            plans = [CasePlan(records=records, spec=CaseSpec(
+                title=_case_title(item.event) or self._title("registered", item.event),
+                class_code=self.policy.ingest.complaint_class))]
+
+        def store(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
+            case = written[0]
+            values: dict[str, Any] = {"status": "registered", "case_id": case.id}
+            if not row["case_id"]:
+                values.update(record_id=case.records[0].id, action=Action.REGISTER.value,
+                              reason=f"registered by {user}" + (" with a referral reply" if reply else ""))
+            conn.execute(update(_EVENTS).where(_EVENTS.c.id == row["id"]).values(**values))
+            return {"events": {row["id"]}}
+
+        change = audit.Change("inbox.reply" if reply is not None else "inbox.register", "event", row["uuid"],
+                              row["key"][:200], {"after": {"referral": reply is not None}})
+        written = self.service.write_batch(plans, after=store, audit_extra=[change], permission="case.open")
+        return written[0], written[0].records[-1].number if reply is not None else None
 
     def capture_evidence(self, row: Mapping[str, Any], category: str,
                          note: str | None) -> tuple[WrittenCase, list[str]]:

@@ -106,6 +106,8 @@ class IngestRules:
     confidential_class: str
     complaint_class: str
     removal_class: str
+    #: The reply telling the public that case handling does not happen on the platform (REN-1).
+    referral_reply: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,9 @@ class DutyRules:
     annual_report_quarter: int | None = None
     policy_review_months: int | None = None
     checkpoint_every_days: int | None = None  # an audit checkpoint is written out at least this often
+    #: A question from the public is answered or registered within this many days, or it is overdue
+    #: (REN-1, NOR-9, VIM-6b): nothing that needs case handling is disposed of as trivial unseen.
+    inquiries_within_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +330,7 @@ class Policy:
                 "annual_report_quarter": self.duties.annual_report_quarter,
                 "policy_review_months": self.duties.policy_review_months,
                 "checkpoint_every_days": self.duties.checkpoint_every_days,
+                "inquiries_within_days": self.duties.inquiries_within_days,
             },
             "reviewed": self.reviewed,
             "journal": {"show_citizen_names": self.show_citizen_names},
@@ -335,6 +341,7 @@ class Policy:
                 "confidential_class": self.ingest.confidential_class,
                 "complaint_class": self.ingest.complaint_class,
                 "removal_class": self.ingest.removal_class,
+                "referral_reply": self.ingest.referral_reply,
             },
             "sha256": self.sha256,
         }
@@ -486,6 +493,7 @@ def _build(doc: dict[str, Any]) -> Policy:
         confidential_class=rules_doc.get("confidential_class", reg["default_class"]),
         complaint_class=rules_doc.get("complaint_class", reg["default_class"]),
         removal_class=rules_doc.get("removal_class", reg["default_class"]),
+        referral_reply=rules_doc.get("referral_reply"),
     )
     if ingest.confidential_ground not in {g.id for g in grounds}:
         raise PolicyError("", "ingest.confidential_ground", f"{ingest.confidential_ground!r} is not the id of a ground")
@@ -502,6 +510,7 @@ def _build(doc: dict[str, Any]) -> Policy:
         annual_report_quarter=duty_doc.get("annual_report_quarter"),
         policy_review_months=duty_doc.get("policy_review_months"),
         checkpoint_every_days=duty_doc.get("checkpoint_every_days"),
+        inquiries_within_days=duty_doc.get("inquiries_within_days"),
     )
     for i, day in enumerate(duties.snapshot_dates):
         if not _valid_month_day(day):

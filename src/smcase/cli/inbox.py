@@ -83,6 +83,28 @@ def inbox_flag(app: App, event: str, category: str, note: str | None) -> None:
                f"{done.event.platform}, then: smcase inbox resolve {str(done.event.uuid)[:8]} --action removed")
 
 
+@inbox.command("register")
+@click.argument("event")
+@pass_app
+def inbox_register(app: App, event: str) -> None:
+    """Register EVENT as a case: a question or message that needs case handling (REN-1, NOR-9)."""
+    done = inbox_workflow.register(app.service, app.plugins, event)
+    click.echo(f"{done.event.key} registered in {'new case' if done.opened else 'case'} {done.case}")
+
+
+@inbox.command("reply")
+@click.argument("event")
+@click.option("--referral", is_flag=True, required=True,
+              help="The policy's referral reply: case handling happens by e-mail or letter (REN-1).")
+@pass_app
+def inbox_reply(app: App, event: str, referral: bool) -> None:
+    """Record the referral reply to EVENT in its case (registering it first), and print the text to post."""
+    done = inbox_workflow.reply(app.service, app.plugins, event, referral=referral)
+    click.echo(f"{done.event.key}: reply recorded as {done.reply_record} in case {done.case}; post this text:",
+               err=True)
+    click.echo(done.reply_text)
+
+
 @inbox.command("retry")
 @output_formats("text", "json")
 @pass_app
