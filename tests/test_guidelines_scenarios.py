@@ -529,3 +529,72 @@ def test_without_a_referral_text_in_the_policy_the_reply_is_refused_naming_the_k
     assert refused.exit_code != 0 and "[ingest] referral_reply" in refused.stderr
     missing = cli("inbox", "reply", event["uuid"])
     assert missing.exit_code == 2
+
+
+def search(cli: Cli, *args: str, user: str | None = None) -> list[str]:
+    return [e["text"] for e in json.loads(ok(cli("inbox", "list", "--json", *args, user=user)))]
+
+
+@pytest.mark.rules("NOR-4")
+@pytest.mark.policy("norsjo")
+def test_nor4_every_message_is_a_public_record_found_by_text_author_channel_kind_status_and_date(cli: Cli) -> None:
+    init(cli, "norsjo", "Norsjö kommun")
+    page, other = "https://www.facebook.com/norsjokommun", "https://www.instagram.com/norsjo"
+    ingest(cli, {"id": "a", "text": "Vägen till Bastuträsk är inte plogad", "channel": page,
+                 "author": {"id": "u1", "name": "Eva Lund"}, "created_at": "2026-01-10T09:00:00+01:00"},
+           {"id": "b", "text": "Plogbilen har inte varit här på hela veckan!", "channel": page,
+            "author": {"id": "u2", "name": "Per Berg"}, "created_at": "2026-02-03T09:00:00+01:00"},
+           {"id": "c", "kind": "post", "text": "Vackert vinterväder i Norsjö", "channel": other,
+            "author": {"id": "u1", "name": "Eva Lund"}, "created_at": "2026-02-20T09:00:00+01:00"},
+           {"id": "d", "text": "När öppnar biblioteket efter renoveringen?", "channel": page,
+            "author": {"id": "u3", "name": "Åsa Ek"}, "created_at": "2026-03-01T09:00:00+01:00"})
+    assert search(cli, "--text", "plog") == ["Vägen till Bastuträsk är inte plogad",
+                                             "Plogbilen har inte varit här på hela veckan!"]  # a word's start
+    assert search(cli, "--text", "PLOGAD vägen") == ["Vägen till Bastuträsk är inte plogad"]  # every word, any case
+    assert search(cli, "--text", "bastuträsk") == ["Vägen till Bastuträsk är inte plogad"]
+    assert search(cli, "--text", "BASTUTRÄSK") == ["Vägen till Bastuträsk är inte plogad"]  # any case, also ä/Ä
+    assert search(cli, "--author", "eva lund") == ["Vägen till Bastuträsk är inte plogad",
+                                                   "Vackert vinterväder i Norsjö"]
+    assert search(cli, "--author", "u2") == ["Plogbilen har inte varit här på hela veckan!"]
+    assert search(cli, "--channel", other) == ["Vackert vinterväder i Norsjö"]
+    assert search(cli, "--kind", "post") == ["Vackert vinterväder i Norsjö"]
+    assert search(cli, "--from", "2026-02-01", "--to", "2026-02-20") == [
+        "Plogbilen har inte varit här på hela veckan!", "Vackert vinterväder i Norsjö"]  # --to includes its day
+    assert search(cli, "--text", "plog", "--author", "Per Berg", "--from", "2026-02-01") == [
+        "Plogbilen har inte varit här på hela veckan!"]
+    assert search(cli, "--status", "trivial", "--text", "biblioteket") == ["När öppnar biblioteket efter renoveringen?"]
+    assert search(cli, "--text", "simhallen") == []
+    table = ok(cli("inbox", "list", "--text", "plog"))
+    assert "Bastuträsk" in table and "Plogbilen" in table and "Vackert" not in table
+    for bad in (("--text", "!!!"), ("--from", "2026-13-01"), ("--from", "2026-03-01", "--to", "2026-01-01"),
+                ("--kind", "tweet"), ("--quarantined", "--text", "plog")):
+        refused = cli("inbox", "list", *bad)
+        assert refused.exit_code in (1, 2) and "Traceback" not in refused.stderr, bad
+
+
+@pytest.mark.rules("TOR-9", "NOR-4")
+@pytest.mark.policy("torsby")
+def test_tor9_a_search_never_finds_withheld_text_for_a_user_without_clearance(cli: Cli) -> None:
+    init(cli, "torsby", "Torsby kommun")
+    ok(cli("users", "add", "erik", "--role", "officer"))
+    ingest(cli, {"id": "s", "text": "Min son har diagnosen autism, personnummer 19121212-1212, hjälp oss",
+                 "author": {"id": "u7", "name": "Lena Holm"}},
+           {"id": "t", "text": "Autism-föreningen träffas på torsdag", "author": {"id": "u8", "name": "Föreningen"}})
+    assert search(cli, "--text", "autism") == [  # anna (cleared) finds both
+        "Min son har diagnosen autism, personnummer 19121212-1212, hjälp oss", "Autism-föreningen träffas på torsdag"]
+    assert search(cli, "--text", "autism", user="erik") == ["Autism-föreningen träffas på torsdag"]
+    assert search(cli, "--text", "diagnosen", user="erik") == []
+    assert search(cli, "--author", "Lena Holm", user="erik") == []
+    assert search(cli, "--text", "19121212", user="erik") == []
+    # what erik may see without a search, he still sees (masked), so nothing is hidden from the inbox itself
+    assert len(json.loads(ok(cli("inbox", "list", "--json", user="erik")))) == 2
+
+
+@pytest.mark.rules("NOR-4", "NOR-5")
+@pytest.mark.policy("norsjo")
+def test_nor5_disposal_takes_the_text_out_of_the_search_index(cli: Cli) -> None:
+    init(cli, "norsjo", "Norsjö kommun")
+    ingest(cli, {"id": "x", "text": "Tack för en fin midsommarfest i Norsjö"})
+    assert search(cli, "--text", "midsommarfest") == ["Tack för en fin midsommarfest i Norsjö"]
+    ok(cli("dispose"))  # Norsjö disposes of trivial items continuously (after 0 days)
+    assert search(cli, "--text", "midsommarfest") == []

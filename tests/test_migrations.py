@@ -15,7 +15,10 @@ from smcase.model import Base
 def test_migrations_build_exactly_the_model(engine: Engine) -> None:
     assert upgrade(engine) == (None, head_revision())
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        # The full-text objects (an FTS5 table and its shadow tables; a GIN expression index) are the
+        # database's own, made by migration 0006 and not part of the model.
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": lambda name, kind,
+                                                         _parent: not (name or "").startswith("events_fts")})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
     tables = set(inspect(engine).get_table_names())

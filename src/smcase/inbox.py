@@ -19,9 +19,10 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, cast, func, or_, select, update
+from sqlalchemy import Connection, String, and_, cast, func, or_, select, text, update
 
 from . import audit
 from .access import EventView, QuarantineView, scrub, uncleared_event
@@ -71,9 +72,34 @@ def _view(service: RegisterService, row: Any) -> EventView:
     return service.access.event(row, row["diary_number"], marking)
 
 
+@dataclass(frozen=True)
+class Search:
+    """What ``inbox list`` narrows the events to (NOR-4, TOR-9); every part optional, all must hold."""
+
+    text: str | None = None  # words that must all occur in the text (the start of a word is enough)
+    author: str | None = None  # the author's name or platform id, in any case
+    channel: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    start: datetime | None = None  # created at or after
+    end: datetime | None = None  # created before
+
+    def narrows_by_content(self) -> bool:
+        """Does it match on what an uncleared user may not see in a confidential item (its text, its author)?"""
+        return bool(self.text or self.author)
+
+
+_WORD = re.compile(r"\w+")
+
+
 def list_events(service: RegisterService, *, review: bool = False, open_work: bool = False,
-                limit: int | None = None) -> Iterator[EventView]:
-    """Stored events, oldest first: all, those held for review, or those with open work."""
+                limit: int | None = None, search: Search | None = None) -> Iterator[EventView]:
+    """Stored events, oldest first: all, those held for review, or those with open work; narrowed by ``search``.
+
+    Text is found by the database's own full-text index (SQLite FTS5, PostgreSQL's
+    text search). A user without clearance never finds a confidential item by its
+    text or author: only what they could see can match.
+    """
     query = _with_case(select(_EVENTS)).order_by(_EVENTS.c.id)
     if review:
         query = query.where(_EVENTS.c.status == "held")
@@ -81,11 +107,49 @@ def list_events(service: RegisterService, *, review: bool = False, open_work: bo
         query = query.where(_EVENTS.c.resolution.is_(None), or_(
             _EVENTS.c.action == Action.EVIDENCE.value,
             and_(_EVENTS.c.action == Action.CONFIDENTIAL_CASE.value, _EVENTS.c.public.is_(True))))
+    if search is not None:
+        query = _narrowed(service, query, search)
     if limit:
         query = query.limit(limit)
     with service.audited_reads(), service.reading() as conn:
         for row in conn.execute(query.execution_options(yield_per=500)).mappings():
             yield _view(service, row)
+
+
+def _narrowed(service: RegisterService, query: Any, search: Search) -> Any:
+    e = _EVENTS
+    if search.text is not None:
+        words = _WORD.findall(search.text.casefold())
+        if not words:
+            raise InvalidInput("give --text at least one word (letters or digits)")
+        if service.engine.dialect.name == "sqlite":
+            # Each word a quoted FTS5 string with '*': the start of a word matches ("plog" finds "plogad").
+            match = " ".join(f'"{word}"*' for word in words)
+            query = query.where(e.c.id.in_(select(text("rowid")).select_from(text("events_fts"))
+                                           .where(text("events_fts MATCH :match")).params(match=match)))
+        else:
+            tsquery = " & ".join(f"{word}:*" for word in words)
+            query = query.where(func.to_tsvector("simple", func.coalesce(e.c.text, "")).op("@@")(
+                func.to_tsquery("simple", tsquery)))
+    if search.author is not None:
+        who = search.author.strip().casefold()
+        query = query.where(or_(func.lower(e.c.author_name) == who, func.lower(e.c.author_id) == who))
+    if search.channel is not None:
+        query = query.where(e.c.channel == search.channel.strip())
+    if search.kind is not None:
+        query = query.where(e.c.kind == search.kind)
+    if search.status is not None:
+        query = query.where(e.c.status == search.status)
+    if search.start is not None:
+        query = query.where(e.c.created_at >= search.start)
+    if search.end is not None:
+        query = query.where(e.c.created_at < search.end)
+    if search.narrows_by_content() and not service.actor.clearance:
+        # Withheld content never answers a search: not in a confidential case, not found confidential.
+        # Held items were not classified to the end, so they are left out too.
+        query = query.where(_CASES.c.confidentiality_ground.is_(None), e.c.status != "held", or_(
+            e.c.findings.is_(None), ~cast(e.c.findings, String).like('%"confidential"%')))
+    return query
 
 
 def list_quarantined(service: RegisterService, *, include_resolved: bool = False) -> list[QuarantineView]:

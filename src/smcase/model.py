@@ -492,6 +492,8 @@ class EventRow(Base):
         Index("ix_events_platform_external", "platform", "external_id"),
         Index("ix_events_status", "status"),
         Index("ix_events_thread", "platform", "thread"),
+        Index("ix_events_channel", "channel"),  # inbox list --channel
+        Index("ix_events_author_name", "author_name"),  # inbox list --author
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

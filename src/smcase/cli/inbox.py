@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import click
 
 from .. import inbox as inbox_workflow
+from ..events import Kind
 from .app import App, pass_app
 from .ingest import render_summary
 from .output import emit_json, output_formats, table, when
@@ -19,13 +22,32 @@ def inbox() -> None:
 @click.option("--quarantined", is_flag=True, help="Input that could not be parsed.")
 @click.option("--review", is_flag=True, help="Events held because a plugin failed on them.")
 @click.option("--open", "open_work", is_flag=True, help="Posts still to unpublish or remove on the platform.")
+@click.option("--text", "words", help="Words the text holds, all of them (the start of a word is enough).")
+@click.option("--author", help="The author's name or platform id (any case).")
+@click.option("--channel", help="The channel's address, as the events name it.")
+@click.option("--kind", type=click.Choice([k.value for k in Kind]), help="The kind of item.")
+@click.option("--status", type=click.Choice(["trivial", "registered", "held"]), help="What became of it.")
+@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), help="Created on or after this day.")
+@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d"]), help="Created on or before this day.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
 @output_formats()
 @pass_app
-def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, limit: int | None, fmt: str) -> None:
-    """List stored events (or the quarantine)."""
+def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, words: str | None, author: str | None,
+               channel: str | None, kind: str | None, status: str | None, start: datetime | None,
+               end: datetime | None, limit: int | None, fmt: str) -> None:
+    """List stored events (or the quarantine); search them by text, author, channel, kind, status and date
+    (NOR-4, TOR-9: every item is a public record, and findable)."""
     if sum((quarantined, review, open_work)) > 1:
         raise click.UsageError("give at most one of --quarantined, --review, --open")
+    if start and end and end < start:
+        raise click.UsageError("--to is before --from")
+    tz = app.service.tz
+    search = inbox_workflow.Search(
+        text=words, author=author, channel=channel, kind=kind, status=status,
+        start=start.replace(tzinfo=tz) if start else None,
+        end=(end + timedelta(days=1)).replace(tzinfo=tz) if end else None)
+    if quarantined and search != inbox_workflow.Search():
+        raise click.UsageError("the search options apply to events, not to the quarantine")
     if quarantined:
         items = inbox_workflow.list_quarantined(app.service)
         if fmt == "json":
@@ -34,7 +56,8 @@ def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, limit
             click.echo(table([[q.id, q.adapter, q.source, q.position, q.reason] for q in items],
                              ["#", "adapter", "source", "position", "reason"]) if items else "Nothing quarantined.")
         return
-    events = list(inbox_workflow.list_events(app.service, review=review, open_work=open_work, limit=limit))
+    events = list(inbox_workflow.list_events(app.service, review=review, open_work=open_work, limit=limit,
+                                             search=search))
     if fmt == "json":
         emit_json([e.to_json() for e in events])
         return
