@@ -556,6 +556,8 @@ def test_nor4_every_message_is_a_public_record_found_by_text_author_channel_kind
     assert search(cli, "--author", "eva lund") == ["Vägen till Bastuträsk är inte plogad",
                                                    "Vackert vinterväder i Norsjö"]
     assert search(cli, "--author", "u2") == ["Plogbilen har inte varit här på hela veckan!"]
+    assert search(cli, "--author", "ÅSA ek") == ["När öppnar biblioteket efter renoveringen?"]  # any case, any alphabet
+    assert search(cli, "--author", "Eva", "--text", "vinter") == ["Vackert vinterväder i Norsjö"]
     assert search(cli, "--channel", other) == ["Vackert vinterväder i Norsjö"]
     assert search(cli, "--kind", "post") == ["Vackert vinterväder i Norsjö"]
     assert search(cli, "--from", "2026-02-01", "--to", "2026-02-20") == [

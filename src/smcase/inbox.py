@@ -116,24 +116,33 @@ def list_events(service: RegisterService, *, review: bool = False, open_work: bo
             yield _view(service, row)
 
 
+def _fts(e: Any, column: str, words: list[str], *, prefix: bool, sqlite: bool) -> Any:
+    """The condition that an event's ``column`` (text, or author: name and id) holds every word."""
+    if sqlite:
+        # Each word a quoted FTS5 string, so that nothing in it is read as FTS5 syntax.
+        match = f"{column} : (" + " ".join(f'"{word}"' + ("*" if prefix else "") for word in words) + ")"
+        return e.c.id.in_(select(text("rowid")).select_from(text("events_fts")).where(
+            text(f"events_fts MATCH :{column}_words").bindparams(**{f"{column}_words": match})))
+    document = func.coalesce(e.c.text, "") if column == "text" else \
+        func.coalesce(e.c.author_name, "") + " " + func.coalesce(e.c.author_id, "")
+    tsquery = " & ".join(f"{word}:*" if prefix else word for word in words)
+    return func.to_tsvector("simple", document).op("@@")(func.to_tsquery("simple", tsquery))
+
+
 def _narrowed(service: RegisterService, query: Any, search: Search) -> Any:
     e = _EVENTS
+    sqlite = service.engine.dialect.name == "sqlite"
     if search.text is not None:
         words = _WORD.findall(search.text.casefold())
         if not words:
             raise InvalidInput("give --text at least one word (letters or digits)")
-        if service.engine.dialect.name == "sqlite":
-            # Each word a quoted FTS5 string with '*': the start of a word matches ("plog" finds "plogad").
-            match = " ".join(f'"{word}"*' for word in words)
-            query = query.where(e.c.id.in_(select(text("rowid")).select_from(text("events_fts"))
-                                           .where(text("events_fts MATCH :match")).params(match=match)))
-        else:
-            tsquery = " & ".join(f"{word}:*" for word in words)
-            query = query.where(func.to_tsvector("simple", func.coalesce(e.c.text, "")).op("@@")(
-                func.to_tsquery("simple", tsquery)))
+        # Every word, and the start of a word is enough ("plog" finds "plogad").
+        query = query.where(_fts(e, "text", words, prefix=True, sqlite=sqlite))
     if search.author is not None:
-        who = search.author.strip().casefold()
-        query = query.where(or_(func.lower(e.c.author_name) == who, func.lower(e.c.author_id) == who))
+        words = _WORD.findall(search.author.casefold())
+        if not words:
+            raise InvalidInput("give --author a name or an id (letters or digits)")
+        query = query.where(_fts(e, "author", words, prefix=False, sqlite=sqlite))
     if search.channel is not None:
         query = query.where(e.c.channel == search.channel.strip())
     if search.kind is not None:

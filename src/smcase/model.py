@@ -492,8 +492,7 @@ class EventRow(Base):
         Index("ix_events_platform_external", "platform", "external_id"),
         Index("ix_events_status", "status"),
         Index("ix_events_thread", "platform", "thread"),
-        Index("ix_events_channel", "channel"),  # inbox list --channel
-        Index("ix_events_author_name", "author_name"),  # inbox list --author
+        Index("ix_events_channel", "channel"),  # inbox list --channel (text and author: migration 0006's index)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
