@@ -73,10 +73,12 @@ def test_changing_a_payload_is_reported(busy: RegisterService) -> None:
     assert problem is not None and problem.seq == 9 and "payload" in problem.reason
 
 
-def test_erasing_payloads_keeps_the_chain_verifiable(busy: RegisterService) -> None:
-    # Lawful disposal erases before/after values; the chain covers only their digests.
+def test_erasing_payloads_that_no_disposal_accounts_for_is_caught(busy: RegisterService) -> None:
+    # Lawful disposal erases before/after values and the chain still verifies (test_disposal); payloads
+    # erased behind smcase's back, of entries about nothing disposed of, are named.
     _tamper(busy, delete(AuditPayload).where(AuditPayload.seq.in_([4, 5, 6])))
-    assert audit.verify(busy.engine).ok
+    problem = audit.verify(busy.engine).problem
+    assert problem is not None and problem.seq == 4 and "no disposal accounts for it" in problem.reason
 
 
 def test_audit_verify_command_names_the_broken_entry(cli: Cli) -> None:

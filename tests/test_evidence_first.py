@@ -177,3 +177,35 @@ def test_ren2_rennebus_categories_are_its_own_and_in_norwegian(cli: Cli, tmp_pat
     assert refused.exit_code == 1 and "lovstridig, uthenging, sjikane" in refused.stderr
     ok(cli("inbox", "flag", event["uuid"], "--category", "sjikane", "--note", "gjentatt sjikane av ansatt"))
     assert events(cli)[0]["open_work"] == "removal"
+
+
+@pytest.mark.rules("TOR-9")
+@pytest.mark.policy("torsby")
+def test_tor9_an_identity_number_typed_into_a_note_marks_the_record_and_control_characters_go(
+        cli: Cli, tmp_path: Path) -> None:
+    register(cli, "torsby", "Torsby kommun")
+    ok(cli("ingest", posts(tmp_path, {"id": "c1", "text": MISSED}), "--format", "jsonl"))
+    (event,) = events(cli)
+    ok(cli("inbox", "flag", event["uuid"], "--category", "threat", "--note", "anmälare 811218-9876"))
+    ok(cli("inbox", "resolve", event["uuid"], "--action", "hidden", "--note", "Dold,\x1b[31m anmälare 811218-9876"))
+    record = case(cli, events(cli)[0]["case"])["records"][-1]
+    assert record["confidentiality"] is not None  # marked when written, not only at the next rescan
+    assert "\x1b" not in record["title"]
+    journal = ok(cli("journal", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json"))
+    assert "811218" not in journal and "\x1b" not in journal and "\\u001b" not in journal
+    assert "811218" not in json.dumps(events(cli))  # the finding's detail quotes no number
+    assert "0 records marked confidential" in ok(cli("rescan"))
+
+
+@pytest.mark.rules("RAT-10")
+@pytest.mark.policy("rattvik")
+def test_rat10_a_post_unpublished_first_can_still_be_flagged_and_then_removed(cli: Cli, tmp_path: Path) -> None:
+    register(cli, "rattvik", "Rättviks kommun")
+    ok(cli("ingest", posts(tmp_path, {"id": "c1", "text": MISSED}), "--format", "jsonl"))
+    (event,) = events(cli)
+    ok(cli("inbox", "resolve", event["uuid"], "--action", "unpublished"))
+    ok(cli("inbox", "flag", event["uuid"], "--category", "threat"))
+    ok(cli("inbox", "resolve", event["uuid"], "--action", "removed"))
+    assert events(cli)[0]["resolution"] == "removed"
+    again = cli("inbox", "resolve", event["uuid"], "--action", "removed")
+    assert again.exit_code == 1 and "already recorded as removed" in again.stderr

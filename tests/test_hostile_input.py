@@ -259,6 +259,16 @@ BAD_COMMANDS: list[tuple[str, ...]] = [
     ("validate", "/no/such/package"), ("audit", "verify", "--checkpoint", "/no/such/checkpoint.json"),
     ("dispose", "log", "--limit", "0"), ("snapshot", "add", "99", "/no/such/file.png"), ("rescan", "--format", "x"),
     ("standards", "check", "--standards", "/no/such/dir"), ("duties", "--at", "someday"),
+    # found by a hostile reading of issue 13's work
+    ("case", "show", "KS 2026/99999999999999999999999"), ("record", "add", "KS 2026/99999999999999999999",
+                                                         "--direction", "in", "--description", "x"),
+    ("case", "mark", "KS 2026/1-99999999999999999999999", "--ground", "osl-21-3"),
+    ("case", "list", "--to", "9999-12-31"), ("journal", "--from", "2026-01-01", "--to", "9999-12-31"),
+    ("inbox", "list", "--to", "9999-12-31"), ("inbox", "list", "--text", "*** ((( \""),
+    ("inbox", "flag", "zzzz", "--category", "threat"),
+    ("inbox", "reply", "zzzz", "--referral"), ("inbox", "register", "zzzz"),
+    ("channel", "followers", "99", "10"), ("channel", "revoke", "99", "x", "--reason", "y"),
+    ("users", "update", "nobody", "--title", "x"),
 ]
 
 
@@ -276,3 +286,28 @@ def test_no_command_answers_bad_input_with_a_traceback(register_cli: Cli, args: 
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code in (1, 2), (result.exit_code, result.output)
     assert "Traceback" not in result.output
+
+
+def test_a_bad_unpack_limit_is_one_line_and_never_stops_other_commands(tmp_path: Path, noark_sample: Path,
+                                                                        standards_dir: Path) -> None:
+    env = {**os.environ, "SMCASE_UNPACK_LIMIT": "256G"}
+    assert subprocess.run([sys.executable, "-m", "smcase", "--help"], env=env, capture_output=True, text=True,
+                          timeout=120).returncode == 0
+    archive = tmp_path / "x.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(noark_sample, arcname="uttrekk")
+    result = subprocess.run([sys.executable, "-m", "smcase", "validate", str(archive), "--standards",
+                             str(standards_dir)], env=env, capture_output=True, text=True, timeout=300)
+    one_line_refusal(result, "SMCASE_UNPACK_LIMIT", "256G")
+
+
+@pytest.mark.parametrize("query", ['"*OR*("', "NEAR(a b)", "a AND NOT b", "text : x", "^abc*", "a' OR '1'='1"])
+def test_search_syntax_in_a_query_is_only_words(register_cli: Cli, tmp_path: Path, query: str) -> None:
+    """What a user types into --text or --author is words to find, never the full-text engine's syntax."""
+    line = json.dumps({"platform": "facebook", "id": "c1", "kind": "comment", "direction": "in",
+                       "text": "near a and not b or text x abc", "created_at": "2026-01-13T10:00:00+01:00"})
+    ingest(register_cli, tmp_path, (line + "\n").encode(), "jsonl")
+    for option in ("--text", "--author"):
+        result = register_cli("inbox", "list", option, query, "--json")
+        assert result.exit_code == 0 and "Traceback" not in result.stderr, result.stderr
+        assert isinstance(json.loads(result.stdout or "[]"), list)

@@ -24,7 +24,9 @@ from smcase.model import (
     Case,
     Classification,
     Correspondent,
+    EventRow,
     Record,
+    Register,
     table_of,
 )
 
@@ -94,6 +96,10 @@ TAMPERING: dict[str, tuple[Callable[[], Any], str, str]] = {
         table_of(Record).c.id == _typed_record()).values(registered_by_id=2), "records row", "differs"),
     "a counterpart renamed": (lambda: update(table_of(Correspondent)).values(name="Någon annan"), "records row",
                               "differs"),
+    "the stored policy edited": (lambda: update(table_of(Register)).values(
+        policy={"journal": {"show_citizen_names": True}}), "register row", "differs"),
+    "an event's raw payload edited": (lambda: update(table_of(EventRow)).where(
+        table_of(EventRow).c.id == _first(EventRow)).values(raw='{"text": "något annat"}'), "events row", "differs"),
     "a class added": (lambda: insert(table_of(Classification)).values(
         uuid=__import__("uuid").uuid4(), code="9.9", title="Smyg", created_at=__import__("datetime").datetime.now(
             __import__("datetime").UTC)), "classes row", "no audit entry accounts for it"),
@@ -235,3 +241,44 @@ def test_a_checkpoint_falls_due_by_the_policy_and_the_annual_report_prints_it(cl
     shown = ok(cli("duties", "--json"))
     assert all(not (d["kind"] == "audit_checkpoint" and d["overdue"]) for d in json.loads(shown))
     assert "Audit checkpoint (publish it with the report): entry" in ok(cli("report", "annual", "--year", "2026"))
+
+
+def test_a_counter_moved_on_behind_smcases_back_is_caught(busy: Cli) -> None:
+    """A counter set forward would leave a gap in the diary: it must stand at the last number given."""
+    tamper(busy, text("UPDATE counters SET value = value + 5 WHERE scope = 'case'"))
+    result = busy("audit", "verify")
+    assert result.exit_code == 1 and "counters row" in result.stderr and "the case counter of" in result.stderr
+
+
+def test_a_deleted_audit_payload_that_no_disposal_accounts_for_is_caught(busy: Cli) -> None:
+    tamper(busy, delete(AuditPayload).where(AuditPayload.seq == 8))
+    result = busy("audit", "verify")
+    assert result.exit_code == 1 and "entry 8" in result.stderr and "payload is gone" in result.stderr
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO attestations (seq, tbl, row_id, digest) VALUES (5, 'cases', 'abc', 'x')",
+    "UPDATE audit_entries SET at = 'notadate' WHERE seq = 3",
+    "UPDATE attestations SET seq = 'x' WHERE id = 1",
+], ids=["a row id that is text", "a time that is not one", "an entry number that is text"])
+def test_values_of_the_wrong_type_written_behind_smcases_back_are_named_not_a_traceback(
+        cli: Cli, statement: str, tmp_path: Path) -> None:
+    if not cli.db_url.startswith("sqlite"):
+        pytest.skip("only SQLite lets a column hold a value of another type")
+    ok(cli("init", "--name", "Torsby kommun", "--policy", str(REPO / "fixtures" / "policies" / "torsby.toml")))
+    for title in ("Ett", "Två", "Tre"):
+        ok(cli("case", "open", "--title", title))
+    tamper(cli, text(statement))
+    result = cli("audit", "verify")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 3
+    assert "audit log BROKEN" in result.stderr or "not accounted for" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("content", ['[1, 2]', '{"format": "smcase-audit-checkpoint/1", "register": "x", '
+                                     '"seq": 1e30, "hash": "00", "at": "2026-01-01"}', "\udcff", "null"])
+def test_a_bad_checkpoint_file_is_refused_in_one_line(busy: Cli, tmp_path: Path, content: str) -> None:
+    path = tmp_path / "cp.json"
+    path.write_text(content, encoding="utf-8", errors="surrogateescape")
+    result = busy("audit", "verify", "--checkpoint", str(path))
+    assert result.exit_code == 1 and "is not an smcase audit checkpoint" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -118,7 +118,8 @@ def test_no_withheld_value_appears_in_any_public_output(se: RegisterService, num
     case = se.open_case(CaseSpec(title=f"Ärende om {secret}", public_title=f"Ärende {number}",
                                  confidential="osl-26-1" if marked else None))
     se.add_record(case.diary_number, RecordSpec(
-        "incoming", f"Meddelande från {secret}", parties=[] if citizen else [Party("sender", name)],
+        "incoming", f"Meddelande från {secret}" if marked or citizen else "Meddelande",
+        parties=[] if citizen else [Party("sender", name)],
         source=Source(platform="facebook", external_id=number, author=name) if citizen else None))
     journal = PublicJournal(se)
     for fmt in ("json", "html"):

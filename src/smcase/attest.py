@@ -11,7 +11,10 @@ visible: ``verify_rows`` streams the current rows and the last attested digest
 of each, both in (table, id) order, and merges them with flat memory.
 
 Bookkeeping columns that change without meaning a change of the record
-(``cases.next_record_number``, ``cases.updated_at``) are left out of the digest.
+(``cases.next_record_number``, ``cases.updated_at``) are left out of the digest;
+the number counters are checked against the numbers given instead
+(``counter_problems``): a counter moved on behind smcase's back would leave a
+gap in the diary.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def _all_but(model: Any, *left_out: str) -> tuple[str, ...]:
 
 
 AUDITED: tuple[Audited, ...] = (
-    Audited("register", table_of(Register), _all_but(Register, "policy")),
+    Audited("register", table_of(Register), _all_but(Register)),  # its policy too: it decides what is published
     Audited("users", table_of(User), _all_but(User), (Part(table_of(UserRole), "user_id", ("role",)),)),
     Audited("classes", table_of(Classification), _all_but(Classification)),
     Audited("channels", table_of(Channel), _all_but(Channel), (
@@ -87,7 +90,8 @@ AUDITED: tuple[Audited, ...] = (
         Part(table_of(Document), "record_id", _all_but(Document, "record_id")))),
     Audited("events", table_of(EventRow), ("uuid", "key", "platform", "external_id", "revision", "kind", "channel",
                                            "author_id", "author_name", "text", "created_at", "url", "in_reply_to",
-                                           "direction", "public", "raw_sha256", "status", "action", "findings",
+                                           "direction", "public", "raw", "raw_sha256", "status", "action",
+                                           "findings",
                                            "held_by", "case_id", "record_id", "resolution", "resolved_at",
                                            "resolved_by")),
     Audited("disposals", table_of(DisposalEntry), _all_but(DisposalEntry)),
@@ -361,3 +365,21 @@ def entry_rows(conn: Connection, batch: int = 5000, seqs: tuple[int, int] | None
     stream = chain.from_iterable(conn.execute(query).partitions(batch))
     for seq, rows in groupby(stream, itemgetter(0)):
         yield seq, rows_digest([row[1] for row in rows])
+
+
+def counter_problems(conn: Connection) -> list[RowProblem]:
+    """Counters that do not stand at the last number given: the diary's numbers run without gaps, so a case
+    counter is the highest case number of its year, and a journal counter the highest journal number."""
+    given = {
+            "case": {year: top for year, top in conn.execute(text("SELECT year, max(seq) FROM cases GROUP BY year"))},
+            "journal": {year: top for year, top in conn.execute(text(
+                "SELECT journal_year, max(journal_seq) FROM records WHERE journal_year IS NOT NULL "
+                "GROUP BY journal_year"))},
+    }
+    found = []
+    for scope, year, value in conn.execute(text("SELECT scope, year, value FROM counters ORDER BY scope, year")):
+        top = given.get(scope, {}).get(year, 0)
+        if scope in given and value != top:  # named by its year: a counter's key is (scope, year)
+            found.append(RowProblem("counters", year, None, f"the {scope} counter of {year} stands at {value}, "
+                                                           f"the last number given is {top}"))
+    return found

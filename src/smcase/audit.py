@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from . import attest
 from .attest import Touched
 from .db import connect, make_engine, read_only
-from .model import AuditEntry, AuditHead, AuditPayload, table_of
+from .model import AuditEntry, AuditHead, AuditPayload, DisposalEntry, EventRow, Record, table_of
 from .policy import canonical_json
 
 GENESIS = "0" * 64
@@ -211,6 +211,15 @@ def verify(engine: Engine, batch: int = 5000, rows: bool = True, workers: int | 
     result is used only if it saw the same chain head as this one (every write
     moves the head); otherwise, or if it failed, the task is done again here.
     """
+    try:
+        return _verify(engine, batch, rows, workers, parallel_from)
+    except (TypeError, ValueError, OverflowError) as exc:
+        # smcase writes every value with its type (SQLite would take any): one of another type came from outside.
+        return Verification(0, Problem(0, f"the audit tables hold a value of the wrong type, written outside "
+                                          f"smcase ({type(exc).__name__})"))
+
+
+def _verify(engine: Engine, batch: int, rows: bool, workers: int | None, parallel_from: int) -> Verification:
     e = _ENTRIES
     with connect(read_only(engine)) as conn, conn.begin(), ExitStack() as stack:
         head = attest.head_of(conn)
@@ -234,11 +243,12 @@ def verify(engine: Engine, batch: int = 5000, rows: bool = True, workers: int | 
             if task not in results:
                 results[task] = _run_task(conn, task, batch)
         hash_of_top = conn.execute(select(e.c.entry_hash).where(e.c.seq == top)).scalar() if top else GENESIS
+        counters = attest.counter_problems(conn) if rows else []
         attested_top = conn.execute(select(func.max(attest.ATTESTATIONS.c.seq))).scalar() or 0
-    chain = [found for task, found in results.items() if task[0] == _CHAIN and found[1] is not None]
-    if chain:
-        problem = min((found[1] for found in chain), key=lambda p: p.seq)  # type: ignore[union-attr]
-        return Verification(problem.seq - 1, problem)  # type: ignore[union-attr]
+    broken = [found[1] for found in results.values() if found[1] is not None]
+    if broken:
+        problem = min(broken, key=lambda p: p.seq)
+        return Verification(max(problem.seq - 1, 0), problem)
     if head == (0, ""):
         return Verification(top, Problem(0, "the chain head is missing"))
     if head != (top, hash_of_top):
@@ -250,7 +260,7 @@ def verify(engine: Engine, batch: int = 5000, rows: bool = True, workers: int | 
     order = {a.name: n for n, a in enumerate(attest.AUDITED)}
     checked = sum(found[0] for task, found in results.items() if task[0] != _CHAIN)
     problems = sorted((p for task, found in results.items() if task[0] != _CHAIN for p in found[2]),
-                      key=lambda p: (order[p.table], p.row_id))
+                      key=lambda p: (order.get(p.table, len(order)), p.row_id)) + counters
     return Verification(top, None, checked, tuple(problems[:_ROW_PROBLEMS]))
 
 
@@ -298,11 +308,17 @@ def _run_tasks(url: str, tasks: list[Task], batch: int) -> tuple[tuple[int, str]
 
 def _run_task(conn: Connection, task: Task, batch: int) -> Found:
     name, first, last = task
-    if name == _CHAIN:
-        checked, problem = _verify_chain(conn, first, last, batch)
-        return checked, problem, []
-    checked, problems = attest.verify_rows(conn, limit=_ROW_PROBLEMS, batch=batch, only=[task])
-    return checked, None, problems
+    try:
+        if name == _CHAIN:
+            checked, problem = _verify_chain(conn, first, last, batch)
+            return checked, problem, []
+        checked, problems = attest.verify_rows(conn, limit=_ROW_PROBLEMS, batch=batch, only=[task])
+        return checked, None, problems
+    except (TypeError, ValueError, OverflowError, KeyError, AttributeError) as exc:
+        # smcase writes every value with its type; one of another type was written behind its back.
+        what = f"entries {first} to {last}" if name == _CHAIN else f"{name} rows {first} to {last}"
+        return 0, Problem(first, f"{what} hold a value of the wrong type, written outside smcase "
+                                 f"({type(exc).__name__})"), []
 
 
 def _verify_chain(conn: Connection, first: int, last: int, batch: int) -> tuple[int, Problem | None]:
@@ -323,6 +339,8 @@ def _verify_chain(conn: Connection, first: int, last: int, batch: int) -> tuple[
         for row in rows:
             entry = tuple(row)  # the columns of the query above, in its order
             problem = _check(entry, entry[11], expected, prev)
+            if problem is None and entry[11] is None and not _disposed(conn, entry[5]):
+                problem = Problem(entry[0], "its payload is gone, and no disposal accounts for it")
             if problem is None:
                 problem, pending = _check_rows(entry[0], entry[10], pending, attested)
             if problem:
@@ -334,6 +352,20 @@ def _verify_chain(conn: Connection, first: int, last: int, batch: int) -> tuple[
     if pending is not None:
         return expected - first, Problem(pending[0], "attestations name an entry the chain does not hold")
     return expected - first, None
+
+
+def _disposed(conn: Connection, entity_uuid: Any) -> bool:
+    """Was the entity an entry is about disposed of (which lawfully erases the entries' payloads)?"""
+    if entity_uuid is None:
+        return False
+    found = uuid.UUID(_stored_uuid(entity_uuid))
+    return conn.execute(select(text("1")).select_from(table_of(DisposalEntry)).where(
+        table_of(DisposalEntry).c.entity_uuid == found).union_all(
+        select(text("1")).select_from(table_of(EventRow)).where(table_of(EventRow).c.uuid == found,
+                                                                table_of(EventRow).c.status == "disposed"),
+        select(text("1")).select_from(table_of(Record)).where(table_of(Record).c.uuid == found,
+                                                              table_of(Record).c.disposed_at.is_not(None)),
+    ).limit(1)).first() is not None
 
 
 def _check_rows(seq: int, rows_sha256: str | None, pending: tuple[int, str] | None,
@@ -358,8 +390,11 @@ def _check(entry: Any, payload: str | None, expected: int, prev: str | None) -> 
         return Problem(expected, f"entry {expected} is missing (next is {seq})")
     if prev is not None and prev_hash != prev:  # None: the entry before is missing (reported there)
         return Problem(seq, "does not link to the entry before it")
-    recomputed = _hash(str(seq), _stored_instant(at), actor, action, entity, _stored_uuid(entity_uuid), ref,
-                       payload_sha256, prev_hash, rows_sha256)
+    try:
+        recomputed = _hash(str(seq), _stored_instant(at), actor, action, entity, _stored_uuid(entity_uuid), ref,
+                           payload_sha256, prev_hash, rows_sha256)
+    except (TypeError, ValueError, AttributeError):
+        return Problem(seq, "its fields were changed after it was written (a value is not of its type)")
     if recomputed != stored_hash:
         return Problem(seq, "its fields were changed after it was written")
     if payload is not None and sha256(payload.encode()).hexdigest() != payload_sha256:

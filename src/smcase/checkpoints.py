@@ -12,6 +12,7 @@ that entry with that hash. Later legitimate entries change nothing.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,14 +61,24 @@ def read(path: Path) -> Checkpoint:
     """A checkpoint file; a file that is not one is refused with the reason."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("it is not a JSON object")
         if data.get("format") != FORMAT:
             raise ValueError(f"its format is not {FORMAT}")
-        return Checkpoint(uuid.UUID(data["register"]), int(data["seq"]), str(data["hash"]),
-                          datetime.fromisoformat(data["at"]))
+        seq, digest = data.get("seq"), data.get("hash")
+        if type(seq) is not int or not 0 <= seq < 2**63:
+            raise ValueError("its 'seq' is not an entry number")
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValueError("its 'hash' is not a SHA-256 in hex")
+        if not isinstance(data.get("register"), str) or not isinstance(data.get("at"), str):
+            raise ValueError("its 'register' and 'at' are not text")
+        return Checkpoint(uuid.UUID(data["register"]), seq, digest, datetime.fromisoformat(data["at"]))
     except FileNotFoundError:
         raise InvalidInput(f"no checkpoint file {path}") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidInput(f"{path} is not an smcase audit checkpoint: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not an smcase audit checkpoint: it is not UTF-8 text") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise InvalidInput(f"{path} is not an smcase audit checkpoint: {str(exc).splitlines()[0][:200]}") from None
 
 
 def holds(engine: Engine, mark: Checkpoint, register: uuid.UUID) -> str | None:

@@ -216,7 +216,8 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
     service.require("inbox.resolve")
     labels = {f[0] for f in row["findings"] or ()}
     name = _name(service, row)
-    if row["resolution"]:
+    if row["resolution"] and not (row["resolution"] == "unpublished" and action in EVIDENCE_FIRST):
+        # Unpublished first (it held a number), removed later (it also broke the rules): the stronger follows.
         raise InvalidState(f"event {name} was already recorded as {row['resolution']}")
     if action in EVIDENCE_FIRST and not (row["action"] == Action.EVIDENCE.value and row["record_id"]):
         # Evidence first, whatever the classifier said (VIM-6c, NOR-8, REN-2, RAT-10, TOR-4).
@@ -296,7 +297,7 @@ def flag(service: RegisterService, plugins: Plugins, ref: str, category: str, no
         raise InvalidState(f"event {name} was disposed of: nothing is left to capture as evidence")
     if row["action"] == Action.EVIDENCE.value and row["record_id"]:
         raise InvalidState(f"event {name} already has its evidence record in case {row['diary_number']}")
-    if row["resolution"]:
+    if row["resolution"] in EVIDENCE_FIRST:  # cannot happen without evidence; an unpublished post can be flagged
         raise InvalidState(f"event {name} was already recorded as {row['resolution']}")
     written, warnings = Ingest(service, plugins).capture_evidence(row, category, note and note.strip())
     with service.reading() as conn:

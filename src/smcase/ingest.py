@@ -354,7 +354,8 @@ class Ingest:
         Returns the case written and the warnings of notifiers that failed afterwards."""
         user = self.service.actor.username
         item = _Item(stored_event(row), row["position"], uuid=row["uuid"], thread=row["thread"] or "")
-        flagged = Finding(Label.PROHIBITED, category, f"flagged by {user}" + (f": {note}" if note else ""),
+        # A finding's detail never quotes confidential text: the note is scrubbed (the audit entry keeps it whole).
+        flagged = Finding(Label.PROHIBITED, category, f"flagged by {user}" + (f": {scrub(note)}" if note else ""),
                           f"registrar:{user}")
         item.findings = [*(Finding(*f) for f in row["findings"] or ()), flagged]
         item.decision = Decision(Action.EVIDENCE, f"prohibited content: {category} (flagged by {user})",

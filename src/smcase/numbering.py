@@ -35,6 +35,8 @@ CASE_SCOPE = "case"
 JOURNAL_SCOPE = "journal"
 
 
+_LARGEST = 2**31 - 1  # a number beyond this was never given (and would overflow the database's integers)
+
 @dataclass(frozen=True)
 class ParsedNumber:
     """A diary number read back: the case's year and sequence, and a record number if given."""
@@ -86,13 +88,17 @@ class DiaryFormat:
         Raises InvalidInput when ``text`` is neither.
         """
         cleaned = " ".join(text.split())
+        parsed: ParsedNumber | None = None
         match = self._case_re().fullmatch(cleaned)
         if match:
-            return ParsedNumber(int(match["year"]), int(match["seq"]))
-        match = self._record_re().fullmatch(cleaned)
-        if match:
-            return ParsedNumber(int(match["year"]), int(match["seq"]), int(match["record"]))
-        raise InvalidInput(f"{text!r} is not a diary number of this register (e.g. {self.case_number(2026, 42)!r})")
+            parsed = ParsedNumber(int(match["year"]), int(match["seq"]))
+        elif match := self._record_re().fullmatch(cleaned):
+            parsed = ParsedNumber(int(match["year"]), int(match["seq"]), int(match["record"]))
+        if parsed is None:
+            raise InvalidInput(f"{text!r} is not a diary number of this register (e.g. {self.case_number(2026, 42)!r})")
+        if max(parsed.year, parsed.seq, parsed.record or 0) > _LARGEST:  # no register numbers that far
+            raise InvalidInput(f"{text!r} is not a diary number of this register: its numbers are too large")
+        return parsed
 
     def _case_pattern(self) -> str:
         parts: list[str] = []

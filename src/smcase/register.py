@@ -29,7 +29,7 @@ from sqlalchemy import Engine, and_, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from . import attest, audit
+from . import attest, audit, identity
 from .access import NOTIFIER, Access, CaseView, RecordView, Viewer, public_is_title
 from .clock import Clock, local_date, utcnow, zone
 from .db import connect, read_only, require_current, upgrade
@@ -278,8 +278,13 @@ def _check_username(name: str) -> str:
     return name
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _text(value: str | None, what: str) -> str:
-    cleaned = (value or "").strip()
+    """A title as typed, trimmed; control characters (an ESC, a NUL) become spaces, as they mean nothing in a
+    register and would reach the published journal raw."""
+    cleaned = _CONTROL.sub(" ", value or "").strip()
     if not cleaned:
         raise InvalidInput(f"{what} may not be empty")
     return cleaned
@@ -725,6 +730,10 @@ class RegisterService:
             raise InvalidInput(f"unknown direction {spec.direction!r}: use in, out, internal or memo")
         title = _text(spec.title, "a record's description")
         ground = self.policy.ground(spec.confidential) if spec.confidential else None
+        if ground is None and identity.contains(title):
+            # Whoever typed an identity number into a title (a note, a description): the record is marked at
+            # once, under the ground rescan would give it, not only its public title scrubbed.
+            ground = self.policy.ground(self.policy.ingest.confidential_ground)
         parties = [self._party(p) for p in spec.parties]
         if direction == Direction.OUTGOING and spec.source is None and not any(p.role == "sender" for p in parties):
             if self.policy.channels.signed_answers and not self._signs_in_full:

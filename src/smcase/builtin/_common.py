@@ -134,3 +134,13 @@ def excerpt(raw: bytes | str, limit: int = 1_000_000) -> str:
     # is never taken for a duplicate of other bad input.
     text = raw.decode("utf-8", errors="backslashreplace") if isinstance(raw, bytes) else raw
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def unreadable(exc: BaseException) -> str:
+    """Why an entry could not be read, as one line a registrar understands (never a Python repr)."""
+    if isinstance(exc, UnicodeError):
+        return "unreadable entry: text that is not valid Unicode"
+    if isinstance(exc, KeyError):
+        return f"unreadable entry: the field {str(exc.args[0])[:80]!r} is missing"
+    detail = " ".join(str(exc).split())[:200]
+    return f"unreadable entry: {detail}" if detail else f"unreadable entry ({type(exc).__name__})"

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ._common import excerpt, load_json
+from ._common import excerpt, load_json, unreadable
 
 NAME = "x-archive"
 PLATFORM = "x"
@@ -85,7 +85,7 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
         try:
             yield _event(position, entry, context)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            yield Unparsable(position, excerpt(str(entry)), f"unreadable entry: {exc!r}")
+            yield Unparsable(position, excerpt(str(entry)), unreadable(exc))
 
 
 @hookimpl

@@ -74,6 +74,15 @@ class SmcaseGroup(click.Group):
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
             kind = "cannot reach the database" if isinstance(exc, OperationalError) else "database error"
             raise click.ClickException(scrub(f"{kind}: {first}") or kind) from None
+        except Exception as exc:
+            if os.environ.get("SMCASE_DEBUG"):
+                raise
+            # A bug, not bad input (bad input gets its own message): one line, never a traceback, and only the
+            # error's type: its text may quote confidential content.
+            raise click.ClickException(
+                f"internal error ({type(exc).__name__}) in 'smcase {ctx.invoked_subcommand or ''}': run it again "
+                "with SMCASE_DEBUG=1 for the details, and report it"
+            ) from None
 
 
 def create_cli(loaded: Plugins | None = None) -> click.Group:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import click
 
@@ -10,7 +10,7 @@ from .. import inbox as inbox_workflow
 from ..events import Kind
 from .app import App, pass_app
 from .ingest import render_summary
-from .output import emit_json, output_formats, table, when
+from .output import emit_json, output_formats, parse_day, table, when
 
 
 @click.group("inbox")
@@ -27,25 +27,26 @@ def inbox() -> None:
 @click.option("--channel", help="The channel's address, as the events name it.")
 @click.option("--kind", type=click.Choice([k.value for k in Kind]), help="The kind of item.")
 @click.option("--status", type=click.Choice(["trivial", "registered", "held"]), help="What became of it.")
-@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), help="Created on or after this day.")
-@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d"]), help="Created on or before this day.")
+@click.option("--from", "start", metavar="DATE", help="Created on or after this day (YYYY-MM-DD).")
+@click.option("--to", "end", metavar="DATE", help="Created on or before this day (YYYY-MM-DD).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
 @output_formats()
 @pass_app
 def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, words: str | None, author: str | None,
-               channel: str | None, kind: str | None, status: str | None, start: datetime | None,
-               end: datetime | None, limit: int | None, fmt: str) -> None:
+               channel: str | None, kind: str | None, status: str | None, start: str | None,
+               end: str | None, limit: int | None, fmt: str) -> None:
     """List stored events (or the quarantine); search them by text, author, channel, kind, status and date
     (NOR-4, TOR-9: every item is a public record, and findable)."""
     if sum((quarantined, review, open_work)) > 1:
         raise click.UsageError("give at most one of --quarantined, --review, --open")
-    if start and end and end < start:
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if first and last and last < first:
         raise click.UsageError("--to is before --from")
     tz = app.service.tz
     search = inbox_workflow.Search(
         text=words, author=author, channel=channel, kind=kind, status=status,
-        start=start.replace(tzinfo=tz) if start else None,
-        end=(end + timedelta(days=1)).replace(tzinfo=tz) if end else None)
+        start=datetime.combine(first, time(), tz) if first else None,
+        end=datetime.combine(last + timedelta(days=1), time(), tz) if last else None)
     if quarantined and search != inbox_workflow.Search():
         raise click.UsageError("the search options apply to events, not to the quarantine")
     if quarantined:

@@ -71,9 +71,12 @@ def parse_day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+    if not 1900 <= day.year <= 9998:  # the day after must exist too: a --to covers its whole day
+        raise click.BadParameter(f"{value!r} is out of range: give a year from 1900 to 9998", param_hint=option)
+    return day
 
 
 def when(value: datetime | None) -> str:

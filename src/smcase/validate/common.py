@@ -27,7 +27,7 @@ from typing import Any
 from lxml import etree
 
 from .. import xmlsafe
-from ..errors import InvalidInput
+from ..errors import ConfigError, InvalidInput
 
 _MAX_ERRORS = 100  # per rule, as Arkade groups them
 
@@ -212,7 +212,17 @@ class IdStore:
 
 
 #: The most an archive may unpack to (bytes), and the largest compression ratio a member may have.
-UNPACK_LIMIT = int(os.environ.get("SMCASE_UNPACK_LIMIT", str(256 << 30)))
+UNPACK_LIMIT = 256 << 30  # bytes an archive may unpack to, unless SMCASE_UNPACK_LIMIT says otherwise
+
+
+def unpack_limit() -> int:
+    """``SMCASE_UNPACK_LIMIT`` (bytes), read when an archive is opened: a bad value is a one-line error."""
+    configured = os.environ.get("SMCASE_UNPACK_LIMIT", "").strip()
+    if not configured:
+        return UNPACK_LIMIT
+    if not configured.isdigit() or int(configured) < 1:
+        raise ConfigError(f"SMCASE_UNPACK_LIMIT must be a number of bytes (e.g. {UNPACK_LIMIT}), not {configured!r}")
+    return int(configured)
 BOMB_RATIO = 1000
 
 
@@ -296,9 +306,10 @@ def check_members(archive: Path, work: Path, members: list[tuple[str, str, int, 
                                "packed size (a compression bomb)")
         total += size
     room = shutil.disk_usage(work).free
-    if total > min(UNPACK_LIMIT, room):
+    limit = unpack_limit()
+    if total > min(limit, room):
         raise InvalidInput(f"{archive.name}: refused: it unpacks to {total:,} bytes, more than "
-                           + (f"the limit of {UNPACK_LIMIT:,} (SMCASE_UNPACK_LIMIT)" if room > UNPACK_LIMIT else
+                           + (f"the limit of {limit:,} (SMCASE_UNPACK_LIMIT)" if room > limit else
                               f"the {room:,} bytes free on the disk"))
 
 

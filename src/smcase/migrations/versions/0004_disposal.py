@@ -36,8 +36,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('records', schema=None) as batch_op:
-        batch_op.drop_column('disposed_at')
+    if op.get_bind().dialect.name == "sqlite":
+        # In place, not by copying the table: dropping the old copy would cascade to the records'
+        # correspondents and documents (ON DELETE CASCADE).
+        op.execute("ALTER TABLE records DROP COLUMN disposed_at")
+    else:
+        op.drop_column('records', 'disposed_at')
 
     with op.batch_alter_table('disposals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_disposals_at'))

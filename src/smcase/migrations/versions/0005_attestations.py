@@ -49,8 +49,19 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
-        batch_op.drop_column('rows_sha256')
+    attesting = op.get_bind().execute(sa.text(
+        "SELECT count(*) FROM audit_entries WHERE rows_sha256 IS NOT NULL")).scalar_one()
+    if attesting:
+        # Their hashes cover rows_sha256: without it the chain would no longer verify from the first of them.
+        raise RuntimeError(f"cannot go below 0005: {attesting} audit entries attest rows, and their hashes cover "
+                           "the rows' digests")
+    if op.get_bind().dialect.name == "sqlite":
+        # Not in batch mode: that copies the table, and dropping the old one would cascade to the audit
+        # payloads (ON DELETE CASCADE) and erase every entry's before/after values. SQLite drops a column
+        # in place (3.35 and later).
+        op.execute("ALTER TABLE audit_entries DROP COLUMN rows_sha256")
+    else:
+        op.drop_column('audit_entries', 'rows_sha256')
     with op.batch_alter_table('attestations', schema=None) as batch_op:
         batch_op.drop_index('ix_attestations_seq')
         batch_op.drop_index('ix_attestations_row')
