@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -169,3 +170,26 @@ class Cli:
 def cli(db_url: str, tmp_path: Path) -> Cli:
     """The CLI on the test's database, acting as 'anna'."""
     return Cli(db_url, tmp_path / "cli-files")
+
+
+@pytest.fixture(autouse=True)
+def _a_policy_marker_is_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test marked ``@pytest.mark.policy("torsby")`` must load ``fixtures/policies/torsby.toml``: the guard
+    (test_guidelines_guard.py) counts it as proving its rules under that municipality's own policy."""
+    marker = request.node.get_closest_marker("policy")
+    if marker is None:
+        yield
+        return
+    import smcase.policy
+
+    loaded: list[str] = []
+    read = smcase.policy.read_toml
+
+    def spy(path: Any) -> Any:
+        loaded.append(Path(path).name)
+        return read(path)
+
+    monkeypatch.setattr(smcase.policy, "read_toml", spy)
+    yield
+    wanted = f"{marker.args[0]}.toml"
+    assert wanted in loaded, f"marked policy({marker.args[0]!r}) but never loaded fixtures/policies/{wanted}"

@@ -600,3 +600,18 @@ def test_nor5_disposal_takes_the_text_out_of_the_search_index(cli: Cli) -> None:
     assert search(cli, "--text", "midsommarfest") == ["Tack för en fin midsommarfest i Norsjö"]
     ok(cli("dispose"))  # Norsjö disposes of trivial items continuously (after 0 days)
     assert search(cli, "--text", "midsommarfest") == []
+
+
+@pytest.mark.rules("REN-2", "REN-3")
+@pytest.mark.policy("rennebu")
+def test_ren2_rennebus_channel_profile_is_in_norwegian_with_its_own_categories(cli: Cli, tmp_path: Path) -> None:
+    from .test_channels import walk
+
+    snapshot = tmp_path / "snapshot.png"
+    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    walk(cli, "rennebu", snapshot)
+    text = ok(cli("channel", "profile", "1"))
+    assert "Dette er en offisiell konto for" in text
+    assert "Uthenging av enkeltpersoner" in text and "Sjikane, trakassering" in text
+    assert "Vi driver ikke saksbehandling her" in text
+    assert "Det här är" not in text and "Hot och uppmaningar" not in text  # no Swedish left
