@@ -31,6 +31,13 @@ def ok(result: Any) -> str:
     return str(result.stdout)
 
 
+def png(folder: Path) -> Path:
+    """A snapshot file to register (a channel's walk takes one)."""
+    path = folder / "snapshot.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    return path
+
+
 def init(cli: Cli, municipality: str, name: str) -> Cli:
     ok(cli("init", "--name", name, "--policy", str(POLICIES / f"{municipality}.toml")))
     return cli
@@ -169,8 +176,7 @@ def test_vim5_the_channel_states_who_why_that_posts_are_public_records_and_what_
         cli: Cli, tmp_path: Path) -> None:
     from .test_channels import walk
 
-    snapshot = tmp_path / "snapshot.png"
-    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    snapshot = png(tmp_path)
     walk(cli, "vimmerby", snapshot)
     text = ok(cli("channel", "profile", "1"))
     for part in ("officiellt konto för vimmerby kommun",  # identity
@@ -365,8 +371,7 @@ def test_vim8_never_fewer_administrators_than_vimmerbys_minimum(cli: Cli, tmp_pa
 def test_vim8_an_active_channel_keeps_its_minimum_of_administrators(cli: Cli, tmp_path: Path) -> None:
     from .test_channels import walk
 
-    snapshot = tmp_path / "snapshot.png"
-    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    snapshot = png(tmp_path)
     walk(cli, "vimmerby", snapshot)
     admins = json.loads(ok(cli("channel", "show", "1", "--json")))["administrators"]
     assert len(admins) == 2
@@ -382,8 +387,7 @@ def test_vim3_the_communications_strategist_reads_every_channel_others_only_thei
                                                                                      tmp_path: Path) -> None:
     from .test_channels import walk
 
-    snapshot = tmp_path / "snapshot.png"
-    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    snapshot = png(tmp_path)
     walk(cli, "vimmerby", snapshot)
     ok(cli("users", "add", "olle", "--role", "officer", "--full-name", "Olle Ek", "--title", "Handläggare"))
     strategist = json.loads(ok(cli("channel", "list", "--json", user="u_communications")))
@@ -401,8 +405,7 @@ def test_vim3_the_communications_strategist_reads_every_channel_others_only_thei
 def test_vim7_whoever_answers_states_name_and_title(cli: Cli, tmp_path: Path) -> None:
     from .test_channels import walk
 
-    snapshot = tmp_path / "snapshot.png"
-    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    snapshot = png(tmp_path)
     channel = walk(cli, "vimmerby", snapshot)
     ok(cli("users", "add", "nisse", "--role", "officer"))
     ok(cli("channel", "designate", "1", "nisse", "--granted-by", "u_head_of_administration"))
@@ -422,8 +425,7 @@ def test_vim7_whoever_answers_states_name_and_title(cli: Cli, tmp_path: Path) ->
 def test_tor6_the_profile_shows_active_hours_and_response_times(cli: Cli, tmp_path: Path) -> None:
     from .test_channels import walk
 
-    snapshot = tmp_path / "snapshot.png"
-    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    snapshot = png(tmp_path)
     walk(cli, "torsby", snapshot)
     text = ok(cli("channel", "profile", "1"))
     for part in ("officiellt konto för torsby kommun", "Syfte:", "allmänna handlingar",
@@ -440,8 +442,7 @@ def test_tor7_the_follow_up_report_counts_followers(cli: Cli, tmp_path: Path) ->
 
     from .test_channels import walk
 
-    snapshot = tmp_path / "snapshot.png"
-    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    snapshot = png(tmp_path)
     channel = walk(cli, "torsby", snapshot)
     year = date.today().year
     ok(cli("channel", "followers", "1", "412", "--on", f"{year}-01-01"))
@@ -607,8 +608,7 @@ def test_nor5_disposal_takes_the_text_out_of_the_search_index(cli: Cli) -> None:
 def test_ren2_rennebus_channel_profile_is_in_norwegian_with_its_own_categories(cli: Cli, tmp_path: Path) -> None:
     from .test_channels import walk
 
-    snapshot = tmp_path / "snapshot.png"
-    snapshot.write_bytes(b"\x89PNG\r\n\x1a\n screenshot")
+    snapshot = png(tmp_path)
     walk(cli, "rennebu", snapshot)
     text = ok(cli("channel", "profile", "1"))
     assert "Dette er en offisiell konto for" in text

@@ -545,10 +545,7 @@ class Ingest:
                     "incoming", comment.event), class_code=self.policy.ingest.complaint_class),
                     [self._record(comment, direction="in")])
             assert comment.plan is not None
-            plan = plans[comment.plan]
-            plans[comment.plan] = CasePlan(records=[*plan.records, answer], spec=plan.spec,
-                                           case_number=plan.case_number)
-            self._attach.append((row["id"], comment.plan, len(plans[comment.plan].records) - 1,
+            self._attach.append((row["id"], comment.plan, self._append(plans, comment.plan, answer),
                                  "answered by the municipality (delivered before the comment)"))
 
     def _early_versions(self, plans: list[CasePlan], new: list[_Item],
@@ -584,9 +581,7 @@ class Ingest:
             else:
                 record = RecordSpec("memo", self._title("delete", item.event), kind="platform_delete",
                                     source=Source(row["platform"], row["external_id"], row["url"]))
-            plan = plans[index]
-            plans[index] = CasePlan(records=[*plan.records, record], spec=plan.spec, case_number=plan.case_number)
-            self._attach.append((row["id"], index, len(plans[index].records) - 1,
+            self._attach.append((row["id"], index, self._append(plans, index, record),
                                  "an edit of a registered item, delivered before it (TOR-5)"))
 
     def _version(self, plans: list[CasePlan], entry: _Item, by_id: dict[tuple[str, str], _Item],
@@ -611,9 +606,7 @@ class Ingest:
         else:
             record = RecordSpec("memo", self._title("delete", event), kind="platform_delete",
                                 source=Source(event.platform, event.external_id, event.url))
-        plans[index] = CasePlan(records=[*plans[index].records, record], spec=plans[index].spec,
-                                case_number=plans[index].case_number)
-        entry.plan, entry.plan_record, entry.status = index, len(plans[index].records) - 1, "registered"
+        entry.plan, entry.plan_record, entry.status = index, self._append(plans, index, record), "registered"
 
     def _registered_originals(self, new: list[_Item]) -> dict[tuple[str, str], tuple[str, str | None]]:
         """Stored, registered items that this batch edits or deletes: → (case number, case ground)."""
@@ -694,6 +687,13 @@ class Ingest:
             else:
                 stored_updates[key] = (index, first)
         reply.plan, reply.plan_record, reply.status = index, len(plans[index].records) - 1, "registered"
+
+    @staticmethod
+    def _append(plans: list[CasePlan], index: int, record: RecordSpec) -> int:
+        """Add ``record`` to plan ``index`` (plans are immutable: it is replaced); the record's index in it."""
+        plan = plans[index]
+        plans[index] = CasePlan(records=[*plan.records, record], spec=plan.spec, case_number=plan.case_number)
+        return len(plans[index].records) - 1
 
     def _add(self, plans: list[CasePlan], entry: _Item, spec: CaseSpec, records: list[RecordSpec]) -> None:
         plans.append(CasePlan(records=records, spec=spec))
