@@ -126,3 +126,24 @@ def test_tor2_an_administrator_is_not_removed_below_the_policys_minimum(cli: Cli
     admins = json.loads(ok(cli("channel", "show", "1", "--json")))["administrators"]
     refused = cli("channel", "change", "1", "--remove-admin", admins[0]["name"])
     assert refused.exit_code != 0 and "the policy needs at least 2" in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("--admin", "Zara", "--email", "notanemail", "--phone", "0248-700 99"),
+    ("--admin", "Zara", "--email", "eva@rattvik.example", "--phone", "abc"),
+    ("--admin", "", "--email", "a@b.se", "--phone", "0492-100"),
+    ("--admin", "Zara\x1b[31m\nX", "--email", "a@b.se", "--phone", "0492-100"),
+    ("--admin", "E" * 5000, "--email", "a@b.se", "--phone", "0492-100"),
+])
+def test_contact_details_are_checked_as_a_plan_checks_them(cli: Cli, snapshot: Path, args: tuple[str, ...]) -> None:
+    walk(cli, "rattvik", snapshot)
+    refused = cli("channel", "change", "1", *args)
+    assert refused.exit_code == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "Zara" not in ok(cli("channel", "show", "1"))
+
+
+def test_followers_are_a_plausible_count_on_a_day_the_channel_ran(cli: Cli, snapshot: Path) -> None:
+    walk(cli, "rattvik", snapshot)
+    for args in (("99999999999999999999999",), ("10", "--on", "2099-01-01"), ("10", "--on", "1990-01-01")):
+        refused = cli("channel", "followers", "1", *args)
+        assert refused.exit_code == 1 and "Traceback" not in refused.stderr, refused.stderr

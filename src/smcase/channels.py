@@ -18,6 +18,7 @@ transaction:
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -342,6 +343,7 @@ class Channels:
         document = dict(channel.plan or {})
         admins = [dict(a) for a in document.get("administrators", [])]
         wanted = (admin or remove or "").strip()
+        _check_contact(wanted, email, phone)
         found = next((a for a in admins if a["name"].casefold() == wanted.casefold()), None)
         if remove is not None:
             if found is None:
@@ -376,11 +378,15 @@ class Channels:
     def followers(self, ref: str, count: int, on: date) -> str:
         """Enter the channel's number of followers on a day (TOR-7: the follow-up report counts them): kept with
         the channel for ``report annual``, and a record in its case. Returns the record's number."""
-        if count < 0:
-            raise InvalidInput(f"a number of followers is 0 or more, not {count}")
+        if not 0 <= count <= 10**10:
+            raise InvalidInput(f"a number of followers is 0 to 10,000,000,000, not {count}")
         channel = self.get(ref)
         if channel.started_at is None:
             raise InvalidState(f"channel {channel.url} has not started: it has no followers yet")
+        today = self.service.clock().astimezone(self.service.tz).date()
+        if not channel.started_at.date() <= on <= today:
+            raise InvalidInput(f"the day counted ({on}) is not between the channel's start "
+                               f"({channel.started_at.date()}) and today")
         document = dict(channel.plan or {})
         counts = [c for c in document.get("followers", []) if c["on"] != on.isoformat()]
         document["followers"] = sorted([*counts, {"on": on.isoformat(), "count": count}], key=lambda c: c["on"])
@@ -503,3 +509,18 @@ def public_html(channels: Sequence[ChannelView], organisation: str, language: st
             f'  <meta name="viewport" content="width=device-width, initial-scale=1" />\n'
             f"  <title>{html.escape(title)}</title>\n</head>\n<body>\n  <main>\n"
             f"    <h1>{html.escape(title)}</h1>\n{body}\n  </main>\n</body>\n</html>\n")
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # as the plan schema says
+_PHONE = re.compile(r"\+?[0-9][0-9 \-]{5,19}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _check_contact(name: str, email: str | None, phone: str | None) -> None:
+    """An administrator's contact details as a plan must give them (RAT-2): refused with the reason."""
+    if not name or len(name) > 200 or _CONTROL.search(name):
+        raise InvalidInput("an administrator's name is 1 to 200 characters, without control characters")
+    if email is not None and not _EMAIL.fullmatch(email.strip()):
+        raise InvalidInput(f"{scrub(email)!r} is not an e-mail address")
+    if phone is not None and not _PHONE.fullmatch(phone.strip()):
+        raise InvalidInput(f"{scrub(phone)!r} is not a phone number (digits, spaces, dashes, a leading +)")

@@ -29,7 +29,7 @@ from .access import EventView, QuarantineView, scrub, uncleared_event
 from .errors import ConfigError, InvalidInput, InvalidState, NotFound
 from .events import Action, Label, ParseContext, SocialEvent
 from .ingest import Ingest, Summary, guarded, stored_event
-from .model import Case, EventRow, QuarantineRow, table_of
+from .model import Case, EventRow, QuarantineRow, Record, table_of
 from .plugins import Plugins
 from .register import CasePlan, RecordSpec, RegisterService, Source, WrittenCase
 
@@ -216,7 +216,8 @@ def resolve(service: RegisterService, plugins: Plugins, ref: str, action: str, n
     service.require("inbox.resolve")
     labels = {f[0] for f in row["findings"] or ()}
     name = _name(service, row)
-    if row["resolution"] and not (row["resolution"] == "unpublished" and action in EVIDENCE_FIRST):
+    stronger = {"unpublished": EVIDENCE_FIRST, "hidden": ("removed",)}  # hidden first, removed later
+    if row["resolution"] and action not in stronger.get(row["resolution"], ()):
         # Unpublished first (it held a number), removed later (it also broke the rules): the stronger follows.
         raise InvalidState(f"event {name} was already recorded as {row['resolution']}")
     if action in EVIDENCE_FIRST and not (row["action"] == Action.EVIDENCE.value and row["record_id"]):
@@ -337,6 +338,15 @@ def reply(service: RegisterService, plugins: Plugins, ref: str, *, referral: boo
     if not text:
         raise ConfigError("the policy has no referral reply: set [ingest] referral_reply in the policy file")
     row = _open_for_handling(service, ref)
+    name = _name(service, row)
+    if row["action"] == Action.EVIDENCE.value:
+        raise InvalidState(f"event {name} is prohibited content to remove, not a question to refer")
+    with service.reading() as conn:
+        answered = conn.execute(select(Record.id).where(
+            Record.case_id == row["case_id"], Record.kind == "referral_reply",
+            Record.source_external_id.is_(None)).limit(1)).first() if row["case_id"] else None
+    if answered:
+        raise InvalidState(f"event {name} already has its referral reply in case {row['diary_number']}")
     written, number = Ingest(service, plugins).register_stored(row, text)
     return Registered(_reread(service, row), written.diary_number, written.opened, number, text)
 

@@ -1108,8 +1108,8 @@ class RegisterService:
                  if v is not None}
         if not given:
             raise InvalidInput("give --full-name, --title and/or --unit")
-        if any(not v or len(v) > 200 for v in given.values()):
-            raise InvalidInput("a name, title or unit is 1 to 200 characters")
+        if any(not v or len(v) > 200 or _CONTROL.search(v) for v in given.values()):
+            raise InvalidInput("a name, title or unit is 1 to 200 characters, without control characters")
         now = self.clock()
         with self._write() as session:
             user = session.scalar(select(User).where(User.username == username.strip()))
