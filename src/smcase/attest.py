@@ -128,26 +128,17 @@ def _value(value: Any) -> Any:
     return str(value)
 
 
-def digest(state: Iterable[Any]) -> str:
-    """The SHA-256 of a row's audited state (its values and its parts' values, in order).
-
-    Values are normalised to str, int, float or None (parts to tuples of them) and
-    written with ``repr``: exact, unambiguous (a string is quoted, None is not), and
-    done in C, which matters when a million rows are verified.
-    """
-    values = tuple(state)
-    if not _SETTLED.issuperset(map(type, values)):  # one pass in C; SQLite's rows always pass
-        values = tuple(v if type(v) in _PLAIN else _value(v) for v in values)
-    return hashlib.sha256(repr(values).encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _states(conn: Connection, audited: Audited, ids: list[int] | None, batch: int = 2000,
             span: tuple[int, int] | None = None) -> Iterator[tuple[int, str]]:
     """(id, digest) of the table's rows (all, those of ``span`` (first, last id), or ``ids``), in id order.
 
-    Rows come in partitions of ``batch``; each partition's parts are read with one
-    range query per part (served by the part's index on its parent key) and looked
-    up by parent id, so the per-row work is a dictionary lookup and one digest.
+    A row's digest is the SHA-256 of ``repr`` of its values and its parts' values, in
+    order, normalised to str, int, float or None (parts to tuples of them): exact,
+    unambiguous (a string is quoted, None is not), and done in C, which matters when
+    a million rows are verified. Rows come in partitions of ``batch``; each
+    partition's parts are read with one range query per part (served by the part's
+    index on its parent key) and looked up by parent id, so the per-row work is a
+    dictionary lookup and one digest.
     """
     table = audited.table
     sha, settled, normalise = hashlib.sha256, _SETTLED, _value
@@ -158,7 +149,7 @@ def _states(conn: Connection, audited: Audited, ids: list[int] | None, batch: in
         keys = None if ids is None else [row[0] for row in rows]
         parts = _all_parts(conn, audited.parts, rows[0][0], rows[-1][0], keys)
         none = ((),) * len(audited.parts)
-        for row in rows:  # digest() inlined: this loop runs once per row of the register
+        for row in rows:  # once per row of the register: kept lean
             key = row[0]
             state = row[1:] + parts.get(key, none)
             if not plain and not settled.issuperset(map(type, state)):
@@ -291,9 +282,9 @@ def _latest(conn: Connection, name: str, batch: int, span: tuple[int, int] | Non
 Span = tuple[str, int, int]
 
 
-def spans(conn: Connection, rows_per_span: int) -> list[Span]:
-    """Every audited table cut into stretches of about ``rows_per_span`` ids, covering both the current rows
-    and the attested ones (a row that is gone is still in a stretch). Biggest stretches first."""
+def table_spans(conn: Connection) -> list[Span]:
+    """One span per audited table, from its first to its last id among both the current rows and the attested
+    ones (a row that is gone is still in it)."""
     a = ATTESTATIONS
     found: list[Span] = []
     for audited in AUDITED:
@@ -302,12 +293,15 @@ def spans(conn: Connection, rows_per_span: int) -> list[Span]:
         attested_low, attested_high = conn.execute(
             select(func.min(a.c.row_id), func.max(a.c.row_id)).where(a.c.tbl == audited.name)).one()
         lows = [v for v in (low, attested_low) if v is not None]
-        if not lows:
-            continue
-        first, last = min(lows), max(v for v in (high, attested_high) if v is not None)
-        for start in range(first, last + 1, rows_per_span):
-            found.append((audited.name, start, min(start + rows_per_span - 1, last)))
-    return sorted(found, key=lambda span: span[1] - span[2])
+        if lows:
+            found.append((audited.name, min(lows), max(v for v in (high, attested_high) if v is not None)))
+    return found
+
+
+def split(span: Span, size: int) -> list[Span]:
+    """``span`` cut into stretches of ``size`` ids (the last one shorter)."""
+    name, first, last = span
+    return [(name, start, min(start + size - 1, last)) for start in range(first, last + 1, size)]
 
 
 def verify_rows(conn: Connection, limit: int = 100, batch: int = 5000,

@@ -268,7 +268,7 @@ def _tasks(conn: Connection, top: int, rows: bool, workers: int | None, parallel
     """The chain and (with ``rows``) every audited table, cut into stretches; whole when the work is small."""
     count = _workers(workers)
     whole = [(_CHAIN, 1, top)] if top else []
-    row_spans = attest.spans(conn, 10**12) if rows else []
+    row_spans = attest.table_spans(conn) if rows else []
     total = top + sum(high - low + 1 for _name, low, high in row_spans)
     if count < 2 or total < parallel_from:
         return whole + row_spans
@@ -277,8 +277,7 @@ def _tasks(conn: Connection, top: int, rows: bool, workers: int | None, parallel
     # are a third as long.
     size = max(total // (count * 20), _SMALLEST_STRETCH)
     step = max(size // _ENTRY_COST, _SMALLEST_STRETCH)
-    chain = [(_CHAIN, first, min(first + step - 1, top)) for first in range(1, top + 1, step)]
-    tasks = chain + (attest.spans(conn, size) if rows else [])
+    tasks = attest.split((_CHAIN, 1, top), step) + [part for span in row_spans for part in attest.split(span, size)]
     return sorted(tasks, key=lambda task: -(task[2] - task[1] + 1) * (_ENTRY_COST if task[0] == _CHAIN else 1))
 
 

@@ -492,6 +492,7 @@ class EventRow(Base):
         Index("ix_events_platform_external", "platform", "external_id"),
         Index("ix_events_status", "status"),
         Index("ix_events_thread", "platform", "thread"),
+        Index("ix_events_reply", "platform", "in_reply_to"),  # ingest: answers stored before their comment
         Index("ix_events_channel", "channel"),  # inbox list --channel (text and author: migration 0006's index)
     )
 

@@ -28,6 +28,8 @@ FTS = "events_fts"
 def upgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_channel', ['channel'], unique=False)
+        # ingest looks up answers stored before their comment by what they reply to, every batch
+        batch_op.create_index('ix_events_reply', ['platform', 'in_reply_to'], unique=False)
     if op.get_bind().dialect.name == "sqlite":
         # Contentless (the text is in events already): two columns, the text and the author (name and id).
         # Letters keep their diacritics (å, ä, ö, æ, ø are letters of their own), as PostgreSQL's 'simple' does;
@@ -59,4 +61,5 @@ def downgrade() -> None:
         op.execute(f"DROP INDEX IF EXISTS {FTS}_text")
         op.execute(f"DROP INDEX IF EXISTS {FTS}_author")
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_reply')
         batch_op.drop_index('ix_events_channel')
