@@ -172,6 +172,15 @@ def cli(db_url: str, tmp_path: Path) -> Cli:
     return Cli(db_url, tmp_path / "cli-files")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Note on the test item whether it was skipped, for the policy-marker check below."""
+    report = yield
+    if report.skipped:
+        item.smcase_skipped = True  # type: ignore[attr-defined]
+    return report
+
+
 @pytest.fixture(autouse=True)
 def _a_policy_marker_is_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A test marked ``@pytest.mark.policy("torsby")`` must load ``fixtures/policies/torsby.toml``: the guard
@@ -191,5 +200,7 @@ def _a_policy_marker_is_kept(request: pytest.FixtureRequest, monkeypatch: pytest
 
     monkeypatch.setattr(smcase.policy, "read_toml", spy)
     yield
+    if getattr(request.node, "smcase_skipped", False):  # skipped (no PostgreSQL here): it never ran to load it
+        return
     wanted = f"{marker.args[0]}.toml"
     assert wanted in loaded, f"marked policy({marker.args[0]!r}) but never loaded fixtures/policies/{wanted}"

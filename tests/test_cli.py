@@ -47,7 +47,7 @@ def test_init_with_a_norwegian_policy_file(cli: Cli) -> None:
     (["--policy", "{SE}", "--prefix", "BUN"], "--prefix BUN contradicts the policy's prefix 'KS'"),
     (["--policy", "{SE}", "--timezone", "Europe/Oslo"], "contradicts the policy's time zone Europe/Stockholm"),
     (["--country", "SE", "--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
-    (["--country", "SE", "--prefix", "K S"], "must match pattern"),
+    (["--country", "SE", "--prefix", "K S"], "'K S' is not in the expected form"),
     (["--country", "SE", "--org-number", "212000-1768"], "not a valid Swedish organisationsnummer"),
     ([], "give --policy FILE, or --country SE|NO"),
 ])

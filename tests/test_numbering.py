@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from smcase import audit, numbering
+from smcase import audit, diary
 from smcase.db import make_engine
+from smcase.diary import DiaryFormat
 from smcase.errors import InvalidInput, PolicyError
 from smcase.model import Case, Record
-from smcase.numbering import DiaryFormat
 from smcase.register import CaseSpec, RecordSpec, RegisterService
 
 from .conftest import FakeClock
@@ -61,8 +61,8 @@ def test_foreign_numbers_are_refused_with_an_example(typed: str) -> None:
 def test_every_number_reads_back_to_itself(year: int, seq: int, record: int, prefix: str) -> None:
     fmt = DiaryFormat("{prefix} {year}/{seq:04d}", "{case}-{record}", prefix=prefix)
     case = fmt.case_number(year, seq)
-    assert fmt.parse(case) == numbering.ParsedNumber(year, seq)
-    assert fmt.parse(fmt.record_number(case, record)) == numbering.ParsedNumber(year, seq, record)
+    assert fmt.parse(case) == diary.ParsedNumber(year, seq)
+    assert fmt.parse(fmt.record_number(case, record)) == diary.ParsedNumber(year, seq, record)
 
 
 @pytest.mark.parametrize(

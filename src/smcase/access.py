@@ -27,9 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import identity
+from .diary import DiaryFormat
 from .events import SocialEvent
 from .model import Case, Record
-from .numbering import DiaryFormat
 
 #: Fields a marking can withhold (policy ``withheld``).
 WITHHELD_FIELDS = ("title", "description", "parties", "text", "documents")

@@ -17,17 +17,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cache, cached_property
+from functools import cached_property
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
-
+from . import schema_check
 from .clock import zone
+from .diary import DiaryFormat
 from .errors import InvalidInput, PolicyError
-from .numbering import DiaryFormat
-from .resources import schemas_dir
 
 DEFAULT_TIMEZONES = {"SE": "Europe/Stockholm", "NO": "Europe/Oslo"}
 DEFAULT_PLACEHOLDER_TITLES = {"SE": "Sekretessmarkerat ärende", "NO": "Skjermet sak"}
@@ -352,13 +350,6 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-@cache
-def compiled(schema_name: str) -> Any:
-    """The compiled validator of one of smcase's own schemas (``schemas/<name>``)."""
-    schema = json.loads((schemas_dir() / schema_name).read_text(encoding="utf-8"))
-    return fastjsonschema.compile(schema, formats={"date": r"^\d{4}-\d{2}-\d{2}$"})
-
-
 def read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
     """A TOML file's text and content; PolicyError says what is wrong with it."""
     path = Path(path)
@@ -377,12 +368,9 @@ def read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
 def check_schema(schema_name: str, document: Any, source: str) -> None:
     """Validate ``document`` against ``schemas/<schema_name>``; PolicyError names the key and the reason."""
     try:
-        compiled(schema_name)(document)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        reason = exc.message.removeprefix(exc.name or "").strip() or exc.message
-        if exc.rule == "additionalProperties":
-            reason = "unknown key (" + reason + ")"
-        raise PolicyError(source, _key_of(exc), reason) from None
+        schema_check.check(schema_name, document)
+    except schema_check.SchemaProblem as exc:
+        raise PolicyError(source, exc.key, exc.reason) from None
 
 
 def _normalise(value: Any) -> Any:
@@ -400,12 +388,6 @@ def load_file(path: str | Path) -> Policy:
     """Read, validate and check a policy file; PolicyError names the key and the reason."""
     _text, raw = read_toml(path)
     return from_document(raw, source=str(path))
-
-
-def _key_of(error: fastjsonschema.JsonSchemaValueException) -> str:
-    # fastjsonschema names the value as data.a.b[2].c; a person wants a.b[2].c
-    name = error.name or "data"
-    return name.removeprefix("data").lstrip(".") or "(top level)"
 
 
 def from_document(raw: Mapping[str, Any], source: str = "") -> Policy:

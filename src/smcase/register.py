@@ -33,6 +33,7 @@ from . import attest, audit, identity
 from .access import NOTIFIER, Access, CaseView, RecordView, Viewer, public_is_title
 from .clock import Clock, local_date, utcnow, zone
 from .db import connect, read_only, require_current, upgrade
+from .diary import ParsedNumber
 from .errors import ConfigError, InvalidInput, InvalidState, NotFound, PermissionDenied
 from .identity import scrub
 from .model import (
@@ -54,7 +55,7 @@ from .model import (
     UserRole,
     table_of,
 )
-from .numbering import CASE_SCOPE, JOURNAL_SCOPE, ParsedNumber, allocate
+from .numbering import CASE_SCOPE, JOURNAL_SCOPE, allocate
 from .policy import Ground, Policy, from_document
 from .rescan import Findings
 from .rescan import Report as RescanReport

@@ -8,22 +8,21 @@ revision agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import IO, Any
 
-import fastjsonschema
-
+from .. import schema_check
 from ..events import Adapter, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ..policy import compiled
 from ._common import excerpt, from_iso, parse_json
 
 NAME = "jsonl"
 
 
-def validator() -> Any:
-    """The compiled validator of ``schemas/event.schema.json``."""
-    return compiled("event.schema.json")
+def validator() -> Callable[[Any], None]:
+    """Validation against ``schemas/event.schema.json``: raises SchemaProblem in plain words."""
+    return partial(schema_check.check, "event.schema.json")
 
 
 def event_from_json(obj: dict[str, Any], context: ParseContext, raw: Any = None) -> SocialEvent:
@@ -66,9 +65,8 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
                 yield Skipped(position, "reaction", "a reaction carries no content to keep")
                 continue
             yield event_from_json(obj, context, raw=line.decode("utf-8").rstrip("\r\n"))
-        except fastjsonschema.JsonSchemaValueException as exc:
-            field = (exc.name or "data").removeprefix("data").lstrip(".") or "(line)"
-            yield Unparsable(position, excerpt(line), f"{field}: {exc.message.removeprefix(exc.name or '').strip()}")
+        except schema_check.SchemaProblem as exc:
+            yield Unparsable(position, excerpt(line), str(exc))
         except ValueError as exc:
             yield Unparsable(position, excerpt(line), f"created_at: {exc}")
 
