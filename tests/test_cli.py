@@ -182,7 +182,10 @@ def test_demo_builds_a_register_with_real_numbers(tmp_path: Path) -> None:
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # through get_command: the root group loads its built-ins lazily
+        command = group.get_command(ctx, name)
+        assert command is not None
         found.append((prefix + name, command))
         if isinstance(command, click.Group):
             found += _commands(command, f"{prefix}{name} ")
@@ -195,3 +198,29 @@ def test_every_command_and_option_has_help_text(name: str, command: click.Comman
     for param in command.params:
         if isinstance(param, click.Option) and param.name not in ("help",):
             assert param.help, f"'smcase {name}' option {param.opts[0]} has no help text"
+
+
+def test_the_listed_short_help_is_each_commands_own() -> None:
+    """`smcase --help` lists built-ins from BUILTIN_COMMANDS without importing them: the text must not drift."""
+    from smcase.cli import BUILTIN_COMMANDS
+
+    cli = create_cli()
+    ctx = click.Context(cli)
+    for name, (_module, _attribute, short_help) in BUILTIN_COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.get_short_help_str(limit=10_000) == short_help, name
+
+
+def test_help_and_start_up_import_no_database_or_xml_layer() -> None:
+    """Start-up budget (issue 15): `smcase --help` must not import SQLAlchemy, alembic, lxml or the exporters."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom click.testing import CliRunner\nfrom smcase.cli import create_cli\n"
+             "result = CliRunner().invoke(create_cli(), ['--help'])\nassert result.exit_code == 0, result.output\n"
+             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('sqlalchemy', 'alembic', 'lxml', 'psycopg', 'fastjsonschema', 'puremagic') "
+             "or m.startswith(('smcase.register', 'smcase.export', 'smcase.validate', 'smcase.model')))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []

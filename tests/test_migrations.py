@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from smcase.db import current_revision, head_revision, require_current, upgrade
+from smcase.db import SCHEMA_REVISION, current_revision, head_revision, require_current, upgrade
 from smcase.errors import ConfigError
 from smcase.model import Base
 
@@ -39,3 +39,8 @@ def test_an_outdated_or_missing_schema_is_refused_with_the_way_out(engine: Engin
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
     with pytest.raises(ConfigError, match=r"revision 0000, this smcase needs .*run 'smcase db upgrade'"):
         require_current(engine)
+
+
+def test_the_schema_revision_commands_check_is_alembics_head() -> None:
+    """Commands compare a register with SCHEMA_REVISION instead of parsing the migration scripts at start-up."""
+    assert head_revision() == SCHEMA_REVISION

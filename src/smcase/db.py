@@ -15,19 +15,22 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Table, create_engine, event, make_url
+from sqlalchemy import Engine, Table, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from .errors import ConfigError
+from .settings import DEFAULT_DB as DEFAULT_DB  # re-exported: the one default
 
-DEFAULT_DB = "sqlite:///smcase.db"
+if TYPE_CHECKING:  # alembic is imported where a migration runs: every other command starts without it
+    from alembic.config import Config
+
+SCHEMA_REVISION = "0006"
+"""The newest migration (``migrations/versions``): what every command but ``init`` and ``db upgrade`` needs.
+Kept here so that checking a register's schema does not parse the migration scripts; a test keeps it equal
+to alembic's head."""
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _READ_ONLY = "smcase_read_only"
 
@@ -111,6 +114,8 @@ def files_dir_for(url: URL | str) -> Path:
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
@@ -118,7 +123,10 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def head_revision() -> str:
-    """The newest migration this version of smcase knows."""
+    """The newest migration this version of smcase knows, as alembic reads it from the scripts."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     head = ScriptDirectory.from_config(config).get_current_head()
@@ -129,11 +137,20 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at; None for an empty database."""
     with connect(read_only(engine)) as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        # alembic's own table, read directly: importing alembic would cost every command its start-up time.
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:
+        raise ConfigError(f"the register's schema has several heads ({', '.join(sorted(versions))}): "
+                          "it was migrated by something other than smcase")
+    return versions[0] if versions else None
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Migrate the database to the newest schema; returns (from, to) revisions."""
+    from alembic import command
+
     before = current_revision(engine)
     with connect(engine) as conn, conn.begin():
         command.upgrade(_alembic_config(conn), "head")
@@ -150,9 +167,9 @@ def require_current(engine: Engine) -> None:
     current = current_revision(engine)
     if current is None:
         raise ConfigError(f"no register in {describe(engine.url)}: run 'smcase init' first")
-    if current != head_revision():
+    if current != SCHEMA_REVISION:
         raise ConfigError(
-            f"database schema is at revision {current}, this smcase needs {head_revision()}: run 'smcase db upgrade'"
+            f"database schema is at revision {current}, this smcase needs {SCHEMA_REVISION}: run 'smcase db upgrade'"
         )
 
 

@@ -390,14 +390,25 @@ def load_file(path: str | Path) -> Policy:
     return from_document(raw, source=str(path))
 
 
-def from_document(raw: Mapping[str, Any], source: str = "") -> Policy:
-    """Validate a policy document (parsed TOML or the JSON stored in a register)."""
+def from_document(raw: Mapping[str, Any], source: str = "", stored: bool = False) -> Policy:
+    """Validate a policy document (parsed TOML or the JSON stored in a register).
+
+    ``stored``: the document is the register's own, schema-checked when it was stored and attested since (``audit
+    verify`` proves it unchanged). The schema is then not compiled again (a tenth of a second every command would
+    pay); the rules a schema cannot say are still checked, and a damaged document is an error that says so.
+    """
     document = _normalise(dict(raw))
-    check_schema("policy.schema.json", document, source)
+    if not stored:
+        check_schema("policy.schema.json", document, source)
     try:
         return _build(document)
     except PolicyError as exc:
         raise PolicyError(source, exc.key, exc.reason) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        if not stored:
+            raise
+        raise PolicyError(source, "", f"the stored policy is damaged ({type(exc).__name__}): "
+                                      "run 'smcase audit verify'") from None
 
 
 def _build(doc: dict[str, Any]) -> Policy:

@@ -350,7 +350,7 @@ class RegisterService:
                  files: FileStore | None = None, clock: Clock = utcnow) -> None:
         self.engine = engine
         self.clock = clock
-        self.policy: Policy = from_document(register.policy, source="register policy")
+        self.policy: Policy = from_document(register.policy, source="register policy", stored=True)
         self.tz = zone(register.timezone)
         self.numbering = self.policy.numbering
         self.files = files

@@ -8,46 +8,138 @@ failed, exit 2 for misuse. ``SMCASE_DEBUG=1`` re-raises for a traceback.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from typing import Any
 
 import click
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .. import __version__
-from ..db import DEFAULT_DB
 from ..errors import SmcaseError
 from ..identity import scrub
 from ..plugins import Plugins, create_plugins
-from . import (
-    audit,
-    cases,
-    channels,
-    classes,
-    demo,
-    dispose,
-    duties,
-    export,
-    inbox,
-    info,
-    ingest,
-    journal,
-    plugins,
-    policy,
-    records,
-    setup,
-    standards,
-    users,
-    validate,
-)
+from ..settings import DEFAULT_DB
 from .app import App
 
-_GROUPS = (setup, info, cases, records, classes, users, audit, policy, ingest, inbox, channels, duties, journal, dispose, export,
-           validate, plugins, standards, demo)
+# Built-in commands: name -> (module in smcase.cli, attribute, short help). A command's module, and the register,
+# SQLAlchemy or lxml behind it, is imported only when that command runs, so that `smcase --help` and every command
+# start quickly (issue 15). The short help is what `--help` lists without importing; test_cli keeps it equal to
+# each command's own.
+BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("setup", "init",
+             "Create a register in an empty database."),
+    "db": ("setup", "db",
+           "Database maintenance."),
+    "rescan": ("setup", "rescan",
+               "Scan every case, record, counterpart and event for identity numbers and withhold what holds one."),
+    "info": ("info", "info",
+             "Show the register: organisation, policy in force, and counts."),
+    "case": ("cases", "case",
+             "Open, find, show and close cases."),
+    "record": ("records", "record",
+               "Register and show records."),
+    "class": ("classes", "class_group",
+              "The filing plan (classification) every case belongs to."),
+    "users": ("users", "users",
+              "Users: individuals with roles from the policy."),
+    "audit": ("audit", "audit",
+              "The append-only, hash-chained audit log."),
+    "policy": ("policy", "policy",
+               "Policy files: the municipality's rules as TOML."),
+    "ingest": ("ingest", "ingest",
+               "Store every item of SOURCE (a file, or - for standard input) and register what must be."),
+    "inbox": ("inbox", "inbox",
+              "Every ingested item, held or quarantined input, and open unpublish/removal work."),
+    "channel": ("channels", "channel",
+                "Channels: the plan, approvals, start and stop, mandates, the public list."),
+    "duties": ("duties", "duties",
+               "What is due or overdue, per channel, oldest first."),
+    "snapshot": ("duties", "snapshot",
+                 "Snapshots of channels (RAT-8, NOR-6, TOR-8)."),
+    "monitor": ("duties", "monitor",
+                "Monitoring checks of channels (RAT-10, TOR-4)."),
+    "report": ("duties", "report",
+               "Reports computed from the register."),
+    "journal": ("journal", "journal",
+                "Every record registered in the period, as it may be published: nothing secret, no citizen's name unless the policy allows it (RAT-9, TOR-9, NOR-7, REN-5)."),
+    "dispose": ("dispose", "dispose",
+                "Dispose of what the policy's rules say may go (RAT-7, VIM-6d, NOR-5, TOR-8); see 'smcase dispose log'."),
+    "export": ("export", "export",
+               "Archive extractions: Noark 5 v5.0 for Norway, FGS 2.0 (CSIP + CITS ERMS) for Sweden."),
+    "validate": ("validate", "validate",
+                 "Validate the archive package PATH rule by rule; exit 0 only when every rule passes."),
+    "plugins": ("plugins", "plugins",
+                "List plugins: built-in and installed, their versions, hooks and load errors."),
+    "standards": ("standards", "standards",
+                  "The official archive schemas smcase validates exports against (not shipped with smcase)."),
+    "demo": ("demo", "demo",
+             "Create a demo register with a realistic handful of cases and show it."),
+}
 
 
 class SmcaseGroup(click.Group):
-    """The root group: turns smcase's own errors into one-line messages."""
+    """The root group: loads built-in commands and plugins on first use, and turns errors into one-line messages.
+
+    ``loaded`` is the plugin set to use (default: ``create_plugins()`` when first needed: by a command that uses
+    plugins, by ``--help``, or by a command name that is not built in).
+    """
+
+    def __init__(self, *args: Any, loaded: Plugins | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plugins = loaded
+        self._plugin_commands_added = False
+        self.plugin_problems: list[str] = []
+
+    @property
+    def plugins(self) -> Plugins:
+        """The plugins, loaded on first use, with their commands added to the group."""
+        if self._plugins is None:
+            self._plugins = create_plugins()
+        if not self._plugin_commands_added:
+            self._plugin_commands_added = True
+            commands, failures = self._plugins.cli_commands()
+            self.plugin_problems += [f"plugin {f.plugin!r} could not give its commands: {f.reason}" for f in failures]
+            for plugin, command in commands:
+                if command.name in self.commands or command.name in BUILTIN_COMMANDS:
+                    self.plugin_problems.append(
+                        f"plugin {plugin!r} command {command.name!r} clashes with an existing command; not added")
+                else:
+                    self.add_command(command)
+        return self._plugins
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Built-in and plugin commands, sorted."""
+        self.plugins  # noqa: B018  (loading them adds their commands)
+        return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, importing its module if it is a built-in not yet loaded."""
+        if cmd_name not in self.commands:
+            if cmd_name in BUILTIN_COMMANDS:
+                module, attribute, _help = BUILTIN_COMMANDS[cmd_name]
+                self.add_command(getattr(importlib.import_module(f"{__name__}.{module}"), attribute), cmd_name)
+            else:
+                self.plugins  # noqa: B018  (perhaps a plugin's command)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with their short help, without importing the built-ins to read it."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name)
+            if command is not None:
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+            else:
+                # A stand-in holding the listed text, so that click shortens it as it shortens its own.
+                rows.append((name, click.Command(name, help=BUILTIN_COMMANDS[name][2]).get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -67,16 +159,12 @@ class SmcaseGroup(click.Group):
                 raise
             # Messages name what was typed (a user, a diary number, a file): never an identity number in them.
             raise click.ClickException(scrub(str(exc)) or "") from None
-        except DBAPIError as exc:
-            if os.environ.get("SMCASE_DEBUG"):
-                raise
-            # Only the driver's first line: the statement and its parameters may hold confidential text.
-            first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            kind = "cannot reach the database" if isinstance(exc, OperationalError) else "database error"
-            raise click.ClickException(scrub(f"{kind}: {first}") or kind) from None
         except Exception as exc:
             if os.environ.get("SMCASE_DEBUG"):
                 raise
+            database_error = _database_error(exc)
+            if database_error is not None:
+                raise database_error from None
             # A bug, not bad input (bad input gets its own message): one line, never a traceback, and only the
             # error's type: its text may quote confidential content.
             raise click.ClickException(
@@ -85,15 +173,27 @@ class SmcaseGroup(click.Group):
             ) from None
 
 
+def _database_error(exc: Exception) -> click.ClickException | None:
+    # SQLAlchemy is loaded only by commands that use the database: an error of its kind implies it is imported.
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    # Only the driver's first line: the statement and its parameters may hold confidential text.
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    kind = "cannot reach the database" if isinstance(exc, OperationalError) else "database error"
+    return click.ClickException(scrub(f"{kind}: {first}") or kind)
+
+
 def create_cli(loaded: Plugins | None = None) -> click.Group:
-    """Build the ``smcase`` command group: every built-in command, then the plugins' commands.
+    """Build the ``smcase`` command group: every built-in command, and the plugins' commands.
 
-    ``loaded`` is the plugin set to use (default: ``create_plugins()``).
+    ``loaded`` is the plugin set to use (default: ``create_plugins()``, when first needed).
     """
-    loaded = loaded if loaded is not None else create_plugins()
-    problems: list[str] = []
 
-    @click.group(cls=SmcaseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=SmcaseGroup, loaded=loaded, context_settings={"help_option_names": ["-h", "--help"]})
     @click.option("--db", "db_url", envvar="SMCASE_DB", default=DEFAULT_DB, show_default=True,
                   help="Database URL (sqlite:///file.db, postgresql://user@host/db) or an SQLite file path. [env: SMCASE_DB]")
     @click.option("--user", "user", envvar="SMCASE_USER", default=None,
@@ -106,19 +206,11 @@ def create_cli(loaded: Plugins | None = None) -> click.Group:
         Register cases with diary numbers, add records, and keep an audit log
         that proves nothing was changed unseen.
         """
-        app = App(db_url=db_url, user=user, plugins=loaded, plugin_problems=problems)
+        assert isinstance(ctx.command, SmcaseGroup)
+        app = App(db_url=db_url, user=user, host=ctx.command)
         ctx.obj = app
         ctx.call_on_close(app.close)
 
-    for module in _GROUPS:
-        module.register(cli)
-    commands, failures = loaded.cli_commands()
-    problems += [f"plugin {f.plugin!r} could not give its commands: {f.reason}" for f in failures]
-    for plugin, command in commands:
-        if command.name in cli.commands:
-            problems.append(f"plugin {plugin!r} command {command.name!r} clashes with an existing command; not added")
-        else:
-            cli.add_command(command)
     return cli
 
 

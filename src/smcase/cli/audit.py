@@ -96,8 +96,3 @@ def audit_log_list(app: App, prefix: str | None, actor: str | None, limit: int, 
     else:
         click.echo(table([[e.seq, e.at.astimezone(app.service.tz).isoformat(timespec="seconds"), e.actor, e.action,
                            e.ref or ""] for e in found], ["seq", "at", "actor", "action", "reference"]))
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(audit)

@@ -164,8 +164,3 @@ def case_mark(app: App, number: str, ground: str | None, lift: bool, reason: str
     shown = marked.diary_number if isinstance(marked, CaseView) else marked.number
     click.echo(f"{shown} marked confidential under {marked.confidentiality}" if marked.confidentiality
                else f"{shown} is no longer marked confidential")
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(case)

@@ -192,8 +192,3 @@ def channel_list(app: App, public: bool, fmt: str, as_json: bool) -> None:
         rows = [[c.id, c.platform, c.url, c.state, c.owner] for c in found]
         shown = table(rows, ["no.", "platform", "address", "state", "owner"]) if rows else "No channels."
         click.echo(publish(app.service, "channel list --public", shown) if public else shown)
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(channel)

@@ -33,8 +33,3 @@ def class_list(app: App, fmt: str) -> None:
         emit_json([c.to_json() for c in found])
     else:
         click.echo(table([[c.code, c.title] for c in found], ["code", "title"]))
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(class_group)

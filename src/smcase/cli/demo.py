@@ -61,8 +61,3 @@ def demo(folder: Path | None, country: str) -> None:
     click.echo(f"  smcase journal --from {year}-01-01 --to {year}-12-31 --format json   # what may be published")
     archive = "fgs archive.zip --zip" if country == "SE" else "noark5 uttrekk"
     click.echo(f"  smcase export {archive} --standards DIR   # the closed cases, for the archive (see README)")
-
-
-def register(cli: click.Group) -> None:
-    """Add this command to the root group."""
-    cli.add_command(demo)

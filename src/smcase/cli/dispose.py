@@ -46,8 +46,3 @@ def dispose_log(app: App, limit: int | None, as_json: bool) -> None:
         return
     click.echo(table([[e.at.isoformat(timespec="seconds"), e.actor, e.entity, e.ref, e.rule, e.what] for e in entries],
                      ["at", "by", "item", "reference", "rule", "what"]))
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(dispose)

@@ -85,9 +85,3 @@ def report_annual(app: App, year: int, as_json: bool, keep: bool) -> None:
                           "confidential", "median reply h"]) if found else f"No channel was active in {year}.")
     for number in numbers:
         click.echo(f"registered {number}", err=True)
-
-
-def register(cli: click.Group) -> None:
-    """Add these commands to the root group."""
-    for command in (duties, snapshot, monitor, report):
-        cli.add_command(command)

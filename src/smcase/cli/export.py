@@ -97,8 +97,3 @@ def export_fgs(app: App, out: Path, version: str, period_start: str | None, peri
         click.echo(f"  SHA-256 of the zip: {done.zip_sha256}")
     if counts.open_cases:
         click.echo(f"  {counts.open_cases} open cases were not exported (only closed cases go in)", err=True)
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(export)

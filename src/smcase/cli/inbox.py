@@ -141,8 +141,3 @@ def inbox_retry(app: App, fmt: str) -> None:
         emit_json(summary.to_json())
     else:
         click.echo(render_summary(summary, "retry"))
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(inbox)

@@ -24,8 +24,3 @@ def info(app: App, fmt: str) -> None:
         ("policy", f"{data.policy_name} {data.policy_version}"), ("database", describe(app.engine.url)),
         ("cases", str(data.cases)), ("records", str(data.records)), ("users", str(data.users)),
     ]))
-
-
-def register(cli: click.Group) -> None:
-    """Add this command to the root group."""
-    cli.add_command(info)

@@ -88,8 +88,3 @@ def ingest(app: App, source: str, fmt_name: str, channel: str | None, as_json: b
     if not summary.accounted:  # never expected: it would mean an item was lost
         raise click.ClickException(f"{summary.received} items received but only "
                                    f"{summary.received - summary.duplicates} accounted for")
-
-
-def register(cli: click.Group) -> None:
-    """Add this command to the root group."""
-    cli.add_command(ingest)

@@ -34,8 +34,3 @@ def journal(app: App, start: str, end: str, fmt: str, out: Path | None, folder: 
     if out is not None:
         click.echo(f"{out}: {count} journal entries from {first} to {last}"
                    + (", valid against offentligJournal.xsd" if fmt == "xml" else ""))
-
-
-def register(cli: click.Group) -> None:
-    """Add this command to the root group."""
-    cli.add_command(journal)

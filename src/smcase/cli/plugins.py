@@ -21,8 +21,3 @@ def plugins(app: App, fmt: str) -> None:
                       for i in infos], ["plugin", "version", "source", "hooks (or error)"]))
     for problem in app.plugin_problems:
         click.echo(f"problem: {problem}", err=True)
-
-
-def register(cli: click.Group) -> None:
-    """Add this command to the root group."""
-    cli.add_command(plugins)

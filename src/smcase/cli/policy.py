@@ -58,8 +58,3 @@ def policy_show(app: App, file: str | None, fmt: str) -> None:
 
 def _after(days: int | None, years: int | None) -> str:
     return f"{days} days" if days is not None else f"{years} years" if years is not None else ""
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(policy)

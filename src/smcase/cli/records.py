@@ -65,8 +65,3 @@ def record_add(app: App, number: str, direction: str, title: str, public_title: 
 def record_show(app: App, number: str, fmt: str) -> None:
     """Show one record (e.g. 'KS 2026/0042-3')."""
     emit(fmt, app.service.get_record(number), render_record)
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(record)

@@ -139,10 +139,3 @@ def rescan(app: App, fmt: str) -> None:
         emit_json(report.to_json())
     else:
         click.echo(render_rescan(report))
-
-
-def register(cli: click.Group) -> None:
-    """Add these commands to the root group."""
-    cli.add_command(init)
-    cli.add_command(db)
-    cli.add_command(rescan)

@@ -31,8 +31,3 @@ def standards_check(folder: str | None, as_json: bool) -> None:
             click.echo(f"{official.path}: {'OK' if problem is None else problem}")
     if any(problem for _o, problem in results):
         sys.exit(1)
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(standards)

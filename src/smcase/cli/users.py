@@ -84,8 +84,3 @@ def users_list(app: App, fmt: str) -> None:
     else:
         click.echo(table([[u.username, ", ".join(u.roles), u.full_name, u.job_title, "yes" if u.clearance else ""]
                           for u in found], ["user", "roles", "name", "title", "clearance"]))
-
-
-def register(cli: click.Group) -> None:
-    """Add this group to the root group."""
-    cli.add_command(users)

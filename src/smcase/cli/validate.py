@@ -43,8 +43,3 @@ def validate(path: Path, folder: str | None, version: str | None, as_json: bool)
         click.echo(f"{path}: {'all rules pass' if report.ok else 'errors in ' + ', '.join(report.failed())}")
     if not report.ok:
         sys.exit(1)
-
-
-def register(cli: click.Group) -> None:
-    """Add this command to the root group."""
-    cli.add_command(validate)
