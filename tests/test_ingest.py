@@ -274,7 +274,50 @@ def test_ingest_refuses_an_unknown_format_and_a_missing_file(ready: Cli, tmp_pat
     bad = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"), "--format", "myspace")
     assert bad.exit_code == 1 and "unknown input format 'myspace'; known: facebook-dyi" in bad.stderr
     missing = ready("ingest", str(tmp_path / "nope.jsonl"), "--format", "jsonl")
-    assert missing.exit_code == 2 and "no such file" in missing.stderr
+    assert missing.exit_code == 1 and "no such file" in missing.stderr  # a failed operation, not misuse
+
+
+FIXTURE_FORMATS = {"torsby-facebook.jsonl": "jsonl", "manual-question.jsonl": "jsonl",
+                   "facebook-webhook.json": "facebook-webhook", "facebook-dyi-posts.json": "facebook-dyi",
+                   "facebook-dyi-comments.json": "facebook-dyi", "mastodon-outbox.json": "mastodon",
+                   "x-tweets.js": "x-archive"}
+
+
+def test_every_format_is_recognised_from_its_content_by_exactly_one_adapter() -> None:
+    plugins = create_plugins(env={})
+    assert sorted(p.name for p in EVENTS.iterdir()) == sorted(FIXTURE_FORMATS)
+    for name, fmt in FIXTURE_FORMATS.items():
+        assert plugins.recognise((EVENTS / name).read_bytes()[:65536]) == [fmt], name
+    assert plugins.recognise(b"\xef\xbb\xbf" + (EVENTS / "x-tweets.js").read_bytes()) == ["x-archive"]  # a BOM
+    assert plugins.recognise(b"PK\x03\x04rest of a zip") == ["mastodon"]
+    assert plugins.recognise(b"hello\n") == [] and plugins.recognise(b"") == []
+
+
+def test_ingest_without_format_reads_the_format_the_content_has(ready: Cli) -> None:
+    result = ready("ingest", str(EVENTS / "x-tweets.js"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["format"] == "x-archive" and json.loads(result.stdout)["stored"] == 3
+    unknown = ready("ingest", "-", input="just some words\n")
+    assert unknown.exit_code == 1
+    assert "cannot tell the format of standard input: give --format (one of facebook-dyi" in unknown.stderr
+
+
+def test_a_file_in_another_format_is_kept_in_quarantine_and_exits_1_naming_the_format_that_fits(ready: Cli) -> None:
+    wrong = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"), "--format", "mastodon")
+    assert wrong.exit_code == 1
+    assert wrong.stderr.strip().endswith(
+        "parses as mastodon: 1 item kept in quarantine with the reason (smcase inbox list --quarantined); "
+        "it looks like jsonl: run 'smcase ingest' again with --format jsonl")
+    kept = json.loads(ready("inbox", "list", "--quarantined", "--json").stdout)
+    assert [q["adapter"] for q in kept] == ["mastodon"]
+    assert kept[0]["raw"] == (EVENTS / "torsby-facebook.jsonl").read_text(encoding="utf-8")  # nothing lost
+    retried = ready("inbox", "retry")
+    assert retried.exit_code == 0
+    assert retried.stdout.startswith(
+        "1 quarantined item tried: 0 stored now, 1 still does not parse (#1: fix the input or the adapter, then retry)")
+    assert "0 received" not in retried.stdout and retried.stderr == ""
+    right = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"))
+    assert right.exit_code == 0 and "1 case opened" not in right.stdout and "3 cases opened" in right.stdout
 
 
 @pytest.mark.parametrize(("name", "fmt", "expected"), [

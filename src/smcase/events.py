@@ -95,11 +95,22 @@ class ParseContext:
 
 @dataclass(frozen=True)
 class Adapter:
-    """An input format: its name (``--format``), a description, and its parser."""
+    """An input format: its name (``--format``), a description, its parser, and how to recognise it.
+
+    ``recognise(head)`` gets the input's first bytes (up to ``HEAD_BYTES``, a UTF-8 byte order mark removed) and
+    says whether they look like this format: ``smcase ingest`` without ``--format`` uses the one format that says
+    yes, and names it when a file does not parse in the format given. It must be cheap and must not raise (one that
+    raises counts as no); without one, the format is only used by name.
+    """
 
     name: str
     description: str
     parse: Callable[[IO[bytes], ParseContext], Iterator[ParsedItem]]
+    recognise: Callable[[bytes], bool] | None = None
+
+
+HEAD_BYTES = 64 * 1024
+"""How much of an input ``Adapter.recognise`` sees."""
 
 
 class Label(StrEnum):

@@ -376,12 +376,14 @@ def retry(service: RegisterService, plugins: Plugins) -> Summary:
     for item in list_quarantined(service):
         adapter = plugins.adapter(item.adapter)
         context = ParseContext(source_name=f"{item.source} (retry of {item.position})")
+        total.retried += 1
         if not item.raw:
+            total.still_quarantined.append(item.id)
             total.warnings.append(f"quarantine #{item.id} kept no raw input: ingest the fixed file again")
             continue
         parsed = list(guarded(adapter.parse(io.BytesIO(item.raw.encode("utf-8")), context), item.adapter))
         if not parsed or any(not isinstance(p, SocialEvent) for p in parsed):
-            total.warnings.append(f"quarantine #{item.id} still does not parse")
+            total.still_quarantined.append(item.id)
             continue
         summary = ingest.process([(item.position, p) for p in parsed], item.adapter, context,
                                  resolve_quarantine=item.id)
@@ -391,4 +393,5 @@ def retry(service: RegisterService, plugins: Plugins) -> Summary:
                                               .order_by(_EVENTS.c.id)).mappings()]
     if held:
         total.add(ingest.reprocess(held))
+        total.held_retried = len(held)
     return total

@@ -36,7 +36,8 @@ from sqlalchemy import Connection, insert, select, update
 from . import audit
 from .access import CaseView, uncleared_event
 from .db import bulk_insert
-from .events import Action, Decision, Finding, Kind, Label, ParseContext, Skipped, SocialEvent, Unparsable
+from .errors import InvalidInput
+from .events import HEAD_BYTES, Action, Decision, Finding, Kind, Label, ParseContext, Skipped, SocialEvent, Unparsable
 from .identity import scrub
 from .model import Case, Channel, EventRow, QuarantineRow, table_of
 from .plugins import Plugins
@@ -89,6 +90,11 @@ class Summary:
     by_kind: Counter[str] = field(default_factory=Counter)
     skipped_reasons: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    format: str = ""  # the format read (given, or recognised)
+    fits: list[str] = field(default_factory=list)  # when nothing parsed: the formats the input looks like
+    retried: int = 0  # inbox retry: quarantined items tried again
+    still_quarantined: list[int] = field(default_factory=list)  # inbox retry: entries that still do not parse
+    held_retried: int = 0  # inbox retry: held events classified and decided again
 
     @property
     def nothing_parsed(self) -> bool:
@@ -108,16 +114,21 @@ class Summary:
         self.by_kind.update(other.by_kind)
         self.skipped_reasons.update(other.skipped_reasons)
         self.warnings.extend(other.warnings)
+        self.retried += other.retried
+        self.still_quarantined.extend(other.still_quarantined)
+        self.held_retried += other.held_retried
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (``smcase ingest --json``)."""
         return {
+            "format": self.format,
             "received": self.received, "stored": self.stored, "duplicates": self.duplicates,
             "skipped": self.skipped, "quarantined": self.quarantined, "held_for_review": self.held_for_review,
             "cases_opened": self.cases_opened, "records_added": self.records_added,
             "by_kind": dict(sorted(self.by_kind.items())),
             "skipped_reasons": dict(sorted(self.skipped_reasons.items())),
             "warnings": self.warnings,
+            "retried": self.retried, "still_quarantined": self.still_quarantined, "held_retried": self.held_retried,
         }
 
 
@@ -188,18 +199,37 @@ class Ingest:
 
     # -- the run ---------------------------------------------------------------------
 
-    def run(self, stream: IO[bytes], fmt: str, context: ParseContext) -> Summary:
-        """Ingest every item of ``stream`` in format ``fmt``.
+    def run(self, stream: IO[bytes], fmt: str | None, context: ParseContext) -> Summary:
+        """Ingest every item of ``stream`` in format ``fmt`` (None: the one format that recognises it).
 
         The input's SHA-256 is taken first (a pipe is spooled to a temporary file
         for it): quarantined items that kept no text of their own are told apart
         by it. An adapter that fails outright (a bug, or input no parser survives)
         leaves one quarantine entry naming it: nothing read is ever lost unseen.
+        When nothing parses, ``Summary.fits`` names the formats the input looks like.
         """
-        adapter = self.plugins.adapter(fmt)
+        if fmt is not None:
+            self.plugins.adapter(fmt)  # an unknown name is refused before a pipe is read
         with _rewindable(stream) as (readable, digest):
+            head = readable.read(HEAD_BYTES)
+            readable.seek(0)
+            if fmt is None:
+                fmt = self._recognised(head, context.source_name or "the input")
             context = replace(context, source_sha256=digest)
-            return self._run(adapter.parse(readable, context), fmt, context)
+            summary = self._run(self.plugins.adapter(fmt).parse(readable, context), fmt, context)
+        summary.format = fmt
+        if summary.nothing_parsed:
+            summary.fits = [name for name in self.plugins.recognise(head) if name != fmt]
+        return summary
+
+    def _recognised(self, head: bytes, source: str) -> str:
+        fits = self.plugins.recognise(head)
+        if len(fits) == 1:
+            return fits[0]
+        known = ", ".join(sorted(self.plugins.adapters()))
+        if not fits:
+            raise InvalidInput(f"cannot tell the format of {source}: give --format (one of {known})")
+        raise InvalidInput(f"{source} could be {' or '.join(fits)}: give --format")
 
     def _run(self, items: Iterator[Any], fmt: str, context: ParseContext) -> Summary:
         total = Summary()

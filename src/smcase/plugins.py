@@ -139,6 +139,18 @@ class Plugins:
             raise InvalidInput(f"unknown input format {name!r}; known: {', '.join(sorted(adapters))}")
         return adapters[name][1]
 
+    def recognise(self, head: bytes) -> list[str]:
+        """The formats whose adapters recognise an input that starts with ``head`` (sorted)."""
+        head = head.removeprefix(b"\xef\xbb\xbf")
+        found = []
+        for name, (_plugin, adapter) in self.adapters().items():
+            try:
+                if adapter.recognise is not None and adapter.recognise(head):
+                    found.append(name)
+            except Exception:  # noqa: BLE001  (a plugin's guess: one that fails simply does not claim the input)
+                continue
+        return sorted(found)
+
     # -- classify and decide ---------------------------------------------------------
 
     def classify(self, event: SocialEvent, policy: Policy) -> tuple[list[Finding], list[Failure]]:

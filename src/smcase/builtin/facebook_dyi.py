@@ -89,7 +89,16 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             yield Unparsable(position, excerpt(json.dumps(raw, ensure_ascii=False)), unreadable(exc))
 
 
+def recognise(head: bytes) -> bool:
+    """A comments file (``comments_v2``) or a posts array of entries with a timestamp and data."""
+    text = head.lstrip()
+    if text.startswith(b"{"):
+        return b'"comments_v2"' in head
+    return text.startswith(b"[") and b'"timestamp"' in head and b'"data"' in head and b'"platform"' not in head
+
+
 @hookimpl
 def smcase_parse_adapters() -> list[Adapter]:
     """Declare the ``facebook-dyi`` format."""
-    return [Adapter(NAME, "Facebook 'Download your information' posts or comments JSON (mojibake repaired)", parse)]
+    return [Adapter(NAME, "Facebook 'Download your information' posts or comments JSON (mojibake repaired)", parse,
+                    recognise)]

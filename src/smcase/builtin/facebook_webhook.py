@@ -12,6 +12,7 @@ Changes from the Page itself are the municipality's own: direction ``out``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -106,7 +107,16 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
         yield parsed
 
 
+_OBJECT = re.compile(rb'"object"\s*:\s*"page"')
+
+
+def recognise(head: bytes) -> bool:
+    """A delivery (or one per line) for a Page: ``"object": "page"`` and its ``entry`` list."""
+    return head.lstrip().startswith(b"{") and _OBJECT.search(head) is not None and b'"entry"' in head
+
+
 @hookimpl
 def smcase_parse_adapters() -> list[Adapter]:
     """Declare the ``facebook-webhook`` format."""
-    return [Adapter(NAME, "Facebook Page webhook deliveries (field feed), one JSON object or one per line", parse)]
+    return [Adapter(NAME, "Facebook Page webhook deliveries (field feed), one JSON object or one per line", parse,
+                    recognise)]

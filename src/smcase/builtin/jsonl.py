@@ -71,7 +71,14 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             yield Unparsable(position, excerpt(line), f"created_at: {exc}")
 
 
+def recognise(head: bytes) -> bool:
+    """An object per line with the event format's keys."""
+    first = next((line for line in head.splitlines() if line.strip()), b"")
+    return first.lstrip().startswith(b"{") and all(key in first for key in (b'"platform"', b'"kind"', b'"id"'))
+
+
 @hookimpl
 def smcase_parse_adapters() -> list[Adapter]:
     """Declare the ``jsonl`` format."""
-    return [Adapter(NAME, "smcase event JSON Lines (schemas/event.schema.json), one event per line", parse)]
+    return [Adapter(NAME, "smcase event JSON Lines (schemas/event.schema.json), one event per line", parse,
+                    recognise)]

@@ -121,7 +121,14 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             yield Unparsable(f"orderedItems[{index}]", excerpt(str(activity)), f"unreadable item: {exc!r}")
 
 
+def recognise(head: bytes) -> bool:
+    """An export zip, or an ActivityStreams ``OrderedCollection`` (the outbox)."""
+    if head.startswith(b"PK\x03\x04"):
+        return True
+    return head.lstrip().startswith(b"{") and b"activitystreams" in head and b'"OrderedCollection"' in head
+
+
 @hookimpl
 def smcase_parse_adapters() -> list[Adapter]:
     """Declare the ``mastodon`` format."""
-    return [Adapter(NAME, "Mastodon account archive: outbox.json or the export zip", parse)]
+    return [Adapter(NAME, "Mastodon account archive: outbox.json or the export zip", parse, recognise)]

@@ -88,7 +88,13 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             yield Unparsable(position, excerpt(str(entry)), unreadable(exc))
 
 
+def recognise(head: bytes) -> bool:
+    """The archive's data file: ``window.YTD.tweets.part0 = [``."""
+    return _PREFIX.match(head) is not None
+
+
 @hookimpl
 def smcase_parse_adapters() -> list[Adapter]:
     """Declare the ``x-archive`` format."""
-    return [Adapter(NAME, "X (Twitter) archive data/tweets.js (never evaluated as code)", parse)]
+    return [Adapter(NAME, "X (Twitter) archive data/tweets.js (never evaluated as code)", parse,
+                    recognise)]

@@ -9,7 +9,7 @@ import click
 from .. import inbox as inbox_workflow
 from ..events import Kind
 from .app import App, pass_app
-from .ingest import render_summary
+from .ingest import render_retry
 from .output import emit_json, output_formats, parse_day, table, when
 
 
@@ -140,4 +140,4 @@ def inbox_retry(app: App, fmt: str) -> None:
     if fmt == "json":
         emit_json(summary.to_json())
     else:
-        click.echo(render_summary(summary, "retry"))
+        click.echo(render_retry(summary))

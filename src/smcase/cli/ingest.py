@@ -11,7 +11,7 @@ import click
 from ..events import ParseContext
 from ..ingest import Ingest, Summary
 from .app import App, pass_app
-from .output import emit_json
+from .output import emit_json, plural
 
 FORMATS = ("jsonl", "mastodon", "facebook-webhook", "facebook-dyi", "x-archive")
 
@@ -19,15 +19,12 @@ FORMATS = ("jsonl", "mastodon", "facebook-webhook", "facebook-dyi", "x-archive")
 def render_summary(summary: Summary, source: str) -> str:
     """The summary a person reads at the end of a run."""
     lines = [
-        f"{source}: {summary.received} received, {summary.stored} stored, {summary.duplicates} duplicates, "
-        f"{summary.skipped} skipped, {summary.quarantined} quarantined",
-        f"  {summary.cases_opened} cases opened, {summary.records_added} records added, "
+        f"{source}: {summary.received} received, {summary.stored} stored, "
+        f"{plural(summary.duplicates, 'duplicate')}, {summary.skipped} skipped, {summary.quarantined} quarantined",
+        f"  {plural(summary.cases_opened, 'case')} opened, {plural(summary.records_added, 'record')} added, "
         f"{summary.held_for_review} held for review",
     ]
-    if summary.by_kind:
-        lines.append("  stored by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(summary.by_kind.items())))
-    for reason, count in sorted(summary.skipped_reasons.items()):
-        lines.append(f"  skipped {count}: {reason}")
+    lines += _details(summary)
     if summary.stored == 0 and summary.duplicates and not summary.quarantined:
         lines.append("  nothing new: every item was stored before")
     if summary.quarantined:
@@ -37,14 +34,42 @@ def render_summary(summary: Summary, source: str) -> str:
     return "\n".join(lines)
 
 
+def render_retry(summary: Summary) -> str:
+    """What ``inbox retry`` did: quarantined items now stored or still refused, held events decided."""
+    if not summary.retried and not summary.held_retried:
+        return "Nothing to retry: the quarantine is empty and no event is held for review."
+    still = summary.still_quarantined
+    lines = [f"{plural(summary.retried, 'quarantined item')} tried: {summary.stored} stored now, "
+             f"{len(still)} still {'does' if len(still) == 1 else 'do'} not parse"
+             + (f" ({', '.join(f'#{n}' for n in still)}: fix the input or the adapter, then retry)" if still else ""),
+             f"{plural(summary.held_retried, 'held event')} decided again: {summary.held_for_review} still held",
+             f"  {plural(summary.cases_opened, 'case')} opened, {plural(summary.records_added, 'record')} added"]
+    lines += _details(summary)
+    if still:
+        lines.append("  see them with: smcase inbox list --quarantined")
+    if summary.held_for_review:
+        lines.append("  see them with: smcase inbox list --review")
+    return "\n".join(lines)
+
+
+def _details(summary: Summary) -> list[str]:
+    lines = []
+    if summary.by_kind:
+        lines.append("  stored by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(summary.by_kind.items())))
+    for reason, count in sorted(summary.skipped_reasons.items()):
+        lines.append(f"  skipped {count}: {reason}")
+    return lines
+
+
 @click.command("ingest")
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--format", "fmt_name", required=True, metavar="FORMAT",
-              help=f"Input format: {', '.join(FORMATS)}, or one a plugin adds.")
+@click.option("--format", "fmt_name", metavar="FORMAT",
+              help=f"Input format: {', '.join(FORMATS)}, or one a plugin adds. [default: recognised from the "
+                   "content]")
 @click.option("--channel", help="The channel (URL or handle) the items were on, where the input does not say.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
-def ingest(app: App, source: str, fmt_name: str, channel: str | None, as_json: bool) -> None:
+def ingest(app: App, source: str, fmt_name: str | None, channel: str | None, as_json: bool) -> None:
     """Store every item of SOURCE (a file, or - for standard input) and register what must be.
 
     Exits 0 when every item is accounted for (stored, duplicate, skipped or
@@ -63,8 +88,8 @@ def ingest(app: App, source: str, fmt_name: str, channel: str | None, as_json: b
         stream, name = sys.stdin.buffer, "standard input"
     else:
         path = Path(source)
-        if not path.is_file():
-            raise click.BadParameter(f"no such file: {source}", param_hint="SOURCE")
+        if not path.is_file():  # a missing input is a failed operation (exit 1), not a usage error
+            raise click.ClickException(f"no such file: {source}")
         stream, name = path.open("rb"), str(path)
     try:
         summary = Ingest(service, app.plugins, progress=progress).run(
@@ -81,10 +106,11 @@ def ingest(app: App, source: str, fmt_name: str, channel: str | None, as_json: b
     else:
         click.echo(render_summary(summary, name))
     if summary.nothing_parsed:
-        raise click.ClickException(
-            f"nothing in {name} parses as {fmt_name}: {summary.unparsable} item"
-            f"{'s' if summary.unparsable != 1 else ''} kept in quarantine with the reason "
-            "(smcase inbox list --quarantined); is it another format?")
+        kept = (f"{plural(summary.unparsable, 'item')} kept in quarantine with the reason "
+                "(smcase inbox list --quarantined)")
+        hint = (f"it looks like {' or '.join(summary.fits)}: run 'smcase ingest' again with --format "
+                f"{summary.fits[0]}" if summary.fits else "is it another format?")
+        raise click.ClickException(f"nothing in {name} parses as {summary.format}: {kept}; {hint}")
     if not summary.accounted:  # never expected: it would mean an item was lost
         raise click.ClickException(f"{summary.received} items received but only "
                                    f"{summary.received - summary.duplicates} accounted for")

@@ -134,3 +134,8 @@ def write_atomically(path: Any, text: str) -> None:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 case``, ``2 cases``; ``words`` for an irregular plural (``1 entry``, ``2 entries``)."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
