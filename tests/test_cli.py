@@ -177,7 +177,7 @@ def test_demo_builds_a_register_with_real_numbers(tmp_path: Path) -> None:
         assert first in result.stdout and "chain verifies" in result.stdout
         assert (folder / "smcase.db").exists()
         again = CliRunner().invoke(create_cli(), ["demo", "--dir", str(folder)])
-        assert again.exit_code == 2 and "exists already" in again.stderr
+        assert again.exit_code == 1 and "exists already" in again.stderr  # the operation failed
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
@@ -224,3 +224,18 @@ def test_help_and_start_up_import_no_database_or_xml_layer() -> None:
              "or m.startswith(('smcase.register', 'smcase.export', 'smcase.validate', 'smcase.model')))))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == []
+
+
+@pytest.mark.parametrize("args", [
+    ["ingest", "{X}"], ["policy", "check", "{X}"], ["policy", "show", "{X}"], ["validate", "{X}"],
+    ["record", "add", "KS 2026/0001", "--direction", "in", "--description", "Brev", "--file", "{X}"],
+    ["snapshot", "add", "1", "{X}"], ["channel", "propose", "--plan", "{X}"], ["audit", "verify", "--checkpoint", "{X}"],
+    ["init", "--name", "Ny kommun", "--policy", "{X}"],
+], ids=lambda a: " ".join(a[:2]))
+def test_a_missing_input_file_is_a_failed_operation_in_every_command(ready: Cli, tmp_path: Path,
+                                                                    args: list[str]) -> None:
+    """One exit-code convention (README, Errors): 1 when the operation failed, a missing file included; 2 misuse."""
+    missing = str(tmp_path / "saknas.toml")
+    result = ready(*[missing if a == "{X}" else a for a in args])
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"Error: no such file: {missing}"

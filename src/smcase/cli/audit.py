@@ -12,7 +12,7 @@ from .. import audit as audit_log
 from .. import checkpoints
 from ..db import require_current
 from .app import App, pass_app
-from .output import emit_json, output_formats, table, write_atomically
+from .output import InputPath, emit_json, output_formats, table, write_atomically
 
 
 @click.group("audit")
@@ -21,7 +21,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--checkpoint", "checkpoint_file", type=InputPath(dir_okay=False, path_type=Path),
               help="A checkpoint written by 'smcase audit checkpoint': the chain must still hold that head unchanged.")
 @output_formats("text", "json")
 @pass_app

@@ -11,7 +11,7 @@ import click
 from ..channels import Channels, ChannelView, public_html
 from ..plan import load_plan
 from .app import App, pass_app
-from .output import emit_json, fields, publish, table
+from .output import InputPath, emit_json, fields, publish, table
 
 
 def channels_of(app: App) -> Channels:
@@ -38,7 +38,7 @@ def channel() -> None:
 
 
 @channel.command("propose")
-@click.option("--plan", "plan_file", required=True, type=click.Path(dir_okay=False), help="The channel plan (TOML).")
+@click.option("--plan", "plan_file", required=True, type=InputPath(dir_okay=False), help="The channel plan (TOML).")
 @pass_app
 def channel_propose(app: App, plan_file: str) -> None:
     """Propose a channel: opens its case with the plan as the first record."""
@@ -135,7 +135,7 @@ def channel_followers(app: App, channel_ref: str, count: int, on: datetime | Non
 @channel.command("follow-up")
 @click.argument("channel_ref", metavar="CHANNEL")
 @click.option("--note", required=True, help="What the follow-up found.")
-@click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--file", "files", multiple=True, type=InputPath(dir_okay=False, path_type=Path),
               help="The follow-up report (repeatable).")
 @pass_app
 def channel_follow_up(app: App, channel_ref: str, note: str, files: tuple[Path, ...]) -> None:

@@ -29,7 +29,7 @@ def demo(folder: Path | None, country: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     db_file = folder / "smcase.db"
     if db_file.exists():
-        raise click.UsageError(f"{db_file} exists already; give --dir a new folder")
+        raise click.ClickException(f"{db_file} exists already; give --dir a new folder")
     url = f"sqlite:///{db_file}"
     engine = make_engine(url)
     try:

@@ -10,7 +10,7 @@ from .. import checkpoints, reports
 from .. import duties as duty_rules
 from .app import App, pass_app
 from .channels import channels_of
-from .output import emit_json, parse_day, table
+from .output import InputPath, emit_json, parse_day, table
 
 
 @click.command("duties")
@@ -36,7 +36,7 @@ def snapshot() -> None:
 
 @snapshot.command("add")
 @click.argument("channel_ref", metavar="CHANNEL")
-@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("file", type=InputPath(dir_okay=False, path_type=Path))
 @pass_app
 def snapshot_add(app: App, channel_ref: str, file: Path) -> None:
     """Register FILE (PNG, PDF/A...) as a snapshot of CHANNEL; stored by SHA-256."""

@@ -11,7 +11,7 @@ import click
 from ..events import ParseContext
 from ..ingest import Ingest, Summary
 from .app import App, pass_app
-from .output import emit_json, plural
+from .output import InputPath, emit_json, plural
 
 FORMATS = ("jsonl", "mastodon", "facebook-webhook", "facebook-dyi", "x-archive")
 
@@ -62,7 +62,7 @@ def _details(summary: Summary) -> list[str]:
 
 
 @click.command("ingest")
-@click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("source", type=InputPath(dir_okay=False, allow_dash=True))
 @click.option("--format", "fmt_name", metavar="FORMAT",
               help=f"Input format: {', '.join(FORMATS)}, or one a plugin adds. [default: recognised from the "
                    "content]")

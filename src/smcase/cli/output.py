@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
@@ -139,3 +140,18 @@ def write_atomically(path: Any, text: str) -> None:
 def plural(count: int, word: str, words: str | None = None) -> str:
     """``1 case``, ``2 cases``; ``words`` for an irregular plural (``1 entry``, ``2 entries``)."""
     return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+class InputPath(click.Path):
+    """A file or folder to read: one that does not exist is a failed operation (exit 1, ``no such file: X``),
+    not misuse (exit 2), the same in every command (issue 15's exit-code convention). ``-`` passes when allowed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("exists", None)
+        super().__init__(exists=False, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Check that the path exists, then convert it as click.Path does."""
+        if not (self.allow_dash and value == "-") and not os.path.exists(value):
+            raise click.ClickException(f"no such file: {os.fsdecode(value)}")
+        return super().convert(value, param, ctx)

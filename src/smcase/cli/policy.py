@@ -7,7 +7,7 @@ import click
 from ..policy import Policy, from_document, load_file
 from ..register import RegisterService
 from .app import App, pass_app
-from .output import emit_json, fields, output_formats, table
+from .output import InputPath, emit_json, fields, output_formats, table
 
 
 @click.group("policy")
@@ -16,7 +16,7 @@ def policy() -> None:
 
 
 @policy.command("check")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=InputPath(dir_okay=False))
 @pass_app
 def policy_check(app: App, file: str) -> None:
     """Validate FILE; exit 1 naming the key and the reason when it is malformed."""
@@ -32,7 +32,7 @@ def _load(app: App, file: str | None) -> Policy:
 
 
 @policy.command("show")
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.argument("file", required=False, type=InputPath(dir_okay=False))
 @output_formats("text", "json")
 @pass_app
 def policy_show(app: App, file: str | None, fmt: str) -> None:

@@ -9,7 +9,7 @@ import click
 from ..access import RecordView
 from ..register import Party, RecordSpec
 from .app import App, pass_app
-from .output import emit, fields, output_formats, when
+from .output import InputPath, emit, fields, output_formats, when
 
 
 def render_record(r: RecordView) -> str:
@@ -42,7 +42,7 @@ def record() -> None:
 @click.option("--public-description", "public_title", help="Description shown publicly.")
 @click.option("--from", "senders", multiple=True, metavar="PARTY", help="Sender (repeatable).")
 @click.option("--to", "recipients", multiple=True, metavar="PARTY", help="Recipient (repeatable).")
-@click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--file", "files", multiple=True, type=InputPath(dir_okay=False, path_type=Path),
               help="Attach a file (repeatable); stored by SHA-256.")
 @click.option("--confidential", "ground", metavar="GROUND", help="Mark confidential under this legal ground.")
 @click.option("--kind", default="document", show_default=True, help="Record kind (decides the disposal rule).")

@@ -16,7 +16,7 @@ from ..policy import Policy, load_file, with_overrides
 from ..register import acting_username, create_register
 from ..resources import default_policy
 from .app import App, pass_app
-from .output import emit_json, output_formats
+from .output import InputPath, emit_json, output_formats
 
 _ORGNR = {"SE": (se_orgnr, "Swedish organisationsnummer"), "NO": (no_orgnr, "Norwegian organisasjonsnummer")}
 
@@ -64,7 +64,7 @@ def _choose_policy(policy_file: str | None, country: str | None, prefix: str | N
 @click.command("init")
 @click.option("--name", required=True, help="The organisation's name, e.g. 'Torsby kommun'.")
 @click.option("--org-number", help="Organisation number (SE organisationsnummer, NO organisasjonsnummer).")
-@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file (TOML).")
+@click.option("--policy", "policy_file", type=InputPath(dir_okay=False), help="Policy file (TOML).")
 @click.option("--country", type=click.Choice(["SE", "NO"], case_sensitive=False), help="Use the default policy of SE or NO.")
 @click.option("--prefix", help="Diary-number prefix, e.g. KS (for policies whose format has {prefix}).")
 @click.option("--timezone", help="IANA time zone, where the policy leaves it open (e.g. Europe/Stockholm).")

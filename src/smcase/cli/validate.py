@@ -10,11 +10,11 @@ import click
 from ..fgs import VERSIONS, erms_version
 from ..standards import ENV, Standards
 from ..validate import validate as validate_package
-from .output import emit_json
+from .output import InputPath, emit_json
 
 
 @click.command("validate")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=InputPath(path_type=Path))
 @click.option("--standards", "folder", metavar="DIR", help=f"The folder of official schemas. [env: {ENV}]")
 @click.option("--erms-version", "version", type=click.Choice(sorted(VERSIONS)),
               help="The CITS ERMS version a bare ERMS file claims (a package says it in METS).")
