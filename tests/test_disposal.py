@@ -59,15 +59,33 @@ def register(cli: Cli, tmp_path: Path) -> tuple[Cli, list[str]]:
     return cli, cases
 
 
+def test_dispose_destroys_nothing_without_a_yes(register: tuple[Cli, list[str]],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disposal destroys for good: not on a terminal it needs --yes; on one it lists what is due and asks."""
+    register, _cases = register  # type: ignore[assignment]
+    assert ok(register("dispose", "log")).strip() == "Nothing has been disposed of."
+    planned = json.loads(ok(register("dispose", "--dry-run", "--json")))
+    refused = register("dispose")
+    assert refused.exit_code == 2 and "give --yes" in refused.stderr
+    monkeypatch.setattr("smcase.cli.dispose._on_terminal", lambda: True)
+    declined = register("dispose", input="n\n")
+    assert declined.exit_code == 1 and "Destroy the content of 4 items? This cannot be undone" in declined.stderr
+    assert json.loads(ok(register("dispose", "--dry-run", "--json"))) == planned  # nothing was destroyed
+    accepted = register("dispose", input="y\n")
+    assert accepted.exit_code == 0 and accepted.stdout.strip().endswith("4 items disposed of")
+    assert ok(register("dispose", "--yes")).strip() == "Nothing is due for disposal."
+    assert len(json.loads(ok(register("dispose", "log", "--json")))) == 4
+
+
 def test_rat7_tor8_dry_run_and_run_agree_and_the_log_keeps_each_item(register: tuple[Cli, list[str]]) -> None:
     register, (closed, held, _open) = register  # type: ignore[assignment]
     planned = json.loads(ok(register("dispose", "--dry-run", "--json")))
     assert sorted((i["entity"], i["rule"]) for i in planned) == [
         ("event", "trivial-social")] * 3 + [("record", "receipts")]
     assert [i["ref"] for i in planned if i["entity"] == "record"] == [f"{closed}-1"]  # not the held, not the open
-    done = json.loads(ok(register("dispose", "--json")))
+    done = json.loads(ok(register("dispose", "--yes", "--json")))
     assert done == planned
-    assert json.loads(ok(register("dispose", "--json"))) == []  # a second run disposes nothing more
+    assert json.loads(ok(register("dispose", "--yes", "--json"))) == []  # a second run disposes nothing more
     logged = json.loads(ok(register("dispose", "log", "--json")))
     assert [(e["ref"], e["rule"], e["actor"]) for e in logged] == [(i["ref"], i["rule"], "anna") for i in planned]
     assert all("Mottagningskvitto" not in e["what"] for e in logged)
@@ -81,7 +99,7 @@ def test_rat7_tor8_dry_run_and_run_agree_and_the_log_keeps_each_item(register: t
 
 def test_disposal_destroys_event_text_raw_payload_and_audit_payloads(register: tuple[Cli, list[str]]) -> None:
     register, _cases = register  # type: ignore[assignment]
-    done = json.loads(ok(register("dispose", "--json")))
+    done = json.loads(ok(register("dispose", "--yes", "--json")))
     engine = create_engine(register.db_url)
     with engine.connect() as conn:
         events = conn.execute(select(EventRow.status, EventRow.text, EventRow.raw, EventRow.author_name)
@@ -102,7 +120,7 @@ def test_the_file_store_loses_files_nothing_refers_to(register: tuple[Cli, list[
     register, (closed, _held, open_) = register  # type: ignore[assignment]
     receipt = json.loads(ok(register("case", "show", closed, "--json")))["records"][0]["documents"][0]["sha256"]
     before = {p.name for p in register.files_dir.rglob("*") if p.is_file()}
-    ok(register("dispose"))
+    ok(register("dispose", "--yes"))
     after = {p.name for p in register.files_dir.rglob("*") if p.is_file()}
     assert before - after == {receipt}  # the other receipts, the decisions and the captured posts stay
 
@@ -113,14 +131,14 @@ def test_a_file_still_referred_to_stays(register: tuple[Cli, list[str]], tmp_pat
     copy.write_text("Mottagningskvitto nummer 1\n", encoding="utf-8")  # the same content as the disposed receipt
     ok(register("record", "add", open_, "--direction", "internal", "--description", "Kopia", "--file", str(copy)))
     receipt = json.loads(ok(register("case", "show", closed, "--json")))["records"][0]["documents"][0]["sha256"]
-    ok(register("dispose"))
+    ok(register("dispose", "--yes"))
     assert receipt in {p.name for p in register.files_dir.rglob("*") if p.is_file()}
 
 
 def test_only_archivists_and_admins_dispose(register: tuple[Cli, list[str]]) -> None:
     register, _cases = register  # type: ignore[assignment]
     ok(register("users", "add", "erik", "--role", "officer", "--role", "registrar"))
-    refused = register("dispose", user="erik")
+    refused = register("dispose", "--yes", user="erik")
     assert refused.exit_code == 1 and "may not archive.dispose" in refused.stderr
     assert json.loads(ok(register("dispose", "--dry-run", "--json", user="erik")))  # listing is allowed
 
@@ -141,14 +159,14 @@ def test_rat7_vim6d_nor5_trivial_comments_go_when_no_longer_current(cli: Cli, mu
     due = json.loads(ok(cli("dispose", "--dry-run", "--json")))
     expected = [f"facebook:c{n}:1" for n, age in enumerate((0, 10, 45)) if age >= days]
     assert [i["ref"] for i in due] == expected and {i["rule"] for i in due} <= {"trivial-social"}
-    assert [i["ref"] for i in json.loads(ok(cli("dispose", "--json")))] == expected
+    assert [i["ref"] for i in json.loads(ok(cli("dispose", "--yes", "--json")))] == expected
     assert len(json.loads(ok(cli("dispose", "log", "--json")))) == len(expected)
 
 
 def test_performed_disposal_reaches_the_fgs_package(register: tuple[Cli, list[str]], standards_dir: Path,
                                                     tmp_path: Path) -> None:
     register, (closed, _held, _open) = register  # type: ignore[assignment]
-    ok(register("dispose"))
+    ok(register("dispose", "--yes"))
     out = tmp_path / "paket"
     ok(register("export", "fgs", str(out), "--standards", str(standards_dir)))
     tree = etree.parse(str(out / "representations/rep1/data/erms.xml"))
@@ -170,7 +188,7 @@ def test_performed_disposal_reaches_the_noark_extraction(cli: Cli, standards_dir
            "--file", str(receipt)))
     ok(cli("record", "add", "2026/1", "--direction", "out", "--description", "Vedtak", "--to", "Per Hansen"))
     ok(cli("case", "close", "2026/1"))
-    assert [i["ref"] for i in json.loads(ok(cli("dispose", "--json")))] == ["2026/1-1"]
+    assert [i["ref"] for i in json.loads(ok(cli("dispose", "--yes", "--json")))] == ["2026/1-1"]
     out = tmp_path / "uttrekk"
     ok(cli("export", "noark5", str(out), "--standards", str(standards_dir)))
     n = "{http://www.arkivverket.no/standarder/noark5/arkivstruktur}"

@@ -137,7 +137,7 @@ def test_rat10_a_disposed_post_cannot_be_flagged_nothing_is_left_to_capture(cli:
     register(cli, "rattvik", "Rättviks kommun")
     ok(cli("ingest", posts(tmp_path, {"id": "c1", "text": "Hej hej, trevlig helg!"}), "--format", "jsonl"))
     (event,) = events(cli)
-    ok(cli("dispose"))
+    ok(cli("dispose", "--yes"))
     refused = cli("inbox", "flag", event["uuid"], "--category", "threat")
     assert refused.exit_code == 1 and "nothing is left to capture" in refused.stderr, refused.stderr
 

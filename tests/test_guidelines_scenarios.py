@@ -600,7 +600,7 @@ def test_nor5_disposal_takes_the_text_out_of_the_search_index(cli: Cli) -> None:
     init(cli, "norsjo", "Norsjö kommun")
     ingest(cli, {"id": "x", "text": "Tack för en fin midsommarfest i Norsjö"})
     assert search(cli, "--text", "midsommarfest") == ["Tack för en fin midsommarfest i Norsjö"]
-    ok(cli("dispose"))  # Norsjö disposes of trivial items continuously (after 0 days)
+    ok(cli("dispose", "--yes"))  # Norsjö disposes of trivial items continuously (after 0 days)
     assert search(cli, "--text", "midsommarfest") == []
 
 

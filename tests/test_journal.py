@@ -69,6 +69,10 @@ def test_ren5_the_offentlig_journal_is_valid_and_withholds_what_is_secret(cli: C
     tree = etree.parse(str(out))
     assert tree.findtext(f".//{ns}antallJournalposter") == str(len(tree.findall(f".//{ns}journalregistrering"))) == "5"
     assert tree.find(f".//{ns}journalpost/{ns}tittel") is None  # titles stay out, public titles go in
+    # Without --out it is printed, validated first: the same document as the file.
+    printed = ok(register("journal", "--from", "2026-01-01", "--to", today, "--format", "xml",
+                          "--standards", str(standards_dir)))
+    assert printed == text
 
 
 def test_rat9_tor9_the_postlista_in_html_and_json_masks_secrets_and_citizens(cli: Cli, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ run finds nothing more to dispose of.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -117,10 +117,15 @@ def due(service: RegisterService, at: datetime | None = None) -> Iterator[DueIte
                               f"record of kind {item.kind} with {item.documents} document(s)")
 
 
-def dispose(service: RegisterService, at: datetime | None = None) -> list[DueItem]:
-    """Destroy everything due, in one transaction, with a log entry each; returns what was disposed of."""
+def dispose(service: RegisterService, at: datetime | None = None,
+            only: Collection[uuid.UUID] | None = None) -> list[DueItem]:
+    """Destroy everything due, in one transaction, with a log entry each; returns what was disposed of.
+
+    ``only``: the items a person confirmed (by uuid); of those, what is still due goes, and nothing that became
+    due since is destroyed unseen.
+    """
     service.require("archive.dispose")
-    items = list(due(service, at))
+    items = [item for item in due(service, at) if only is None or item.uuid in only]
     if not items:
         return []
     now = service.clock()

@@ -12,7 +12,7 @@ from .. import audit as audit_log
 from .. import checkpoints
 from ..db import require_current
 from .app import App, pass_app
-from .output import InputPath, emit_json, output_formats, table, write_atomically
+from .output import InputPath, emit_json, output_formats, plural, table, write_atomically
 
 
 @click.group("audit")
@@ -46,13 +46,13 @@ def audit_verify(app: App, checkpoint_file: Path | None, fmt: str) -> None:
     else:
         if result.problem is not None:
             click.echo(f"audit log BROKEN at entry {result.problem.seq}: {result.problem.reason} "
-                       f"({result.checked} entries before it verified)", err=True)
+                       f"({plural(result.checked, 'entry', 'entries')} before it verified)", err=True)
         for problem in result.row_problems:
             click.echo(f"register row not accounted for: {problem}", err=True)
         if anchored:
             click.echo(f"checkpoint {checkpoint_file} does not hold: {anchored}", err=True)
         if ok:
-            click.echo(f"audit log OK: {result.checked} entries and {result.rows_checked} rows verified"
+            click.echo(f"audit log OK: {plural(result.checked, 'entry', 'entries')} and {plural(result.rows_checked, 'row')} verified"
                        + (f", checkpoint at entry {anchor.seq} holds" if anchor else ""))
     if not ok:
         sys.exit(1)

@@ -13,7 +13,7 @@ from ..db import make_engine
 from ..demo import build_demo
 from ..register import RegisterService
 from ..store import FileStore
-from .output import table
+from .output import plural, table
 
 
 @click.command("demo")
@@ -46,7 +46,7 @@ def demo(folder: Path | None, country: str) -> None:
         secret = next((c.diary_number for c in cases if c.confidentiality), None)
         click.echo(table(rows, ["diary number", "status", "class", "public title", "confidential"]))
         result = audit.verify(engine)
-        click.echo(f"\nAudit log: {result.checked} entries, {'chain verifies' if result.ok else 'BROKEN'}")
+        click.echo(f"\nAudit log: {plural(result.checked, 'entry', 'entries')}, {'chain verifies' if result.ok else 'BROKEN'}")
     finally:
         engine.dispose()
     click.echo("\nLook around:")

@@ -13,7 +13,7 @@ from ..export.noark5 import NoarkExport
 from ..fgs import VERSIONS, erms_version
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import emit_json, parse_day, report_guard
+from .output import emit_json, parse_day, plural, report_guard
 
 
 def archive_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,12 +56,12 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
         return
     click.echo(f"{done.folder}: Noark 5 v5.0 extraction of {done.period[0]}–{done.period[1]}, valid against the "
                "official schemas")
-    click.echo(f"  {counts.cases} cases, {counts.records} journal posts, {counts.documents} documents, "
+    click.echo(f"  {plural(counts.cases, 'case')}, {plural(counts.records, 'journal post')}, {plural(counts.documents, 'document')}, "
                f"{counts.changes} logged changes, {counts.screened} screened units")
     if done.tar_sha256:
         click.echo(f"  SHA-256 of the tar (for the depot's INFO file): {done.tar_sha256}")
     if counts.open_cases:
-        click.echo(f"  {counts.open_cases} open cases were not extracted (only closed cases go in)", err=True)
+        click.echo(f"  {plural(counts.open_cases, 'open case')} not extracted (only closed cases go in)", err=True)
 
 
 @export.command("fgs")
@@ -91,9 +91,9 @@ def export_fgs(app: App, out: Path, version: str, period_start: str | None, peri
         return
     click.echo(f"{done.path}: FGS 2.0 package (CITS ERMS {done.erms_version}) of cases closed {done.period[0]}–"
                f"{done.period[1]}, valid against the official schemas and rules")
-    click.echo(f"  {counts.cases} cases, {counts.records} records, {counts.documents} documents, "
+    click.echo(f"  {plural(counts.cases, 'case')}, {plural(counts.records, 'record')}, {plural(counts.documents, 'document')}, "
                f"{counts.confidential} marked confidential")
     if done.zip_sha256:
         click.echo(f"  SHA-256 of the zip: {done.zip_sha256}")
     if counts.open_cases:
-        click.echo(f"  {counts.open_cases} open cases were not exported (only closed cases go in)", err=True)
+        click.echo(f"  {plural(counts.open_cases, 'open case')} not exported (only closed cases go in)", err=True)

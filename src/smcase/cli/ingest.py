@@ -112,5 +112,5 @@ def ingest(app: App, source: str, fmt_name: str | None, channel: str | None, as_
                 f"{summary.fits[0]}" if summary.fits else "is it another format?")
         raise click.ClickException(f"nothing in {name} parses as {summary.format}: {kept}; {hint}")
     if not summary.accounted:  # never expected: it would mean an item was lost
-        raise click.ClickException(f"{summary.received} items received but only "
+        raise click.ClickException(f"{plural(summary.received, 'item')} received but only "
                                    f"{summary.received - summary.duplicates} accounted for")

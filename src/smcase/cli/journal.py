@@ -10,14 +10,14 @@ import click
 from ..export.journal import FORMATS, PublicJournal
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import parse_day, report_guard
+from .output import parse_day, plural, report_guard
 
 
 @click.command("journal")
 @click.option("--from", "start", required=True, metavar="DATE", help="First registration day (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, metavar="DATE", help="Last registration day (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True,
-              help="html: an accessible page; json; xml: Noark 5 offentligJournal.xml (Norway, needs --out).")
+              help="html: an accessible page; json; xml: Noark 5 offentligJournal.xml (Norway, validated: needs the official schemas).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (atomically).")
 @click.option("--standards", "folder", metavar="DIR", help=f"Official schemas, to validate the XML. [env: {ENV}]")
 @pass_app
@@ -32,5 +32,5 @@ def journal(app: App, start: str, end: str, fmt: str, out: Path | None, folder: 
     count = public.write(fmt, first, last, out, sys.stdout, standards)
     report_guard(app.service, f"the {fmt} journal", public.caught)
     if out is not None:
-        click.echo(f"{out}: {count} journal entries from {first} to {last}"
+        click.echo(f"{out}: {plural(count, 'journal entry', 'journal entries')} from {first} to {last}"
                    + (", valid against offentligJournal.xsd" if fmt == "xml" else ""))

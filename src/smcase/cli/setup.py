@@ -16,7 +16,7 @@ from ..policy import Policy, load_file, with_overrides
 from ..register import acting_username, create_register
 from ..resources import default_policy
 from .app import App, pass_app
-from .output import InputPath, emit_json, output_formats
+from .output import InputPath, emit_json, output_formats, plural
 
 _ORGNR = {"SE": (se_orgnr, "Swedish organisationsnummer"), "NO": (no_orgnr, "Norwegian organisasjonsnummer")}
 
@@ -118,10 +118,10 @@ def db_upgrade(app: App) -> None:
 def render_rescan(report: rescan_module.Report) -> str:
     """A rescan's counts as a person reads them (never the numbers)."""
     return (f"rescanned for identity numbers (detector {report.detector_version}): "
-            f"{report.cases_marked} case{'s' if report.cases_marked != 1 else ''} and "
-            f"{report.records_marked} record{'s' if report.records_marked != 1 else ''} marked confidential, "
-            f"{report.public_titles_scrubbed} public title{'s' if report.public_titles_scrubbed != 1 else ''} "
-            f"scrubbed, {report.events_held} inbox event{'s' if report.events_held != 1 else ''} held for review"
+            f"{plural(report.cases_marked, 'case')} and "
+            f"{plural(report.records_marked, 'record')} marked confidential, "
+            f"{plural(report.public_titles_scrubbed, 'public title')} "
+            f"scrubbed, {plural(report.events_held, 'inbox event')} held for review"
             + (" (run 'smcase inbox retry' to register them)" if report.events_held else ""))
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import html
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -112,8 +114,8 @@ class PublicJournal:
               standards: Standards | None = None) -> int:
         """Write the journal in ``fmt`` to ``out`` (atomically) or to ``stream``; returns the number of entries.
 
-        The XML journal goes to a file only: it is validated against the official
-        ``offentligJournal.xsd`` under a temporary name and moved into place when valid.
+        The XML journal is validated against the official ``offentligJournal.xsd``
+        under a temporary name first, then moved into place (or copied to ``stream``).
         Whatever the guard caught is audited (``publish.guard``); ``caught`` tells the caller.
         """
         try:
@@ -131,14 +133,22 @@ class PublicJournal:
             if self.policy.country != "NO":
                 raise InvalidInput("the XML journal is the Norwegian offentligJournal.xml (Noark 5); "
                                    "a Swedish postlista is published as html or json")
-            if out is None:
-                raise InvalidInput("the XML journal is written to a file: give --out FILE")
             if standards is None:
                 raise ConfigError("the XML journal is validated against the official offentligJournal.xsd: "
                                   "give --standards DIR or set SMCASE_STANDARDS")
             schema = standards.schema("noark5/offentligJournal")
-        if out is None:
+        if out is None and fmt != "xml":
             return self._write(fmt, start, end, stream)
+        if out is None:  # validated in a temporary file, then printed: nothing invalid is ever shown as the journal
+            with tempfile.TemporaryDirectory(prefix="smcase-journal-") as folder:
+                checked = Path(folder) / "offentligJournal.xml"
+                count = self._xml(start, end, checked)
+                error = stream_validate(checked, schema)
+                if error:
+                    raise ConfigError(f"the journal does not validate against offentligJournal.xsd: {error}")
+                with checked.open(encoding="utf-8") as text:
+                    shutil.copyfileobj(text, stream)
+                return count
         partial = out.with_name(f".{out.name}.partial")
         try:
             if fmt == "xml":
