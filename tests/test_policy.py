@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from smcase.cli import create_cli
-from smcase.errors import PolicyError
+from smcase.errors import InvalidInput, PolicyError
 from smcase.policy import from_document, load_file
 from smcase.resources import default_policy, policies_dir
 
@@ -140,3 +140,23 @@ def _to_toml(doc: dict[str, Any]) -> str:
     for key, value in doc.items():
         table(f"{key}.", value, f"[{key}]")
     return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("municipality", "typed", "ground"), [
+    ("rennebu", "Offl. § 13", "offl-13"), ("rennebu", "offl 13", "offl-13"), ("rennebu", "OFFL. §26", "offl-26-5"),
+    ("rennebu", "offl-13", "offl-13"), ("torsby", "OSL 21:3", "osl-21-3"), ("torsby", "osl 21 kap 3", "osl-21-3"),
+    ("torsby", "OSL  26 kap. 1 §", "osl-26-1"),
+])
+def test_a_ground_is_named_by_its_id_or_its_citation_however_typed(municipality: str, typed: str,
+                                                                   ground: str) -> None:
+    policy = load_file(policies_dir() / f"{municipality}.toml")
+    assert policy.ground(typed).id == ground
+
+
+def test_a_citation_that_names_several_grounds_lists_them_and_a_part_of_a_number_names_none() -> None:
+    policy = load_file(policies_dir() / "torsby.toml")
+    with pytest.raises(InvalidInput, match=r"'osl' could be more than one confidentiality ground: osl-21-3 "
+                                           r"\(OSL 21 kap. 3 §\); osl-26-1 \(OSL 26 kap. 1 §\): give its id"):
+        policy.ground("osl")
+    with pytest.raises(InvalidInput, match="unknown confidentiality ground 'OSL 2'"):
+        policy.ground("OSL 2")  # '2' is not the start of 21 or 26: words, not characters

@@ -13,6 +13,7 @@ register never depends on the file it was created from.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -209,11 +210,27 @@ class Policy:
         return sha256(canonical_json(self.document).encode()).hexdigest()
 
     def ground(self, text: str) -> Ground:
-        """The ground whose id or citation is ``text`` (case and spacing forgiven)."""
+        """The ground whose id or citation is ``text``, or whose citation ``text`` begins.
+
+        Case, spacing, punctuation and the words ``§``/``kap.`` are forgiven (``OSL 21:3``, ``osl 21 kap 3 §``),
+        and a citation may be shortened at a word: ``Offl. § 13`` names ``Offl. § 13 jf. fvl. § 13 første ledd
+        nr. 1`` when no other ground's citation begins so; when several do, they are listed.
+        """
         wanted = " ".join(text.split()).casefold()
         for ground in self.grounds:
-            if wanted in (ground.id.casefold(), " ".join(ground.citation.split()).casefold()):
+            if wanted == ground.id.casefold():
                 return ground
+        words = _citation_words(text)
+        if words:
+            exact = [g for g in self.grounds if _citation_words(g.citation) == words]
+            if exact:
+                return exact[0]
+            begun = [g for g in self.grounds if _citation_words(g.citation)[:len(words)] == words]
+            if len(begun) == 1:
+                return begun[0]
+            if begun:
+                raise InvalidInput(f"{text!r} could be more than one confidentiality ground: "
+                                   + "; ".join(f"{g.id} ({g.citation})" for g in begun) + ": give its id")
         known = "; ".join(f"{g.id} ({g.citation})" for g in self.grounds)
         raise InvalidInput(f"unknown confidentiality ground {text!r}; the policy knows: {known}")
 
@@ -343,6 +360,14 @@ class Policy:
             },
             "sha256": self.sha256,
         }
+
+
+_CITATION_NOISE = re.compile(r"§|\bkap\b\.?|\bkapitlet\b|[.,:;()]", re.IGNORECASE)
+
+
+def _citation_words(citation: str) -> list[str]:
+    # "OSL 21 kap. 3 §", "osl 21:3" and "OSL 21 kap 3" are one citation: the words that carry its meaning.
+    return _CITATION_NOISE.sub(" ", citation).casefold().split()
 
 
 def canonical_json(value: Any) -> str:
