@@ -239,3 +239,16 @@ def test_a_missing_input_file_is_a_failed_operation_in_every_command(ready: Cli,
     result = ready(*[missing if a == "{X}" else a for a in args])
     assert result.exit_code == 1, result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"Error: no such file: {missing}"
+
+
+def test_long_operations_report_progress_on_stderr_unless_quiet(ready: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off a terminal, progress is a plain line every SMCASE_PROGRESS_SECONDS (so a log shows it); --quiet: none."""
+    monkeypatch.setenv("SMCASE_PROGRESS_SECONDS", "0")
+    verified = ready("audit", "verify")
+    assert verified.exit_code == 0, verified.stderr
+    lines = verified.stderr.splitlines()
+    assert lines and all(line.startswith("verifying entries and rows: ") and "/s)" in line for line in lines)
+    total = lines[-1].split(" of ")[1].split(" ")[0]
+    assert lines[-1].startswith(f"verifying entries and rows: {total} of {total} (")  # it ends at the total
+    quiet = ready("audit", "verify", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == verified.stdout

@@ -35,6 +35,7 @@ from .attest import Touched
 from .db import connect, make_engine, read_only
 from .model import AuditEntry, AuditHead, AuditPayload, DisposalEntry, EventRow, Record, table_of
 from .policy import canonical_json
+from .progress import Progress
 
 GENESIS = "0" * 64
 
@@ -198,7 +199,7 @@ Found = tuple[int, Problem | None, list[attest.RowProblem]]
 
 
 def verify(engine: Engine, batch: int = 5000, rows: bool = True, workers: int | None = None,
-           parallel_from: int = PARALLEL_FROM) -> Verification:
+           parallel_from: int = PARALLEL_FROM, progress: Progress | None = None) -> Verification:
     """Verify the chain (every entry, its link, its payload and the rows it attested) and, with ``rows``, every
     audited row against its last attestation. Flat memory at any size: everything is streamed in order.
 
@@ -210,23 +211,34 @@ def verify(engine: Engine, batch: int = 5000, rows: bool = True, workers: int | 
     one per CPU, at most four). Each worker reads in its own transaction and its
     result is used only if it saw the same chain head as this one (every write
     moves the head); otherwise, or if it failed, the task is done again here.
+    ``progress`` hears of the entries and rows verified, as each task ends.
     """
     try:
-        return _verify(engine, batch, rows, workers, parallel_from)
+        return _verify(engine, batch, rows, workers, parallel_from, progress)
     except (TypeError, ValueError, OverflowError) as exc:
         # smcase writes every value with its type (SQLite would take any): one of another type came from outside.
         return Verification(0, Problem(0, f"the audit tables hold a value of the wrong type, written outside "
                                           f"smcase ({type(exc).__name__})"))
 
 
-def _verify(engine: Engine, batch: int, rows: bool, workers: int | None, parallel_from: int) -> Verification:
+def _verify(engine: Engine, batch: int, rows: bool, workers: int | None, parallel_from: int,
+            progress: Progress | None) -> Verification:
     e = _ENTRIES
     with connect(read_only(engine)) as conn, conn.begin(), ExitStack() as stack:
         head = attest.head_of(conn)
         top = conn.execute(select(func.max(e.c.seq))).scalar() or 0
         tasks = _tasks(conn, top, rows, workers, parallel_from)
         results: dict[Task, Found] = {}
-        plan = _pool_plan(engine, workers, sum(high - low + 1 for _name, low, high in tasks), parallel_from)
+        work = sum(high - low + 1 for _name, low, high in tasks)
+        done = 0
+
+        def finished(task: Task) -> None:
+            nonlocal done
+            done += task[2] - task[1] + 1
+            if progress is not None:
+                progress("verifying entries and rows", done, work)
+
+        plan = _pool_plan(engine, workers, work, parallel_from)
         if plan:
             url, count = plan
             pool = stack.enter_context(ProcessPoolExecutor(count, mp_context=get_context("spawn")))
@@ -239,9 +251,11 @@ def _verify(engine: Engine, batch: int, rows: bool, workers: int | None, paralle
                     continue
                 if seen == head:  # else a write came in between: this transaction's own view decides
                     results[task] = found[0]
+                    finished(task)
         for task in tasks:
             if task not in results:
                 results[task] = _run_task(conn, task, batch)
+                finished(task)
         hash_of_top = conn.execute(select(e.c.entry_hash).where(e.c.seq == top)).scalar() if top else GENESIS
         counters = attest.counter_problems(conn) if rows else []
         attested_top = conn.execute(select(func.max(attest.ATTESTATIONS.c.seq))).scalar() or 0

@@ -34,6 +34,7 @@ from . import audit
 from .duties import add_months
 from .model import AuditEntry, AuditPayload, Case, DisposalEntry, Document, EventRow, Record, table_of
 from .policy import DisposalRule
+from .progress import Progress
 from .register import RegisterService
 
 _EVENTS, _RECORDS, _CASES = table_of(EventRow), table_of(Record), table_of(Case)
@@ -118,11 +119,11 @@ def due(service: RegisterService, at: datetime | None = None) -> Iterator[DueIte
 
 
 def dispose(service: RegisterService, at: datetime | None = None,
-            only: Collection[uuid.UUID] | None = None) -> list[DueItem]:
+            only: Collection[uuid.UUID] | None = None, progress: Progress | None = None) -> list[DueItem]:
     """Destroy everything due, in one transaction, with a log entry each; returns what was disposed of.
 
     ``only``: the items a person confirmed (by uuid); of those, what is still due goes, and nothing that became
-    due since is destroyed unseen.
+    due since is destroyed unseen. ``progress`` hears of the items destroyed (the commit follows).
     """
     service.require("archive.dispose")
     items = [item for item in due(service, at) if only is None or item.uuid in only]
@@ -140,6 +141,8 @@ def dispose(service: RegisterService, at: datetime | None = None,
         touched: dict[str, set[int]] = {"events": set(), "records": set()}
         for start in range(0, max(len(events), len(records)), 500):
             _destroy(conn, events[start:start + 500], records[start:start + 500], unreferenced, now, touched)
+            if progress is not None:
+                progress("destroying", min(start + 500, len(events)) + min(start + 500, len(records)), len(items))
         logged = conn.execute(insert(_LOG).returning(_LOG.c.id, sort_by_parameter_order=True), [
             {"at": now, "actor": actor, "entity": i.entity, "entity_uuid": i.uuid, "ref": i.ref[:400],
              "rule": i.rule, "what": i.what[:300]} for i in items]).scalars()

@@ -25,7 +25,7 @@ import re
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -42,6 +42,7 @@ from .identity import scrub
 from .model import Case, Channel, EventRow, QuarantineRow, table_of
 from .plugins import Plugins
 from .policy import canonical_json
+from .progress import Progress
 from .register import CasePlan, CaseSpec, Party, RecordSpec, RegisterService, Source, WrittenCase
 
 _EVENTS = table_of(EventRow)
@@ -185,7 +186,7 @@ class Ingest:
     """One ingest run for one acting user."""
 
     def __init__(self, service: RegisterService, plugins: Plugins, *, batch_size: int = 1000,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Progress | None = None) -> None:
         self.service = service
         self.plugins = plugins
         self.policy = service.policy
@@ -240,7 +241,7 @@ class Ingest:
                 total.add(self.process(batch, fmt, context))
                 batch = []
                 if self.progress:
-                    self.progress(n)
+                    self.progress("ingesting items", n, None)
         if batch:
             total.add(self.process(batch, fmt, context))
         return total

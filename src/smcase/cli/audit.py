@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from .. import audit as audit_log
 from .. import checkpoints
 from ..db import require_current
 from .app import App, pass_app
-from .output import InputPath, emit_json, output_formats, plural, table, write_atomically
+from .output import InputPath, ProgressReporter, emit_json, output_formats, plural, table, write_atomically
 
 
 @click.group("audit")
@@ -23,9 +24,10 @@ def audit() -> None:
 @audit.command("verify")
 @click.option("--checkpoint", "checkpoint_file", type=InputPath(dir_okay=False, path_type=Path),
               help="A checkpoint written by 'smcase audit checkpoint': the chain must still hold that head unchanged.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @output_formats("text", "json")
 @pass_app
-def audit_verify(app: App, checkpoint_file: Path | None, fmt: str) -> None:
+def audit_verify(app: App, checkpoint_file: Path | None, quiet: bool, fmt: str) -> None:
     """Check every entry of the chain and every audited row against its last attested state; exit 1 on a problem.
 
     Each problem names the table, the row and the entry that attested it last.
@@ -34,7 +36,8 @@ def audit_verify(app: App, checkpoint_file: Path | None, fmt: str) -> None:
     """
     require_current(app.engine)
     anchor = checkpoints.read(checkpoint_file) if checkpoint_file else None
-    result = audit_log.verify(app.engine)
+    with closing(ProgressReporter(quiet)) as progress:
+        result = audit_log.verify(app.engine, progress=progress)
     anchored = checkpoints.holds(app.engine, anchor, app.service.register_uuid) if anchor else None
     ok = result.ok and not anchored
     if fmt == "json":
@@ -52,7 +55,8 @@ def audit_verify(app: App, checkpoint_file: Path | None, fmt: str) -> None:
         if anchored:
             click.echo(f"checkpoint {checkpoint_file} does not hold: {anchored}", err=True)
         if ok:
-            click.echo(f"audit log OK: {plural(result.checked, 'entry', 'entries')} and {plural(result.rows_checked, 'row')} verified"
+            click.echo(f"audit log OK: {plural(result.checked, 'entry', 'entries')} and "
+                       f"{plural(result.rows_checked, 'row')} verified"
                        + (f", checkpoint at entry {anchor.seq} holds" if anchor else ""))
     if not ok:
         sys.exit(1)

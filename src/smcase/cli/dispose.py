@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 
 import click
 
 from .. import disposal
 from .app import App, pass_app
-from .output import emit_json, plural, table
+from .output import ProgressReporter, emit_json, plural, table
 
 
 @click.group("dispose", invoke_without_command=True)
 @click.option("--dry-run", is_flag=True, help="List what would be disposed of, and under which rule; change nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask: the items listed are destroyed (needed when not on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the items as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @pass_app
 @click.pass_context
-def dispose(ctx: click.Context, app: App, dry_run: bool, yes: bool, as_json: bool) -> None:
+def dispose(ctx: click.Context, app: App, dry_run: bool, yes: bool, as_json: bool, quiet: bool) -> None:
     """Dispose of what the policy's rules say may go (RAT-7, VIM-6d, NOR-5, TOR-8); see 'smcase dispose log'.
 
     Destroys content (text, raw payload, documents, audit payloads) in one
@@ -39,7 +41,8 @@ def dispose(ctx: click.Context, app: App, dry_run: bool, yes: bool, as_json: boo
         click.confirm(f"Destroy the content of {plural(len(items), 'item')}? This cannot be undone", abort=True,
                       err=True)
     if not dry_run and items:
-        items = disposal.dispose(service, only={i.uuid for i in items})
+        with closing(ProgressReporter(quiet)) as progress:
+            items = disposal.dispose(service, only={i.uuid for i in items}, progress=progress)
     if as_json:
         emit_json([i.to_json() for i in items])
         return

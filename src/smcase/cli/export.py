@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..export.noark5 import NoarkExport
 from ..fgs import VERSIONS, erms_version
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import emit_json, parse_day, plural, report_guard
+from .output import ProgressReporter, emit_json, parse_day, plural, report_guard
 
 
 def archive_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -22,7 +23,8 @@ def archive_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--period-start", metavar="DATE", help="First closing day to include (default: the first)."),
             click.option("--period-end", metavar="DATE", help="Last closing day to include (default: the last)."),
             click.option("--standards", "folder", metavar="DIR", help=f"The folder of official schemas. [env: {ENV}]"),
-            click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."))):
+            click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+            click.option("--quiet", "-q", is_flag=True, help="No progress on stderr."))):
         command = option(command)
     return command
 
@@ -38,7 +40,7 @@ def export() -> None:
 @click.option("--tar", "as_tar", is_flag=True, help="Write OUT as one uncompressed tar (<uuid>/content/...).")
 @pass_app
 def export_noark5(app: App, out: Path, period_start: str | None, period_end: str | None, as_tar: bool,
-                  folder: str | None, as_json: bool) -> None:
+                  folder: str | None, as_json: bool, quiet: bool) -> None:
     """Write a Noark 5 v5.0 extraction of the closed cases into the new folder (or, --tar, file OUT.tar) OUT (REN-6).
 
     Written to a temporary folder, validated against the official schemas, then
@@ -46,8 +48,10 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
     """
     if as_tar and out.suffix.lower() != ".tar":
         out = out.with_name(out.name + ".tar")  # so that 'smcase validate OUT.tar' finds it, as the summary says
-    done = NoarkExport(app.service, Standards.from_option(folder)).run(
-        out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), tar=as_tar)
+    with closing(ProgressReporter(quiet)) as progress:
+        done = NoarkExport(app.service, Standards.from_option(folder)).run(
+            out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), tar=as_tar,
+            progress=progress)
     counts = done.counts
     report_guard(app.service, "offentligTittel and offentligJournal.xml", counts.guard_caught)
     if as_json:
@@ -72,7 +76,7 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
 @click.option("--zip", "as_zip", is_flag=True, help="Write OUT as one zip file with the package folder inside.")
 @pass_app
 def export_fgs(app: App, out: Path, version: str, period_start: str | None, period_end: str | None, as_zip: bool,
-               folder: str | None, as_json: bool) -> None:
+               folder: str | None, as_json: bool, quiet: bool) -> None:
     """Write an FGS 2.0 package (E-ARK CSIP/SIP METS with CITS ERMS) of the closed cases to the new OUT.
 
     OUT's name (without .zip) becomes the package identifier. Written to a
@@ -81,8 +85,10 @@ def export_fgs(app: App, out: Path, version: str, period_start: str | None, peri
     """
     if as_zip and out.suffix.lower() != ".zip":
         out = out.with_name(out.name + ".zip")
-    done = FgsExport(app.service, Standards.from_option(folder), erms_version(version)).run(
-        out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), as_zip=as_zip)
+    with closing(ProgressReporter(quiet)) as progress:
+        done = FgsExport(app.service, Standards.from_option(folder), erms_version(version)).run(
+            out, parse_day(period_start, "--period-start"), parse_day(period_end, "--period-end"), as_zip=as_zip,
+            progress=progress)
     counts = done.counts
     report_guard(app.service, "the public titles (otherTitle)", counts.guard_caught)
     if as_json:

@@ -11,7 +11,7 @@ import click
 from ..events import ParseContext
 from ..ingest import Ingest, Summary
 from .app import App, pass_app
-from .output import InputPath, emit_json, plural
+from .output import InputPath, ProgressReporter, emit_json, plural
 
 FORMATS = ("jsonl", "mastodon", "facebook-webhook", "facebook-dyi", "x-archive")
 
@@ -68,8 +68,9 @@ def _details(summary: Summary) -> list[str]:
                    "content]")
 @click.option("--channel", help="The channel (URL or handle) the items were on, where the input does not say.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @pass_app
-def ingest(app: App, source: str, fmt_name: str | None, channel: str | None, as_json: bool) -> None:
+def ingest(app: App, source: str, fmt_name: str | None, channel: str | None, as_json: bool, quiet: bool) -> None:
     """Store every item of SOURCE (a file, or - for standard input) and register what must be.
 
     Exits 0 when every item is accounted for (stored, duplicate, skipped or
@@ -77,12 +78,7 @@ def ingest(app: App, source: str, fmt_name: str | None, channel: str | None, as_
     parses in the format given (each is still kept in quarantine).
     """
     service = app.service
-    show_progress = sys.stderr.isatty()
-
-    def progress(count: int) -> None:
-        if show_progress:
-            click.echo(f"\r{count} items…", err=True, nl=False)
-
+    progress = ProgressReporter(quiet)
     stream: IO[bytes]
     if source == "-":
         stream, name = sys.stdin.buffer, "standard input"
@@ -95,10 +91,9 @@ def ingest(app: App, source: str, fmt_name: str | None, channel: str | None, as_
         summary = Ingest(service, app.plugins, progress=progress).run(
             stream, fmt_name, ParseContext(channel=channel, source_name=name))
     finally:
+        progress.close()
         if stream is not sys.stdin.buffer:
             stream.close()
-    if show_progress:
-        click.echo("\r", err=True, nl=False)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:

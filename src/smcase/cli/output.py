@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
@@ -155,3 +157,57 @@ class InputPath(click.Path):
         if not (self.allow_dash and value == "-") and not os.path.exists(value):
             raise click.ClickException(f"no such file: {os.fsdecode(value)}")
         return super().convert(value, param, ctx)
+
+
+class ProgressReporter:
+    """Shows a long operation's progress on stderr (issue 15): on a terminal a bar (click's) with counts and rate,
+    redrawn in place; elsewhere a plain line every ``SMCASE_PROGRESS_SECONDS`` seconds (default 10), so that a
+    log shows the operation is alive; nothing when ``quiet``. Call it as a ``smcase.progress.Progress``."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.stream = sys.stderr
+        self.terminal = self.stream.isatty()
+        try:
+            self.every = float(os.environ.get("SMCASE_PROGRESS_SECONDS", "10"))
+        except ValueError:
+            self.every = 10.0
+        self.stage: str | None = None
+        self.started = self.shown = 0.0
+        self.done = 0
+        self.bar: Any = None
+
+    def __call__(self, stage: str, done: int, total: int | None = None) -> None:
+        """Report that ``done`` of ``total`` (None: unknown) of ``stage`` are done."""
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if stage != self.stage:
+            self.close()
+            self.stage, self.started, self.shown, self.done = stage, now, now, 0
+            if self.terminal and total:
+                self.bar = click.progressbar(length=total, label=stage, file=self.stream, show_pos=True,
+                                             item_show_func=lambda _item: self._rate())
+                self.bar.__enter__()
+        if self.bar is not None:
+            self.bar.update(done - self.done)
+        self.done = done
+        line = f"{stage}: {done:,}{f' of {total:,}' if total else ''} ({self._rate()})"
+        if self.bar is None and self.terminal and now - self.shown >= 0.2:
+            click.echo(f"\r{line}", file=self.stream, nl=False)
+            self.shown = now
+        elif not self.terminal and now - self.shown >= self.every:
+            click.echo(line, file=self.stream)
+            self.shown = now
+
+    def _rate(self) -> str:
+        return f"{self.done / max(time.monotonic() - self.started, 1e-9):,.0f}/s"
+
+    def close(self) -> None:
+        """End the current stage's bar or line."""
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+        elif self.terminal and self.stage is not None:
+            click.echo("", file=self.stream)
+        self.stage = None

@@ -57,6 +57,7 @@ from ..fgs import (
 from ..identity import PublicGuard
 from ..model import Case, Classification, Record, Register, User
 from ..policy import DisposalRule
+from ..progress import Progress
 from ..register import RegisterService
 from ..standards import Standards
 from ..validate.common import sha256_file
@@ -140,17 +141,20 @@ class FgsExport:
         self.counts = FgsCounts()
         self.guard = PublicGuard()  # the last check on what the package marks public (the public titles)
         self.disposals: dict[tuple[str, date], etree._Element] = {}
+        self.progress: Progress | None = None
+        self.total_records: int | None = None
 
     # -- the run ---------------------------------------------------------------------
 
     def run(self, out: Path, period_start: date | None = None, period_end: date | None = None,
-            as_zip: bool = False, *, check: bool = True) -> Packaged:
+            as_zip: bool = False, *, check: bool = True, progress: Progress | None = None) -> Packaged:
         """Write, validate, then move the package to ``out`` (a new folder, or with ``as_zip`` a new zip file).
 
         The package's OBJID is the name of its root folder (CSIP1): ``out``'s name,
         without ``.zip``. ``check=False`` skips the validation; only the benchmark
-        uses it, to time the writer alone (the CLI always validates).
+        uses it, to time the writer alone (the CLI always validates). ``progress`` hears of the records written.
         """
+        self.progress = progress
         out = Path(out)
         check_target(out)
         for key in (*METS_SCHEMAS.values(), self.version.schema, self.version.schematron):
@@ -192,6 +196,10 @@ class FgsExport:
                                                      .where(left_out)).scalar_one()
             if not session.execute(select(func.count()).select_from(Case).where(in_period)).scalar_one():
                 raise InvalidInput(f"nothing to extract: no case was closed between {start} and {end}")
+            if self.progress is not None:
+                self.total_records = session.execute(select(func.count()).select_from(Record)
+                                                     .join(Case, Case.id == Record.case_id)
+                                                     .where(in_period)).scalar_one()
             self.register = session.execute(select(Register)).scalars().one()
             self.users = {u.id: u for u in session.execute(select(User).options(lazyload("*"))).scalars()}
             self.classes = {c.id: c for c in session.execute(select(Classification)).scalars()}
@@ -409,6 +417,8 @@ class FgsExport:
                 path = self._copy(work, record, document, spool)
                 etree.SubElement(extra, f"{E}appendix", name=document.original_name, path=path)
         self.counts.records += 1
+        if self.progress is not None and not self.counts.records % 1000:
+            self.progress("writing records", self.counts.records, self.total_records)
         return element
 
     def _copy(self, work: Path, record: Any, document: Any, spool: Any) -> str:

@@ -55,6 +55,7 @@ from ..model import (
     User,
     table_of,
 )
+from ..progress import Progress
 from ..register import RegisterService
 from ..standards import Standards
 from ..validate.common import sha256_file
@@ -259,18 +260,21 @@ class NoarkExport:
         self.guard = PublicGuard(SCREENED)  # the last check on offentligTittel and offentligJournal.xml
         self.digests: dict[str, str] = {}  # SHA-256 of the XML files, computed while they are written
         self._disposals: dict[tuple[str, date], tuple[str, ...] | None] = {}  # kassasjon by rule and closing day
+        self.progress: Progress | None = None
+        self.total_records: int | None = None
 
     # -- the run ---------------------------------------------------------------------
 
     def run(self, out: Path, period_start: date | None = None, period_end: date | None = None,
-            tar: bool = False, *, check: bool = True) -> Exported:
+            tar: bool = False, *, check: bool = True, progress: Progress | None = None) -> Exported:
         """Write, validate, then move the extraction into ``out`` (which must not exist yet).
 
         With ``tar``, ``out`` is one uncompressed tar in the layout Arkade reads
         (``<uuid>/content/…``), written to a temporary name and then renamed.
         ``check=False`` skips the validation; only the benchmark uses it, to time
-        the writer alone (the CLI always validates).
+        the writer alone (the CLI always validates). ``progress`` hears of the records written.
         """
+        self.progress = progress
         out = Path(out)
         check_target(out)
         for key in SCHEMAS.values():
@@ -307,8 +311,9 @@ class NoarkExport:
             closed = session.execute(select(func.count()).select_from(Case).where(in_period)).scalar_one()
             if not closed:
                 raise InvalidInput(f"nothing to extract: no case was closed between {start} and {end}")
-            if not session.execute(select(func.count()).select_from(Record).join(Case, Case.id == Record.case_id)
-                                   .where(in_period)).scalar_one():
+            self.total_records = session.execute(select(func.count()).select_from(Record)
+                                                 .join(Case, Case.id == Record.case_id).where(in_period)).scalar_one()
+            if not self.total_records:
                 # Both journals require a journal post (1..*): say so before writing, not as a schema error after.
                 raise InvalidInput(f"nothing to extract: the {closed} case{'s' if closed != 1 else ''} closed between "
                                    f"{start} and {end} hold{'s' if closed == 1 else ''} no journal post, and a Noark 5 "
@@ -507,6 +512,8 @@ class NoarkExport:
         for role, name in more:
             before_journal.addprevious(STRUCTURE_PARTY.fill((role, name))[0])
         self.counts.records += 1
+        if self.progress is not None and not self.counts.records % 1000:
+            self.progress("writing records", self.counts.records, self.total_records)
         first, last = self.counts.first_journal_day, self.counts.last_journal_day
         if first is None or journal_day < first:
             self.counts.first_journal_day = journal_day
