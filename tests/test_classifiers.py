@@ -81,33 +81,33 @@ def test_phone_order_and_account_numbers_are_not_identity_numbers(text: str) -> 
 
 
 def test_findings_never_quote_the_number() -> None:
-    findings = identity_numbers.smcase_classify_event(event("Hon heter Eva, 19121212-1212, bor här"))
+    findings = identity_numbers.classify(event("Hon heter Eva, 19121212-1212, bor här"))
     assert [f.label for f in findings] == ["confidential"]
     assert "1212" not in (findings[0].detail or "")
 
 
 def test_prohibited_content_is_named_by_the_policys_category() -> None:
     # covers NOR-8, VIM-4, TOR-4: the categories are policy data
-    found = prohibited.smcase_classify_event(event("Jag vet var du bor, AKTA DIG, ni är idioter"), SE)
+    found = prohibited.classify(event("Jag vet var du bor, AKTA DIG, ni är idioter"), SE)
     assert {f.category for f in found} == {"threat", "insult"}
-    assert prohibited.smcase_classify_event(event("Jag vet var du bor", direction="out"), SE) == []
-    assert prohibited.smcase_classify_event(event("Idiotiskt bra idé"), SE) == []  # whole words only
-    assert {f.category for f in prohibited.smcase_classify_event(event("Kjøp nå! Rabattkode"), NO)} == {"advertising"}
+    assert prohibited.classify(event("Jag vet var du bor", direction="out"), SE) == []
+    assert prohibited.classify(event("Idiotiskt bra idé"), SE) == []  # whole words only
+    assert {f.category for f in prohibited.classify(event("Kjøp nå! Rabattkode"), NO)} == {"advertising"}
 
 
 def test_complaints_questions_and_opinions() -> None:
     # covers VIM-6b, REN-1
-    labels = {f.label for f in complaints.smcase_classify_event(event("Varför är vägen fortfarande inte plogad?"), SE)}
+    labels = {f.label for f in complaints.classify(event("Varför är vägen fortfarande inte plogad?"), SE)}
     assert labels == {"question", "complaint"}
-    assert {f.label for f in complaints.smcase_classify_event(event("Jag tycker att ni borde ha fler bänkar"), SE)} == {
+    assert {f.label for f in complaints.classify(event("Jag tycker att ni borde ha fler bänkar"), SE)} == {
         "opinion"}
-    assert complaints.smcase_classify_event(event("Bra jobbat!"), SE) == []
-    assert complaints.smcase_classify_event(event("Kan ni svara?", direction="out"), SE) == []
+    assert complaints.classify(event("Bra jobbat!"), SE) == []
+    assert complaints.classify(event("Kan ni svara?", direction="out"), SE) == []
 
 
 def test_routing_tags_for_political_inquiries_and_crises() -> None:
     # covers REN-4, TOR-12
-    found = routing.smcase_classify_event(event("Vad tycker kommunalrådet om översvämningen? Det är en olycka."), SE)
+    found = routing.classify(event("Vad tycker kommunalrådet om översvämningen? Det är en olycka."), SE)
     assert {f.label for f in found} == {"political", "crisis"}
 
 

@@ -137,6 +137,35 @@ def test_plugin_commands_are_added_and_clashes_reported() -> None:
     assert builtin is not None and "Store every item" in (builtin.help or "")  # the built-in is kept
 
 
+def test_a_batch_classifier_is_called_once_and_one_that_fails_holds_only_the_events_it_fails_on() -> None:
+    from datetime import UTC, datetime
+
+    from smcase.events import Finding, Label, SocialEvent
+    from smcase.policy import load_file
+    from smcase.resources import default_policy
+
+    calls: list[int] = []
+
+    class Picky:
+        @hookimpl
+        def smcase_classify_events(self, events: list[SocialEvent]) -> list[list[Finding]]:
+            calls.append(len(events))
+            if any(e.text == "bad" for e in events):
+                raise RuntimeError("cannot read 'bad'")
+            return [[Finding(Label.OPINION)] for _ in events]
+
+    plugins = create_plugins(env={}, extra=[("picky", Picky())])
+    events = [SocialEvent(platform="x", external_id=str(n), kind="comment", channel=None, author_id=None,
+                          author_name=None, text=text,
+                          created_at=datetime(2026, 3, 1, tzinfo=UTC)) for n, text in enumerate(["ok", "bad", "ok"])]
+    results = plugins.classify_all(events, load_file(default_policy("SE")))
+    assert calls == [3, 1, 1, 1]  # the batch, then one event at a time after it failed
+    assert [[f.plugin for f in failures] for _findings, failures in results] == [[], ["picky"], []]
+    assert [any(f.label == Label.OPINION and f.classifier == "picky" for f in findings)
+            for findings, _failures in results] == [True, False, True]
+    assert "cannot read" in results[1][1][0].reason
+
+
 def test_an_adapter_plugin_that_raises_midway_is_named_not_fatal(tmp_path: Path) -> None:
     class Exploding:
         @hookimpl

@@ -12,6 +12,7 @@ mean that driver.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from .settings import DEFAULT_DB as DEFAULT_DB  # re-exported: the one default
 if TYPE_CHECKING:  # alembic is imported where a migration runs: every other command starts without it
     from alembic.config import Config
 
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 """The newest migration (``migrations/versions``): what every command but ``init`` and ``db upgrade`` needs.
 Kept here so that checking a register's schema does not parse the migration scripts; a test keeps it equal
 to alembic's head."""
@@ -188,9 +189,19 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join([marker] * len(columns))})")
-    params = [tuple(value if process is None else process(value)
-                    for value, process in zip((row[name] for name in columns), processors, strict=True))
-              for row in rows]
+    # Prepared tuples: one itemgetter per row, and a conversion only for the columns whose type has one.
+    values = operator.itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    converted = [(index, process) for index, process in enumerate(processors) if process is not None]
+    params: list[Any] = []
+    append = params.append
+    for row in rows:
+        if converted:
+            prepared = list(values(row))
+            for index, process in converted:
+                prepared[index] = process(prepared[index])
+            append(tuple(prepared))
+        else:
+            append(values(row))
     conn.exec_driver_sql(sql, params)
 
 

@@ -9,7 +9,7 @@ plugins too (``smcase.builtin``): replace one by disabling it by name with
 Stages, in the order an event meets them:
 
 1. parse    - ``smcase_parse_adapters``: input formats and their parsers
-2. classify - ``smcase_classify_event``: findings about one event
+2. classify - ``smcase_classify_events`` (a batch) or ``smcase_classify_event`` (one): findings about events
 3. decide   - ``smcase_decide_action``: what to do with it, under the policy
 4. notify   - ``smcase_notify_*``: something happened in the register
 5. export   - ``smcase_export_formats``: archive and list exporters
@@ -88,6 +88,19 @@ def smcase_classify_event(event: SocialEvent, policy: Policy) -> list[Finding]:
     ``crisis``. ``detail`` may say where or why, but must never quote confidential
     text. All classifiers' findings are combined. A classifier that raises holds
     the event for review with the plugin's name.
+    """
+
+
+@hookspec
+def smcase_classify_events(events: list[SocialEvent], policy: Policy) -> list[list[Finding]]:
+    """Say what each of a batch of events is: the batch form of ``smcase_classify_event``.
+
+    Called once per ingest batch (up to a thousand events) instead of once per
+    event, which is what makes classification cheap at volume; implement one form
+    or the other, not both. Return one list of findings per event, in the order
+    of ``events``, with the same rules as ``smcase_classify_event``. A classifier
+    that raises, or returns a list of another length, is asked again one event at
+    a time, so that only the events it fails on are held for review.
     """
 
 

@@ -155,17 +155,46 @@ class Plugins:
 
     def classify(self, event: SocialEvent, policy: Policy) -> tuple[list[Finding], list[Failure]]:
         """Every classifier's findings, and the classifiers that raised (by name)."""
-        findings: list[Finding] = []
-        failures: list[Failure] = []
-        kwargs = {"event": event, "policy": policy}
-        for plugin, impl in self._impls("smcase_classify_event"):
+        return self.classify_all([event], policy)[0]
+
+    def classify_all(self, events: Sequence[SocialEvent], policy: Policy) -> list[tuple[list[Finding], list[Failure]]]:
+        """Per event: every classifier's findings, and the classifiers that raised on it (by name).
+
+        Batch classifiers (``smcase_classify_events``) are called once for all ``events``; one that fails is
+        asked again event by event, so that only the events it fails on hold a failure. Single-event
+        classifiers (``smcase_classify_event``) are called per event.
+        """
+        results: list[tuple[list[Finding], list[Failure]]] = [([], []) for _ in events]
+        for plugin, impl in self._impls("smcase_classify_events"):
             try:
-                result = self._call(impl, kwargs) or []
-            except Exception as exc:  # a broken plugin must not lose the event
-                failures.append(Failure(plugin, _reason(exc)))
-                continue
-            findings.extend(f if f.classifier else Finding(f.label, f.category, f.detail, plugin) for f in result)
-        return findings, failures
+                found = list(self._call(impl, {"events": list(events), "policy": policy}))
+                if len(found) != len(events):
+                    raise ValueError(f"returned {len(found)} lists of findings for {len(events)} events")
+            except Exception:  # noqa: BLE001  (contained below, event by event)
+                found = []
+                for n, event in enumerate(events):
+                    try:
+                        (alone,) = self._call(impl, {"events": [event], "policy": policy})
+                    except Exception as exc:  # a broken plugin must not lose the event
+                        results[n][1].append(Failure(plugin, _reason(exc)))
+                        alone = []
+                    found.append(alone)
+            for (findings, _failures), result in zip(results, found, strict=True):
+                findings.extend(f if f.classifier else Finding(f.label, f.category, f.detail, plugin)
+                                for f in result or ())
+        single = self._impls("smcase_classify_event")
+        if single:
+            for event, (findings, failures) in zip(events, results, strict=True):
+                kwargs = {"event": event, "policy": policy}
+                for plugin, impl in single:
+                    try:
+                        result = self._call(impl, kwargs) or []
+                    except Exception as exc:  # a broken plugin must not lose the event
+                        failures.append(Failure(plugin, _reason(exc)))
+                        continue
+                    findings.extend(f if f.classifier else Finding(f.label, f.category, f.detail, plugin)
+                                    for f in result)
+        return results
 
     def decide(self, event: SocialEvent, findings: list[Finding], policy: Policy) -> tuple[Decision, Failure | None]:
         """The first decision any plugin makes; a decision plugin that raises holds the event."""

@@ -49,6 +49,7 @@ class FileStore:
         self.root = Path(root)
         self._deferred = False
         self._unsynced = False
+        self._made: set[str] = set()  # shard folders known to exist (the root too, once any is)
 
     @contextmanager
     def deferred_sync(self) -> Iterator[None]:
@@ -80,11 +81,17 @@ class FileStore:
 
     def put_bytes(self, data: bytes, name: str) -> StoredFile:
         """Store ``data`` under the original name ``name``."""
+        # The digest is known before anything is written: content stored before costs no file at all.
+        sha256 = hashlib.sha256(data).hexdigest()
+        if self.path(sha256).is_file():
+            fmt, media_type = describe_format(name)
+            return StoredFile(sha256, len(data), fmt, media_type, name)
         return self._put(io.BytesIO(data), name)
 
     def _put(self, stream: BinaryIO, name: str) -> StoredFile:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            if not self._made:
+                self.root.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256()
             size = 0
             fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
@@ -100,7 +107,9 @@ class FileStore:
                     else:
                         os.fsync(out.fileno())
                 target = self.path(digest.hexdigest())
-                target.parent.mkdir(exist_ok=True)
+                if target.parent.name not in self._made:  # 256 shard folders: made once each
+                    target.parent.mkdir(exist_ok=True)
+                    self._made.add(target.parent.name)
                 if target.exists():
                     os.unlink(tmp_name)
                 else:

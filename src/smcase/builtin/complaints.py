@@ -24,8 +24,7 @@ _QUESTION_WORDS = re.compile(
 )
 
 
-@hookimpl
-def smcase_classify_event(event: SocialEvent, policy: Policy) -> list[Finding]:
+def classify(event: SocialEvent, policy: Policy) -> list[Finding]:
     """Findings ``question``, ``complaint`` and ``opinion`` for posts and comments from the public."""
     if not event.text or event.direction != "in":
         return []
@@ -38,3 +37,9 @@ def smcase_classify_event(event: SocialEvent, policy: Policy) -> list[Finding]:
         if term:
             findings.append(Finding(label, detail=f"uses the term {term!r}"))
     return findings
+
+
+@hookimpl
+def smcase_classify_events(events: list[SocialEvent], policy: Policy) -> list[list[Finding]]:
+    """The batch form: ``classify`` for each event (one hook call per batch, not per event)."""
+    return [classify(event, policy) for event in events]

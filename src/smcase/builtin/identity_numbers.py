@@ -21,8 +21,7 @@ OTHER_FIELDS = (("platform", "platform"), ("author_name", "author"), ("author_id
                 ("external_id", "post id"), ("in_reply_to", "reply-to id"), ("channel", "channel"))
 
 
-@hookimpl
-def smcase_classify_event(event: SocialEvent) -> list[Finding]:
+def classify(event: SocialEvent) -> list[Finding]:
     """Flag an event that holds a valid identity number in its text or in any other field from outside."""
     findings = [Finding(Label.CONFIDENTIAL, hit.kind, f"text, characters {hit.start}-{hit.end}")
                 for hit in find(event.text)]
@@ -30,3 +29,9 @@ def smcase_classify_event(event: SocialEvent) -> list[Finding]:
         findings += [Finding(Label.CONFIDENTIAL, hit.kind, f"{name}, characters {hit.start}-{hit.end}")
                      for hit in find(getattr(event, attribute), context=False)]
     return findings
+
+
+@hookimpl
+def smcase_classify_events(events: list[SocialEvent]) -> list[list[Finding]]:
+    """The batch form: ``classify`` for each event (one hook call per batch, not per event)."""
+    return [classify(event) for event in events]

@@ -13,8 +13,7 @@ from ..policy import Policy
 from ._terms import first_match, normalise
 
 
-@hookimpl
-def smcase_classify_event(event: SocialEvent, policy: Policy) -> list[Finding]:
+def classify(event: SocialEvent, policy: Policy) -> list[Finding]:
     """One finding per prohibited category whose terms the post uses."""
     if not event.text or event.direction != "in":
         return []
@@ -24,3 +23,9 @@ def smcase_classify_event(event: SocialEvent, policy: Policy) -> list[Finding]:
         for category in policy.prohibited
         if first_match(category.terms, text)
     ]
+
+
+@hookimpl
+def smcase_classify_events(events: list[SocialEvent], policy: Policy) -> list[list[Finding]]:
+    """The batch form: ``classify`` for each event (one hook call per batch, not per event)."""
+    return [classify(event, policy) for event in events]

@@ -14,8 +14,7 @@ from ..policy import Policy
 from ._terms import first_match, normalise
 
 
-@hookimpl
-def smcase_classify_event(event: SocialEvent, policy: Policy) -> list[Finding]:
+def classify(event: SocialEvent, policy: Policy) -> list[Finding]:
     """Findings ``political`` and ``crisis``."""
     if not event.text:
         return []
@@ -25,3 +24,9 @@ def smcase_classify_event(event: SocialEvent, policy: Policy) -> list[Finding]:
         for label in (Label.POLITICAL, Label.CRISIS)
         if (term := first_match(policy.terms.get(label.value, ()), text))
     ]
+
+
+@hookimpl
+def smcase_classify_events(events: list[SocialEvent], policy: Policy) -> list[list[Finding]]:
+    """The batch form: ``classify`` for each event (one hook call per batch, not per event)."""
+    return [classify(event, policy) for event in events]
