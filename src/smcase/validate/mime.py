@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import puremagic
 import puremagic.main
@@ -45,9 +46,9 @@ def textual(media_type: str) -> bool:
             or media_type.endswith(("+xml", "+json")))
 
 
-def _index(rows: list) -> dict[tuple[int, int], dict[bytes, list]]:
+def _index(rows: list[Any]) -> dict[tuple[int, int], dict[bytes, list[Any]]]:
     """Signatures grouped by (offset, length), then by their bytes: one slice and one lookup per group."""
-    index: dict[tuple[int, int], dict[bytes, list]] = {}
+    index: dict[tuple[int, int], dict[bytes, list[Any]]] = {}
     for row in rows:
         index.setdefault((row.offset, len(row.byte_match)), {}).setdefault(row.byte_match, []).append(row)
     return index
@@ -61,8 +62,8 @@ _FOOTERS = _index(puremagic.magic_footer_array)
 _MAX_HEAD, _MAX_FOOT = puremagic.main.max_head, puremagic.main.max_foot
 
 
-def _matches(index: dict[tuple[int, int], dict[bytes, list]], data: bytes, footer: bool) -> list:
-    found = []
+def _matches(index: dict[tuple[int, int], dict[bytes, list[Any]]], data: bytes, footer: bool) -> list[Any]:
+    found: list[Any] = []
     for (offset, length), rows in index.items():
         end = offset + length
         if footer:
@@ -90,9 +91,9 @@ def sniff(head: bytes) -> set[str]:
                 area = footer[start:end] if end != 0 else footer[start:]
                 if area == row.byte_match and row.mime_type:
                     types.add(row.mime_type)  # its byte_match is matched + row: never empty
-            elif end <= len(header) and header[start:end] == row.byte_match:
-                if header[matched.offset:end] and row.mime_type:
-                    types.add(row.mime_type)
+            elif (end <= len(header) and header[start:end] == row.byte_match and header[matched.offset:end]
+                  and row.mime_type):
+                types.add(row.mime_type)
     return {_ALIASES.get(t, t) for t in types}
 
 
