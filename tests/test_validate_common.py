@@ -63,3 +63,33 @@ def test_the_hashing_reader_hashes_the_whole_file_while_it_is_parsed(tmp_path: P
         digest = reader.sha256()
     assert count == 100_000
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_indexed_sniffer_answers_as_puremagic_does() -> None:
+    import os
+
+    import puremagic
+
+    from smcase.validate import mime
+
+    def reference(head: bytes) -> set[str]:
+        try:
+            found = puremagic.magic_string(head)
+        except (puremagic.PureError, ValueError):
+            return set()
+        return {mime._ALIASES.get(m.mime_type, m.mime_type) for m in found if m.byte_match and m.mime_type}
+
+    samples = [b"", b"hello\n", b"%PDF-1.4\n", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, b"PK\x03\x04" + b"\0" * 60]
+    for row in [*puremagic.magic_header_array[::5], *puremagic.magic_footer_array]:
+        pad = b"\0" * max(0, row.offset)
+        samples.append(pad + row.byte_match + os.urandom(40) + (row.byte_match if row.offset < 0 else b""))
+    for key, rows in puremagic.multi_part_dict.items():
+        for row in rows:
+            head = bytearray(os.urandom(600))
+            head[:len(key)] = key
+            if row.offset >= 0:
+                head[row.offset:row.offset + len(row.byte_match)] = row.byte_match
+            else:
+                head += row.byte_match
+            samples.append(bytes(head))
+    assert [s for s in samples if mime.sniff(s) != reference(s)] == []

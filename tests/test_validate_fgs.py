@@ -249,3 +249,32 @@ def test_zip_is_added_to_the_name_when_missing(cli: Cli, standards_dir: Path, tm
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "paket.zip").is_file() and str(tmp_path / "paket.zip") in result.stdout
     assert cli("validate", str(tmp_path / "paket.zip"), "--standards", str(standards_dir)).exit_code == 0
+
+
+@pytest.mark.parametrize("spelling", ['directionDefinition="oth&#101;r"', "directionDefinition='other'"])
+def test_the_schematron_sieve_misses_no_spelling_of_a_value(broken: Callable[..., Path], standards_dir: Path,
+                                                             spelling: str) -> None:
+    # the rules run only on units after a line where the bytes could spell a rule's value: a character
+    # reference or the other quote must still reach them
+    def change(p: Path) -> None:
+        edit(p / ERMS_FILE, 'directionDefinition="incoming"', spelling)
+        relist(p)
+    errors = failed(broken(change), standards_dir)
+    assert set(errors) == {"ERMS-SCH"} and "otherDirectionDefinition" in errors["ERMS-SCH"][0]
+
+
+def test_the_sieve_finds_a_literal_cut_by_a_read(tmp_path: Path) -> None:
+    from smcase.validate.fgs import _Sieve
+
+    path = tmp_path / "erms.xml"
+    path.write_bytes(b'<?xml version="1.0" encoding="utf-8"?>\n<a>\n<b x="ot' + b'her"/>\n</a>\n')
+    sieve = _Sieve(path, (b'"other',))
+    while sieve.read(7):
+        pass
+    sieve.close()
+    assert sieve.hit == 3
+    utf16 = tmp_path / "utf16.xml"
+    utf16.write_bytes('<?xml version="1.0" encoding="utf-16"?><a/>'.encode("utf-16"))
+    unsieved = _Sieve(utf16, (b"\"other",))
+    unsieved.close()
+    assert unsieved.hit > 1 << 60  # not sieved: every unit is checked

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -45,7 +45,7 @@ from ..errors import ConfigError, InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
 from . import mime
-from .common import IdStore, Report, RuleResult, drop_behind, sha256_file, stream_validate, unpacked, xml_error
+from .common import IdStore, Report, RuleResult, sha256_file, stream_validate, unpacked, xml_error
 
 RULES: tuple[tuple[str, str], ...] = (
     ("METS", "METS documents are valid against METS 1.12 with the CSIP and SIP extensions"),
@@ -63,6 +63,9 @@ E = f"{{{ERMS}}}"
 HREF = f"{{{XLINK}}}href"
 UNIT_NAMES = frozenset({"aggregation", "record", "control"})
 UNITS = frozenset(f"{E}{name}" for name in UNIT_NAMES)
+_REQUIRED = {f"{E}aggregation": "aggregation", f"{E}record": "record"}  # the units ERMS-REQ applies to
+_OBJECT_ID, _TITLE, _DESCRIPTION, _DATES, _DATE, _INFO, _APPENDIX = (
+    f"{E}{n}" for n in ("objectId", "title", "description", "dates", "date", "additionalInformation", "appendix"))
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ class Schematron:
                                                         namespaces=ns), asserts))
             if rules:
                 self.patterns.append((etree.XPath(" | ".join(finds), namespaces=ns), rules))
+        contexts = [part.strip() for rule in tree.iter(f"{SCH}rule") for part in rule.get("context", "").split("|")]
+        found = [_literals(context) for context in contexts]
+        #: Bytes one of which the text of any element some rule applies to must hold (None: no such set).
+        self.literals: tuple[bytes, ...] | None = (
+            _shortest({b for f in found if f is not None for b in f}) if None not in found else None)
 
     def check(self, unit: Any) -> Iterator[tuple[Any, str]]:
         """(element, message) for every assert failed in ``unit`` (its nested units excluded)."""
@@ -116,6 +124,76 @@ class Schematron:
                 for test, message in rule.asserts:
                     if not test(element):
                         yield element, message
+
+
+_CONTEXT = re.compile(r"""^(?:\*|(?:[\w.-]+:)?([\w.-]+))(?:\[\s*@[\w.:-]+\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])?$""")
+_PLAIN = re.compile(r"^[\x21-\x7e]+$")
+
+
+def _literals(context: str) -> tuple[bytes, ...] | None:
+    """What the file's bytes must hold for an element to match ``context``: the quoted value of ``X[@a = 'V']``
+    (either quote), the name of ``X``; None for any other form (the rule is then evaluated on every unit)."""
+    found = _CONTEXT.match(context)
+    if found is None:
+        return None
+    value = found[2] if found[2] is not None else found[3]
+    if value is not None:  # kept only when an XML writer can spell it no other way than literally (or with '&')
+        if not _PLAIN.match(value) or set(value) & set("&<\"'"):
+            return None
+        return f'"{value}'.encode(), f"'{value}".encode()  # the closing quote left off: "other covers "other_date"
+    return (found[1].encode(),) if found[1] else None
+
+
+def _shortest(literals: set[bytes]) -> tuple[bytes, ...]:
+    """The literals that hold no other one: finding ``"other`` finds ``"other_date`` too (one scan fewer)."""
+    return tuple(sorted(b for b in literals if not any(a != b and a in b for a in literals)))
+
+
+#: Encodings in which an ASCII literal is written as its ASCII bytes.
+_ASCII_SAFE = re.compile(r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|iso8859-\d+|latin-?\d|windows-125\d|cp125\d)$", re.I)
+
+
+class _Sieve:
+    """The file as lxml's parser reads it, noting the last line on which any of ``literals`` (or an ``&``, which
+    could spell one) occurs: a unit that starts after that line holds nothing any Schematron rule applies to.
+
+    A literal cut in two by a read is found in the next one (the end of each read is kept). A file whose
+    encoding could spell ASCII otherwise (UTF-16, EBCDIC, an unknown one) is not sieved: every unit is checked.
+    """
+
+    def __init__(self, path: Path, literals: tuple[bytes, ...] | None) -> None:
+        self.path = path
+        self.stream = path.open("rb")
+        self.literals = (*literals, b"&") if literals is not None and self._ascii_safe() else None
+        self.hit = 1 << 62 if self.literals is None else 0  # the last line a literal was seen on
+        self.keep = max(map(len, self.literals)) - 1 if self.literals else 0
+        self.tail = b""
+        self.base = 0  # newlines before self.tail
+
+    def _ascii_safe(self) -> bool:
+        head = self.stream.read(512)
+        self.stream.seek(0)
+        if head.startswith((b"\xfe\xff", b"\xff\xfe")) or b"\0" in head[:4]:
+            return False
+        declared = re.match(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", head.lstrip(b"\xef\xbb\xbf"))
+        return declared is None or _ASCII_SAFE.match(declared[1].decode("ascii")) is not None
+
+    def read(self, size: int = -1) -> bytes:
+        """Read for the parser and look for the literals in what was read."""
+        data = self.stream.read(size)
+        if self.literals is None or not data:
+            return data
+        window = self.tail + data
+        last = max(window.rfind(literal) for literal in self.literals)
+        if last >= 0:
+            self.hit = max(self.hit, self.base + window.count(b"\n", 0, last) + 1)
+        self.tail = window[len(window) - self.keep:] if self.keep else b""
+        self.base += window.count(b"\n") - self.tail.count(b"\n")
+        return data
+
+    def close(self) -> None:
+        """Close the file."""
+        self.stream.close()
 
 
 def _inside_unit(element: Any, unit: Any) -> bool:
@@ -460,45 +538,70 @@ class FgsValidator:
         rules = Schematron(self.standards.path(version.schematron))
         ids = IdStore()
         line = 0
+        sieve = _Sieve(path, rules.literals)
         try:
             # Only cases, records, control and the root reach Python; the schema still sees every element.
-            for _event, element in xmlsafe.iterparse(str(path), schema=schema, events=("end",), huge_tree=True,
-                                                   no_network=True,
-                                                   tag=[*UNITS, f"{E}erms"]):
+            # The Schematron rules run on a unit only when the sieve saw one of their literals since it began.
+            for _event, element in xmlsafe.iterparse(sieve, path=path, schema=schema, events=("end",),
+                                                   huge_tree=True, no_network=True, tag=[*UNITS, f"{E}erms"]):
                 line = element.sourceline or line
-                for item, message in rules.check(element):
-                    r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): {message}")
-                if element.tag != f"{E}control":
+                if (element.sourceline or 0) <= sieve.hit:
+                    for item, message in rules.check(element):
+                        r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): "
+                                          f"{message}")
+                if element.tag in _REQUIRED:
                     self._requirements(element, name, ids, r, files, root, version)
-                if element.getparent() is not None:
-                    drop_behind(element, UNIT_NAMES)
+                parent = element.getparent()
+                if parent is not None:  # drop_behind(element, UNIT_NAMES), inline: it runs once a unit
+                    element.clear()
+                    previous = element.getprevious()
+                    while previous is not None and previous.tag in UNITS:
+                        parent.remove(previous)
+                        previous = element.getprevious()
         except etree.XMLSyntaxError as exc:
             r["ERMS"].add(f"{name} {xml_error(exc, line, path)}")
         finally:
+            sieve.close()
             ids.flush()
             for value, where in ids.duplicates:
-                r["ERMS-REQ"].add(f"systemIdentifier {value} is used more than once ({where})")
+                at, kind, object_id = cast(tuple[int, str, str | None], where)
+                r["ERMS-REQ"].add(f"systemIdentifier {value} is used more than once "
+                                  f"({name} line {at}, {kind} {object_id or value})")
             ids.close()
 
     @staticmethod
     def _requirements(unit: Any, name: str, ids: IdStore, r: dict[str, RuleResult], files: FileList | None,
                       root: Path | None, version: ErmsVersion) -> None:
-        kind = unit.tag.rsplit("}", 1)[-1]
-        if kind not in ("aggregation", "record"):
-            return
-        where = f"{name} line {unit.sourceline}, {kind} {unit.findtext(f'{E}objectId') or unit.get('systemIdentifier')}"
+        """A case's or record's requirements, from one walk over its children (a million units: no XPath here)."""
+        kind = _REQUIRED[unit.tag]
+        object_id: str | None = None
+        titled = created = False
+        appendices: list[Any] = []
+        for child in unit:
+            tag = child.tag
+            if tag == _OBJECT_ID:
+                object_id = object_id if object_id is not None else child.text
+            elif tag in (_TITLE, _DESCRIPTION):
+                titled = True
+            elif tag == _DATES:
+                created = created or any(d.tag == _DATE and d.get("dateType") == "created" for d in child)
+            elif tag == _INFO:
+                appendices += [a for a in child if a.tag == _APPENDIX]
         identifier = unit.get("systemIdentifier")
         if identifier:
-            ids.add(identifier, where)
+            ids.add(identifier, (unit.sourceline, kind, object_id))
+        if titled and (created or not version.created_date_required) and not appendices:
+            return
+        where = f"{name} line {unit.sourceline}, {kind} {object_id or identifier}"
         # The created-date requirement comes from the ERMS 3.0 tables; 2.1 has no such rule.
-        if version.created_date_required and unit.find(f"{E}dates/{E}date[@dateType='created']") is None:
+        if version.created_date_required and not created:
             r["ERMS-REQ"].add(f"{where}: no date of type created "
                               f"({'ERMS204' if kind == 'aggregation' else 'ERMS135'})")
-        if unit.find(f"{E}title") is None and unit.find(f"{E}description") is None:
+        if not titled:
             r["ERMS-REQ"].add(f"{where}: neither title nor description ({'ERMS211' if kind == 'aggregation' else 'ERMS139'})")
         if files is None or root is None:
             return
-        for appendix in unit.iterfind(f"{E}additionalInformation/{E}appendix"):
+        for appendix in appendices:
             target = _safe(PurePosixPath(), appendix.get("path", ""))
             if target is None or not (root / target).is_file():
                 r["ERMS-REQ"].add(f"{where}: appendix {appendix.get('path')!r} is not a file in the package")

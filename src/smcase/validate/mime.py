@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import puremagic
+import puremagic.main
 
 #: IANA's registered top-level media types.
 TOP_LEVEL = {"application", "audio", "example", "font", "haptics", "image", "message", "model", "multipart", "text",
@@ -44,17 +46,62 @@ def textual(media_type: str) -> bool:
             or media_type.endswith(("+xml", "+json")))
 
 
+def _index(rows: list[Any]) -> dict[tuple[int, int], dict[bytes, list[Any]]]:
+    """Signatures grouped by (offset, length), then by their bytes: one slice and one lookup per group."""
+    index: dict[tuple[int, int], dict[bytes, list[Any]]] = {}
+    for row in rows:
+        index.setdefault((row.offset, len(row.byte_match)), {}).setdefault(row.byte_match, []).append(row)
+    return index
+
+
+#: puremagic's own signature tables, indexed. ``magic_string`` tries all 1,437 header rows in Python for every
+#: file (0.6 ms a document, 12 s for a million-record package); the index asks the same questions in about 150
+#: lookups and gives the same answers (tests/test_validate_common.py compares the two).
+_HEADERS = _index(puremagic.magic_header_array)
+_FOOTERS = _index(puremagic.magic_footer_array)
+_MAX_HEAD, _MAX_FOOT = puremagic.main.max_head, puremagic.main.max_foot
+
+
+def _matches(index: dict[tuple[int, int], dict[bytes, list[Any]]], data: bytes, footer: bool) -> list[Any]:
+    found: list[Any] = []
+    for (offset, length), rows in index.items():
+        end = offset + length
+        if footer:
+            area = data[offset:end] if end != 0 else data[offset:]
+        elif end > len(data):
+            continue
+        else:
+            area = data[offset:end]
+        found += rows.get(area, ())
+    return found
+
+
+def sniff(head: bytes) -> set[str]:
+    """The media types puremagic's ``magic_string(head)`` finds by signature (matched bytes, with a media type):
+    header and footer signatures, then the multi-part ones that follow a match, as puremagic reads them."""
+    if not head:
+        return set()
+    header, footer = head[:_MAX_HEAD], head[-_MAX_FOOT:]
+    matches = _matches(_HEADERS, header, False) + _matches(_FOOTERS, footer, True)
+    types = {m.mime_type for m in matches if m.byte_match and m.mime_type}
+    for matched in matches:
+        for row in puremagic.multi_part_dict.get(matched.byte_match, ()):
+            start, end = row.offset, row.offset + len(row.byte_match)
+            if row.offset < 0:
+                area = footer[start:end] if end != 0 else footer[start:]
+                if area == row.byte_match and row.mime_type:
+                    types.add(row.mime_type)  # its byte_match is matched + row: never empty
+            elif (end <= len(header) and header[start:end] == row.byte_match and header[matched.offset:end]
+                  and row.mime_type):
+                types.add(row.mime_type)
+    return {_ALIASES.get(t, t) for t in types}
+
+
 def _sniffed(path: Path) -> set[str]:
     """The media types the file's first bytes show (by signature only, never by its name)."""
     with path.open("rb") as stream:
         head = stream.read(_SNIFF)
-    if not head:
-        return set()
-    try:
-        found = puremagic.magic_string(head)
-    except (puremagic.PureError, ValueError):
-        return set()
-    return {_ALIASES.get(m.mime_type, m.mime_type) for m in found if m.byte_match and m.mime_type}
+    return sniff(head)
 
 
 def check(declared: str | None, path: Path) -> tuple[str | None, str | None]:
