@@ -187,7 +187,11 @@ def _raw(conn: Connection, table: Table, columns: tuple[str, ...], key: str, ids
     statement = text(sql)
     if ids is not None:
         statement = statement.bindparams(bindparam("ids", value=ids, expanding=True))
-    result = conn.execute(statement, params, execution_options={"yield_per": batch})  # per statement: it'd stick
+    # Streamed (a server-side cursor on PostgreSQL) when reading a whole table; chosen rows (attesting a write, at
+    # most ``batch`` of them) in one go: a server-side cursor would cost three more round trips inside the writer's
+    # locked section (DECLARE, FETCH, CLOSE). The values are the same either way.
+    options = {"yield_per": batch} if ids is None else {}  # per statement: it'd stick
+    result = conn.execute(statement, params, execution_options=options)
     yield from result.partitions(batch)  # the size, always: without it each partition is one row
 
 
