@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
-from . import attest
+from . import attest, numbering
 from .attest import Touched
 from .db import connect, make_engine, read_only
 from .model import AuditEntry, AuditHead, AuditPayload, DisposalEntry, EventRow, Record, table_of
@@ -189,13 +189,46 @@ def _write(conn: Connection, entries: list[dict[str, Any]], payloads: list[dict[
     conn.execute(_SET_HEAD_HASH, {"h": head_hash})
 
 
+@dataclass(frozen=True)
+class Reserved:
+    """Places on the chain taken ahead of ``append`` (the head is locked until commit)."""
+
+    count: int
+    last: int  # the head's number with them
+    prev: str  # the hash of the entry before them
+
+
+# PostgreSQL: numbers and places on the chain in one round trip. The head is updated FROM the counter's
+# RETURNING, so the counter's row lock is always taken first, as every other writer takes them.
+_TAKE_AND_RESERVE = text(
+    "WITH taken AS (UPDATE counters SET value = value + :n WHERE scope = :s AND year = :y RETURNING value) "
+    "UPDATE audit_head SET seq = audit_head.seq + :k FROM taken WHERE audit_head.id = 1 "
+    "RETURNING taken.value, audit_head.seq, audit_head.entry_hash"
+)
+
+
+def allocate_and_reserve(conn: Connection, scope: str, year: int, count: int, entries: int) -> tuple[int, Reserved]:
+    """PostgreSQL: ``numbering.allocate(conn, scope, year, count)`` and ``entries`` places on the chain for
+    ``append``, in one statement: (the first number, the places)."""
+    params = {"s": scope, "y": year, "n": count, "k": entries}
+    found = conn.execute(_TAKE_AND_RESERVE, params).one_or_none()
+    if found is None:  # the year's first number: its counter is created by allocate
+        first = numbering.allocate(conn, scope, year, count)
+        last, prev = conn.execute(_BUMP_HEAD, {"n": entries}).one()
+        return first, Reserved(entries, last, prev)
+    value, last, prev = found
+    return int(value) - count + 1, Reserved(entries, last, prev)
+
+
 def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str, at: datetime,
-           touched: Touched | None = None, known: Mapping[str, Mapping[int, str]] | None = None) -> list[int]:
+           touched: Touched | None = None, known: Mapping[str, Mapping[int, str]] | None = None,
+           reserved: Reserved | None = None) -> list[int]:
     """Append ``changes`` to the chain in the caller's transaction; returns their entry numbers.
 
     ``touched`` names the rows (by audited table) the transaction created or
     changed: their audited state is attested, covered by the last new entry.
-    ``known`` gives the digests of touched rows already taken (``attest.returned_states``).
+    ``known`` gives the digests of touched rows already taken (``attest.returned_states``);
+    ``reserved`` the places taken for them (``allocate_and_reserve``).
     """
     if not changes:
         return []
@@ -206,7 +239,12 @@ def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str,
     digests = [sha256(body.encode()).hexdigest() for body in bodies]
     # Bumping the head takes its row lock until commit. RETURNING gives the new last
     # number and the (not yet updated) hash of the entry before ours.
-    last, prev = conn.execute(_BUMP_HEAD, {"n": len(changes)}).one()
+    if reserved is None:
+        last, prev = conn.execute(_BUMP_HEAD, {"n": len(changes)}).one()
+    elif reserved.count != len(changes):
+        raise ValueError(f"{reserved.count} places were reserved on the chain for {len(changes)} entries")
+    else:
+        last, prev = reserved.last, reserved.prev
     seq = last - len(changes)
     entries: list[dict[str, Any]] = []
     payloads: list[dict[str, Any]] = []

@@ -465,15 +465,16 @@ class RegisterService:
             )
 
     def _audit(self, conn: Session | Connection, changes: Sequence[audit.Change], at: datetime,
-               touched: attest.Touched | None = None, known: dict[str, dict[int, str]] | None = None) -> None:
+               touched: attest.Touched | None = None, known: dict[str, dict[int, str]] | None = None,
+               reserved: audit.Reserved | None = None) -> None:
         """Append ``changes``, attesting the rows written: those the ORM session flushed, and ``touched``
-        (``known``: digests of some of them already taken)."""
+        (``known``: digests of some of them already taken; ``reserved``: their places on the chain)."""
         rows: dict[str, set[int]] = {name: set(ids) for name, ids in (touched or {}).items()}
         if isinstance(conn, Session):
             conn.flush()
             for name, ids in conn.info.get(_TOUCHED, {}).items():
                 rows.setdefault(name, set()).update(ids)
-        audit.append(conn, changes, actor=self.actor.username, at=at, touched=rows, known=known)
+        audit.append(conn, changes, actor=self.actor.username, at=at, touched=rows, known=known, reserved=reserved)
 
     def _class_id(self, session: Session, code: str) -> int:
         if code not in self._class_ids:
@@ -596,8 +597,15 @@ class RegisterService:
                 self._withhold_public_titles(records, withheld)
             self._check_mandates(conn, plans, prepared, new_rows, targets)
             known: dict[str, dict[int, str]] = {}  # digests of rows written, by audited table
+            reserved = None
             if new_rows:
-                first = allocate(conn, CASE_SCOPE, year, len(new_rows))
+                if conn.dialect.name == "postgresql" and after is None and not any(prepared):
+                    # Only new cases: the entries are known now, so the counter and the chain's head are locked
+                    # together, in one round trip, at the last moment.
+                    first, reserved = audit.allocate_and_reserve(conn, CASE_SCOPE, year, len(new_rows),
+                                                                 len(new_rows) + len(audit_extra))
+                else:
+                    first = allocate(conn, CASE_SCOPE, year, len(new_rows))
                 for offset, i in enumerate(new_rows):
                     number = self.numbering.case_number(year, first + offset)
                     new_rows[i].update(year=year, seq=first + offset, diary_number=number,
@@ -631,7 +639,7 @@ class RegisterService:
             if after is not None:  # what the caller writes beside the register, attested with it
                 for name, ids in (after(conn, written) or {}).items():
                     touched.setdefault(name, set()).update(ids)
-            self._audit(conn, changes + list(audit_extra), now, touched, known)
+            self._audit(conn, changes + list(audit_extra), now, touched, known, reserved)
         return written, list(new_rows.values())
 
     def _existing_targets(self, conn: Connection, plans: Sequence[CasePlan],
