@@ -16,6 +16,16 @@ Run:  python benchmarks/numbering.py [--cases N]
 PostgreSQL: set SMCASE_BENCH_PG_URL (or SMCASE_TEST_PG_URL); `bash .ci/postgres start` prints one.
 Targets (issue 2): 4 writers on PostgreSQL >= 500 cases/s with zero gaps and
 zero duplicates; block allocation >= 10,000 numbers/s.
+
+Measured (--cases 2000, PostgreSQL 15 on localhost, 2 CPUs shared, load
+average about 1), cases/s with 1, 2 and 4 writers, no gaps or duplicates:
+
+* before (8 statements per case, 4 of them for the audit append, the rows
+  read back through a server-side cursor): PostgreSQL 342, 319, 241;
+  SQLite 1,084, 914, 1,013;
+* after (3 statements per case on PostgreSQL: counter and audit head
+  together, the case INSERT returning its row, the audit writes in one
+  statement): PostgreSQL 556, 647, 515; SQLite 1,013, 1,037, 1,031.
 """
 
 from __future__ import annotations

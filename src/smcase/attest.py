@@ -187,7 +187,11 @@ def _raw(conn: Connection, table: Table, columns: tuple[str, ...], key: str, ids
     statement = text(sql)
     if ids is not None:
         statement = statement.bindparams(bindparam("ids", value=ids, expanding=True))
-    result = conn.execute(statement, params, execution_options={"yield_per": batch})  # per statement: it'd stick
+    # Streamed (a server-side cursor on PostgreSQL) when reading a whole table; chosen rows (attesting a write, at
+    # most ``batch`` of them) in one go: a server-side cursor would cost three more round trips inside the writer's
+    # locked section (DECLARE, FETCH, CLOSE). The values are the same either way.
+    options = {"yield_per": batch} if ids is None else {}  # per statement: it'd stick
+    result = conn.execute(statement, params, execution_options=options)
     yield from result.partitions(batch)  # the size, always: without it each partition is one row
 
 
@@ -207,8 +211,33 @@ def _parts(conn: Connection, part: Part, low: int, high: int, keys: list[int] | 
     return grouped
 
 
-def attest(conn: Connection, touched: Touched, seq: int) -> str | None:
-    """Write the digests of the touched rows as covered by entry ``seq``; the digest of them all (for the entry).
+def returned_columns(name: str) -> tuple[str, ...]:
+    """What an INSERT into audited table ``name`` returns (RETURNING, as the driver gives it, untyped) so that
+    ``returned_states`` can attest the new rows without reading them back. Only for tables without parts."""
+    audited = BY_NAME[name]
+    assert not audited.parts, f"{name}: a row's digest covers its parts, which an INSERT does not return"
+    return ("id", *audited.columns)
+
+
+def returned_states(conn: Connection, rows: Iterable[Sequence[Any]]) -> dict[int, str]:
+    """{id: digest} of rows an INSERT returned with ``returned_columns``: the digest ``_states`` gives them when
+    it reads them back (the same values, in the same driver representation)."""
+    sha, settled, normalise = hashlib.sha256, _SETTLED, _value
+    plain = _plain_driver(conn)
+    found: dict[int, str] = {}
+    for row in rows:  # as in _states' loop
+        state = tuple(row[1:])
+        if not plain and not settled.issuperset(map(type, state)):
+            state = tuple(v if type(v) in settled else normalise(v) for v in state)
+        found[row[0]] = sha(repr(state).encode("utf-8", "surrogatepass")).hexdigest()
+    return found
+
+
+def attestations(conn: Connection, touched: Touched, seq: int,
+                 known: Mapping[str, Mapping[int, str]] | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """The attestations of the touched rows as covered by entry ``seq``, and the digest of them all (for the
+    entry; None when there are none). ``known`` gives digests already taken (``returned_states``): those rows
+    are not read again.
 
     A touched row that no longer exists is attested as gone (a deletion the entry accounts for).
     """
@@ -219,17 +248,26 @@ def attest(conn: Connection, touched: Touched, seq: int) -> str | None:
         if not ids:
             continue
         audited = BY_NAME[name]
-        found: dict[int, str] = {}
-        for start in range(0, len(ids), 2000):
-            found.update(_states(conn, audited, ids[start:start + 2000]))
+        found: dict[int, str] = dict((known or {}).get(name, {}))
+        unknown = [row_id for row_id in ids if row_id not in found]
+        for start in range(0, len(unknown), 2000):
+            found.update(_states(conn, audited, unknown[start:start + 2000]))
         for row_id in ids:
             value = found.get(row_id, GONE)
             rows.append({"seq": seq, "tbl": name, "row_id": row_id, "digest": value})
             lines.append(f"{name}\x1f{row_id}\x1f{value}")
-    if not rows:
-        return None
-    conn.execute(insert(ATTESTATIONS), rows)
-    return rows_digest(lines)
+    return rows, (rows_digest(lines) if rows else None)
+
+
+def attest(conn: Connection, touched: Touched, seq: int) -> str | None:
+    """Write the digests of the touched rows as covered by entry ``seq``; the digest of them all (for the entry).
+
+    A touched row that no longer exists is attested as gone (a deletion the entry accounts for).
+    """
+    rows, digest = attestations(conn, touched, seq)
+    if rows:
+        conn.execute(insert(ATTESTATIONS), rows)
+    return digest
 
 
 def rows_digest(lines: Iterable[str]) -> str:

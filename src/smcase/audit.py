@@ -17,20 +17,22 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from hashlib import sha256
 from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, select, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine, String, Table, bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
-from . import attest
+from . import attest, numbering
 from .attest import Touched
 from .db import connect, make_engine, read_only
 from .model import AuditEntry, AuditHead, AuditPayload, DisposalEntry, EventRow, Record, table_of
@@ -141,12 +143,93 @@ _INSERT_ENTRIES = insert(_ENTRIES)
 _INSERT_PAYLOADS = insert(_PAYLOADS)
 
 
+def _unnested(dialect: Dialect, table: Table, columns: Sequence[str], prefix: str) -> str:
+    """PostgreSQL: an INSERT of rows given as one array per column (parameters ``prefix_column``), so that any
+    number of rows is one statement of the same text."""
+    arrays = []
+    for name in columns:
+        kind = table.c[name].type
+        # Strings travel as text[]: a cast to varchar(n)[] would cut a value that is too long, not refuse it.
+        element = "TEXT" if isinstance(kind, String) else kind.compile(dialect=dialect)
+        arrays.append(f"CAST(:{prefix}_{name} AS {element}[])")
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(arrays)})"
+
+
+_ENTRY_COLUMNS = tuple(c.name for c in _ENTRIES.columns)
+_PAYLOAD_COLUMNS = ("seq", "payload")
+_ATTESTATION_COLUMNS = ("seq", "tbl", "row_id", "digest")
+
+
+@cache
+def _write_all(dialect: Dialect) -> TextClause:
+    """PostgreSQL: the entries, their payloads, the attestations and the head's new hash in one statement (one
+    round trip while the head is locked instead of four). The payloads' foreign key is checked at the
+    statement's end, when the entries are in."""
+    return text(
+        f"WITH entries AS ({_unnested(dialect, _ENTRIES, _ENTRY_COLUMNS, 'e')}), "
+        f"payloads AS ({_unnested(dialect, _PAYLOADS, _PAYLOAD_COLUMNS, 'p')}), "
+        f"attested AS ({_unnested(dialect, attest.ATTESTATIONS, _ATTESTATION_COLUMNS, 'a')}) "
+        "UPDATE audit_head SET entry_hash = :h WHERE id = 1"
+    )
+
+
+def _write(conn: Connection, entries: list[dict[str, Any]], payloads: list[dict[str, Any]],
+           attestations: list[dict[str, Any]], head_hash: str) -> None:
+    """Insert the entries, payloads and attestations and set the head's hash."""
+    if conn.dialect.name == "postgresql":
+        params: dict[str, Any] = {"h": head_hash}
+        for prefix, rows, columns in (("e", entries, _ENTRY_COLUMNS), ("p", payloads, _PAYLOAD_COLUMNS),
+                                      ("a", attestations, _ATTESTATION_COLUMNS)):
+            params.update({f"{prefix}_{name}": [row[name] for row in rows] for name in columns})
+        conn.execute(_write_all(conn.dialect), params)
+        return
+    if attestations:
+        conn.execute(insert(attest.ATTESTATIONS), attestations)
+    conn.execute(_INSERT_ENTRIES, entries)
+    conn.execute(_INSERT_PAYLOADS, payloads)
+    conn.execute(_SET_HEAD_HASH, {"h": head_hash})
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """Places on the chain taken ahead of ``append`` (the head is locked until commit)."""
+
+    count: int
+    last: int  # the head's number with them
+    prev: str  # the hash of the entry before them
+
+
+# PostgreSQL: numbers and places on the chain in one round trip. The head is updated FROM the counter's
+# RETURNING, so the counter's row lock is always taken first, as every other writer takes them.
+_TAKE_AND_RESERVE = text(
+    "WITH taken AS (UPDATE counters SET value = value + :n WHERE scope = :s AND year = :y RETURNING value) "
+    "UPDATE audit_head SET seq = audit_head.seq + :k FROM taken WHERE audit_head.id = 1 "
+    "RETURNING taken.value, audit_head.seq, audit_head.entry_hash"
+)
+
+
+def allocate_and_reserve(conn: Connection, scope: str, year: int, count: int, entries: int) -> tuple[int, Reserved]:
+    """PostgreSQL: ``numbering.allocate(conn, scope, year, count)`` and ``entries`` places on the chain for
+    ``append``, in one statement: (the first number, the places)."""
+    params = {"s": scope, "y": year, "n": count, "k": entries}
+    found = conn.execute(_TAKE_AND_RESERVE, params).one_or_none()
+    if found is None:  # the year's first number: its counter is created by allocate
+        first = numbering.allocate(conn, scope, year, count)
+        last, prev = conn.execute(_BUMP_HEAD, {"n": entries}).one()
+        return first, Reserved(entries, last, prev)
+    value, last, prev = found
+    return int(value) - count + 1, Reserved(entries, last, prev)
+
+
 def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str, at: datetime,
-           touched: Touched | None = None) -> list[int]:
+           touched: Touched | None = None, known: Mapping[str, Mapping[int, str]] | None = None,
+           reserved: Reserved | None = None) -> list[int]:
     """Append ``changes`` to the chain in the caller's transaction; returns their entry numbers.
 
     ``touched`` names the rows (by audited table) the transaction created or
     changed: their audited state is attested, covered by the last new entry.
+    ``known`` gives the digests of touched rows already taken (``attest.returned_states``);
+    ``reserved`` the places taken for them (``allocate_and_reserve``).
     """
     if not changes:
         return []
@@ -157,11 +240,16 @@ def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str,
     digests = [sha256(body.encode()).hexdigest() for body in bodies]
     # Bumping the head takes its row lock until commit. RETURNING gives the new last
     # number and the (not yet updated) hash of the entry before ours.
-    last, prev = conn.execute(_BUMP_HEAD, {"n": len(changes)}).one()
+    if reserved is None:
+        last, prev = conn.execute(_BUMP_HEAD, {"n": len(changes)}).one()
+    elif reserved.count != len(changes):
+        raise ValueError(f"{reserved.count} places were reserved on the chain for {len(changes)} entries")
+    else:
+        last, prev = reserved.last, reserved.prev
     seq = last - len(changes)
     entries: list[dict[str, Any]] = []
     payloads: list[dict[str, Any]] = []
-    rows = attest.attest(conn, touched, last) if touched else None
+    attestations, rows = attest.attestations(conn, touched, last, known) if touched else ([], None)
     for n, (change, body, digest) in enumerate(zip(changes, bodies, digests, strict=True), start=1):
         seq += 1
         fields = dict(
@@ -172,9 +260,7 @@ def append(conn: Connection | Session, changes: Sequence[Change], *, actor: str,
         prev = entry_hash(**fields)
         entries.append({**fields, "entry_hash": prev})
         payloads.append({"seq": seq, "payload": body})
-    conn.execute(_INSERT_ENTRIES, entries)
-    conn.execute(_INSERT_PAYLOADS, payloads)
-    conn.execute(_SET_HEAD_HASH, {"h": prev})
+    _write(conn, entries, payloads, attestations, prev)
     return [e["seq"] for e in entries]
 
 

@@ -25,9 +25,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, event, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, event, func, insert, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
 
 from . import attest, audit, identity
 from .access import NOTIFIER, Access, CaseView, RecordView, Viewer, public_is_title
@@ -64,6 +65,8 @@ from .store import FileStore, StoredFile
 _CASES = table_of(Case)
 _RECORDS = table_of(Record)
 _INSERT_CASES = insert(_CASES)
+# A new case's audited state as the driver gives it (untyped), for its attestation: see attest.returned_states.
+_RETURNED_CASE: tuple[ColumnClause[Any], ...] = tuple(literal_column(name) for name in attest.returned_columns("cases"))
 _INSERT_RECORDS = insert(_RECORDS)
 _INSERT_PARTIES = insert(table_of(Correspondent))
 _INSERT_DOCUMENTS = insert(table_of(Document))
@@ -463,14 +466,16 @@ class RegisterService:
             )
 
     def _audit(self, conn: Session | Connection, changes: Sequence[audit.Change], at: datetime,
-               touched: attest.Touched | None = None) -> None:
-        """Append ``changes``, attesting the rows written: those the ORM session flushed, and ``touched``."""
+               touched: attest.Touched | None = None, known: dict[str, dict[int, str]] | None = None,
+               reserved: audit.Reserved | None = None) -> None:
+        """Append ``changes``, attesting the rows written: those the ORM session flushed, and ``touched``
+        (``known``: digests of some of them already taken; ``reserved``: their places on the chain)."""
         rows: dict[str, set[int]] = {name: set(ids) for name, ids in (touched or {}).items()}
         if isinstance(conn, Session):
             conn.flush()
             for name, ids in conn.info.get(_TOUCHED, {}).items():
                 rows.setdefault(name, set()).update(ids)
-        audit.append(conn, changes, actor=self.actor.username, at=at, touched=rows)
+        audit.append(conn, changes, actor=self.actor.username, at=at, touched=rows, known=known, reserved=reserved)
 
     def _class_id(self, session: Session, code: str) -> int:
         if code not in self._class_ids:
@@ -592,18 +597,32 @@ class RegisterService:
                 withheld = new_rows[i]["withheld_fields"] if i in new_rows else targets[i][5]  # public title
                 self._withhold_public_titles(records, withheld)
             self._check_mandates(conn, plans, prepared, new_rows, targets)
+            known: dict[str, dict[int, str]] = {}  # digests of rows written, by audited table
+            reserved = None
             if new_rows:
-                first = allocate(conn, CASE_SCOPE, year, len(new_rows))
+                if conn.dialect.name == "postgresql" and after is None and not any(prepared):
+                    # Only new cases: the entries are known now, so the counter and the chain's head are locked
+                    # together, in one round trip, at the last moment.
+                    first, reserved = audit.allocate_and_reserve(conn, CASE_SCOPE, year, len(new_rows),
+                                                                 len(new_rows) + len(audit_extra))
+                else:
+                    first = allocate(conn, CASE_SCOPE, year, len(new_rows))
                 for offset, i in enumerate(new_rows):
                     number = self.numbering.case_number(year, first + offset)
                     new_rows[i].update(year=year, seq=first + offset, diary_number=number,
                                        next_record_number=len(prepared[i]) + 1)
                     case_payloads[i].update(year=year, seq=first + offset, diary_number=number)
+                # PostgreSQL: the rows come back as stored, so their attestation needs no read-back under the lock
+                # (unless ``after`` may change them); SQLite reads them back.
+                returned = conn.dialect.name == "postgresql" and after is None
                 inserted = conn.execute(
-                    _INSERT_CASES.returning(_CASES.c.id, sort_by_parameter_order=True),
+                    _INSERT_CASES.returning(*_RETURNED_CASE if returned else (_CASES.c.id,),
+                                            sort_by_parameter_order=True),
                     [{k: v for k, v in row.items() if k != "class_code"} for row in new_rows.values()],
-                ).scalars().all()
-                for i, case_id in zip(new_rows, inserted, strict=True):
+                ).all()
+                if returned:
+                    known["cases"] = attest.returned_states(conn, inserted)
+                for i, (case_id, *_state) in zip(new_rows, inserted, strict=True):
                     targets[i] = (case_id, new_rows[i]["uuid"], new_rows[i]["diary_number"], 1,
                                   new_rows[i]["channel_id"], new_rows[i]["withheld_fields"])
             written = self._insert_records(conn, plans, prepared, targets, now)
@@ -621,7 +640,7 @@ class RegisterService:
             if after is not None:  # what the caller writes beside the register, attested with it
                 for name, ids in (after(conn, written) or {}).items():
                     touched.setdefault(name, set()).update(ids)
-            self._audit(conn, changes + list(audit_extra), now, touched)
+            self._audit(conn, changes + list(audit_extra), now, touched, known, reserved)
         return written, list(new_rows.values())
 
     def _existing_targets(self, conn: Connection, plans: Sequence[CasePlan],
