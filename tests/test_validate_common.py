@@ -93,3 +93,14 @@ def test_the_indexed_sniffer_answers_as_puremagic_does() -> None:
                 head += row.byte_match
             samples.append(bytes(head))
     assert [s for s in samples if mime.sniff(s) != reference(s)] == []
+
+
+def test_an_xml_file_declared_as_xml_is_not_taken_for_a_binary_format(tmp_path: Path) -> None:
+    """puremagic reads '<?xml' as a QuickTime media link; every schema of a valid package was warned about."""
+    from smcase.validate.mime import check
+
+    schema = tmp_path / "mets.xsd"
+    schema.write_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"/>')
+    assert check("application/xml", schema) == (None, None)
+    assert check("text/xml", schema) == (None, None)
+    assert check("image/png", schema)[0] == "declared image/png but its bytes are application/xml"

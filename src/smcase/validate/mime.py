@@ -101,6 +101,10 @@ def _sniffed(path: Path) -> set[str]:
     """The media types the file's first bytes show (by signature only, never by its name)."""
     with path.open("rb") as stream:
         head = stream.read(_SNIFF)
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<?xml"):
+        # An XML declaration is XML: puremagic's signatures for XML-based formats (a QuickTime media link
+        # starts "<?xml" too) would otherwise flag every schema and METS file of a valid package.
+        return {"application/xml"}
     return sniff(head)
 
 
