@@ -225,6 +225,18 @@ def test_deep_nesting_and_bad_bytes_are_quarantined_in_every_adapter(register_cl
         assert kept and all(q["reason"] for q in kept)
 
 
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_confidentiality_ground_is_refused_not_taken_as_public(register_cli: Cli, blank: str) -> None:
+    opened = register_cli("case", "open", "--title", "Klagomål", "--confidential", blank)
+    assert opened.exit_code == 1 and "no confidentiality ground given" in opened.stderr
+    assert "KS 2026/1" not in register_cli("case", "list").stdout  # nothing was registered as public
+    assert register_cli("case", "open", "--title", "Klagomål").exit_code == 0
+    added = register_cli("record", "add", "KS 2026/1", "--direction", "in", "--description", "x",
+                         "--confidential", blank)
+    assert added.exit_code == 1 and "no confidentiality ground given" in added.stderr
+    assert "KS 2026/1-1" not in register_cli("case", "show", "KS 2026/1").stdout
+
+
 def test_distinct_broken_files_are_never_duplicates_of_each_other(register_cli: Cli, tmp_path: Path) -> None:
     for n, data in enumerate([b"\xff\xfe\x00binary", "caf\u00e9".encode("latin-1"), b"\x00\x01\x02"]):
         result = ingest(register_cli, tmp_path, data, "facebook-webhook", name=f"bad{n}.json")
@@ -269,7 +281,23 @@ BAD_COMMANDS: list[tuple[str, ...]] = [
     ("inbox", "reply", "zzzz", "--referral"), ("inbox", "register", "zzzz"),
     ("channel", "followers", "99", "10"), ("channel", "revoke", "99", "x", "--reason", "y"),
     ("users", "update", "nobody", "--title", "x"),
+    # found by a hostile reading of issue 15's work
+    ("journal", "--from", "2026-01-01", "--to", "2026-12-31", "--out", "/no/such/dir/journal.html"),
+    ("audit", "checkpoint", "--out", "/no/such/dir/head.json"),
+    ("case", "open", "--title", "x", "--confidential", ""),
 ]
+
+
+@pytest.mark.parametrize("args", [("journal", "--from", "2026-01-01", "--to", "2026-12-31", "--out"),
+                                  ("audit", "checkpoint", "--out")])
+def test_an_output_file_in_a_missing_folder_is_one_line_naming_the_folder(register_cli: Cli, tmp_path: Path,
+                                                                          args: tuple[str, ...]) -> None:
+    result = register_cli(*args, str(tmp_path / "missing" / "out.txt"))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"Error: cannot write {tmp_path / 'missing' / 'out.txt'}: the folder "
+                                     f"{tmp_path / 'missing'} does not exist")
+    folder = register_cli(*args, str(tmp_path))
+    assert folder.exit_code == 1 and "it is a folder" in folder.stderr
 
 
 @pytest.mark.parametrize("args", BAD_COMMANDS, ids=[" ".join(a)[:40] for a in BAD_COMMANDS])

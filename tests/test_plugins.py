@@ -163,7 +163,38 @@ def test_a_batch_classifier_is_called_once_and_one_that_fails_holds_only_the_eve
     assert [[f.plugin for f in failures] for _findings, failures in results] == [[], ["picky"], []]
     assert [any(f.label == Label.OPINION and f.classifier == "picky" for f in findings)
             for findings, _failures in results] == [True, False, True]
-    assert "cannot read" in results[1][1][0].reason
+    reason = results[1][1][0].reason
+    assert reason.startswith("RuntimeError at test_plugins.py:") and "cannot read" not in reason
+
+
+def test_a_failing_plugin_s_message_never_reaches_the_reason_shown_to_uncleared_users() -> None:
+    """A plugin's message may quote the event; the held event's reason names the plugin, type and line only."""
+    from datetime import UTC, datetime
+
+    from smcase.events import Finding, SocialEvent
+    from smcase.policy import load_file
+    from smcase.resources import default_policy
+
+    secret = "Vera Hemlig 19811218-9876"
+
+    class Quoting:
+        @hookimpl
+        def smcase_classify_event(self, event: SocialEvent) -> list[Finding]:
+            raise ValueError(f"cannot classify {event.text!r}")
+
+        @hookimpl
+        def smcase_decide_action(self, event: SocialEvent) -> None:
+            raise KeyError(event.text)
+
+    plugins = create_plugins(env={}, extra=[("quoting", Quoting())])
+    event = SocialEvent(platform="x", external_id="1", kind="comment", channel=None, author_id=None,
+                        author_name=None, text=secret, created_at=datetime(2026, 3, 1, tzinfo=UTC))
+    policy = load_file(default_policy("SE"))
+    [(_findings, failures)] = plugins.classify_all([event], policy)
+    decision, failure = plugins.decide(event, [], policy)
+    assert failure is not None and [f.plugin for f in failures] == ["quoting"]
+    for text in (failures[0].reason, failure.reason, decision.reason):
+        assert "Vera" not in text and "9876" not in text and "message withheld" in text
 
 
 def test_an_adapter_plugin_that_raises_midway_is_named_not_fatal(tmp_path: Path) -> None:

@@ -155,8 +155,27 @@ def test_a_ground_is_named_by_its_id_or_its_citation_however_typed(municipality:
 
 def test_a_citation_that_names_several_grounds_lists_them_and_a_part_of_a_number_names_none() -> None:
     policy = load_file(policies_dir() / "torsby.toml")
-    with pytest.raises(InvalidInput, match=r"'osl' could be more than one confidentiality ground: osl-21-3 "
-                                           r"\(OSL 21 kap. 3 §\); osl-26-1 \(OSL 26 kap. 1 §\): give its id"):
+    with pytest.raises(InvalidInput, match=r"'osl' stops before a section number, so it names no single provision; "
+                                           r"grounds that begin so: osl-21-3 \(OSL 21 kap. 3 §\); osl-26-1 "
+                                           r"\(OSL 26 kap. 1 §\): give the whole citation or the id"):
         policy.ground("osl")
+    for chapter in ("OSL 21", "osl 26 kap."):  # a chapter alone is not a ground, even when one ground is in it
+        with pytest.raises(InvalidInput, match="stops before a section number"):
+            policy.ground(chapter)
     with pytest.raises(InvalidInput, match="unknown confidentiality ground 'OSL 2'"):
         policy.ground("OSL 2")  # '2' is not the start of 21 or 26: words, not characters
+
+
+def test_a_shortened_citation_that_fits_two_provisions_lists_both() -> None:
+    import dataclasses
+
+    from smcase.policy import Ground
+
+    policy = load_file(policies_dir() / "rennebu.toml")
+    two = (Ground("offl-13-a", "Offl. § 13 første ledd", ("text",)), Ground("offl-13-b", "Offl. § 13 annet ledd",
+                                                                            ("text",)))
+    policy = dataclasses.replace(policy, grounds=two)
+    with pytest.raises(InvalidInput, match=r"'Offl. § 13' could be more than one confidentiality ground: offl-13-a "
+                                           r"\(Offl. § 13 første ledd\); offl-13-b \(Offl. § 13 annet ledd\)"):
+        policy.ground("Offl. § 13")
+    assert policy.ground("offl 13 annet ledd").id == "offl-13-b"

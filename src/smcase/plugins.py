@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -176,7 +178,7 @@ class Plugins:
                     try:
                         (alone,) = self._call(impl, {"events": [event], "policy": policy})
                     except Exception as exc:  # a broken plugin must not lose the event
-                        results[n][1].append(Failure(plugin, _reason(exc)))
+                        results[n][1].append(Failure(plugin, _event_reason(exc)))
                         alone = []
                     found.append(alone)
             for (findings, _failures), result in zip(results, found, strict=True):
@@ -190,7 +192,7 @@ class Plugins:
                     try:
                         result = self._call(impl, kwargs) or []
                     except Exception as exc:  # a broken plugin must not lose the event
-                        failures.append(Failure(plugin, _reason(exc)))
+                        failures.append(Failure(plugin, _event_reason(exc)))
                         continue
                     findings.extend(f if f.classifier else Finding(f.label, f.category, f.detail, plugin)
                                     for f in result)
@@ -203,7 +205,7 @@ class Plugins:
             try:
                 decision = self._call(impl, kwargs)
             except Exception as exc:
-                failure = Failure(plugin, _reason(exc))
+                failure = Failure(plugin, _event_reason(exc))
                 return Decision(Action.HOLD, f"decision plugin {plugin!r} failed: {failure.reason}"), failure
             if decision is not None:
                 return decision, None
@@ -225,7 +227,8 @@ class Plugins:
             try:
                 self._call(impl, kwargs if plugin in cleared or uncleared is None else uncleared)
             except Exception as exc:
-                failures.append(Failure(plugin, _reason(exc)))
+                # A cleared plugin saw withheld values, which its message may quote.
+                failures.append(Failure(plugin, _event_reason(exc) if plugin in cleared else _reason(exc)))
         return failures
 
     def exporters(self) -> dict[str, tuple[str, hookspecs.Exporter]]:
@@ -252,9 +255,20 @@ class Plugins:
 
 
 def _reason(exc: BaseException) -> str:
-    # The exception's type and first line only, identity numbers scrubbed: a plugin's message might quote event text.
+    # The exception's type and first line only, identity numbers scrubbed (a load error quotes no event).
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return scrub(f"{type(exc).__name__}: {first}") or "" if first else type(exc).__name__
+    return scrub(f"{type(exc).__name__}: {first}") if first else type(exc).__name__
+
+
+def _event_reason(exc: BaseException) -> str:
+    """Why a plugin failed on an event, without the exception's message.
+
+    The message may quote the event (``ValueError(f"cannot read {event.text}")``), and the reason is shown to
+    users who may not see the event's text; the type and the line that raised are enough to find the bug.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where} (message withheld: it may quote the event)"
 
 
 def _names(value: str | None) -> list[str]:

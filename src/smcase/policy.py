@@ -213,10 +213,15 @@ class Policy:
         """The ground whose id or citation is ``text``, or whose citation ``text`` begins.
 
         Case, spacing, punctuation and the words ``§``/``kap.`` are forgiven (``OSL 21:3``, ``osl 21 kap 3 §``),
-        and a citation may be shortened at a word: ``Offl. § 13`` names ``Offl. § 13 jf. fvl. § 13 første ledd
-        nr. 1`` when no other ground's citation begins so; when several do, they are listed.
+        and a citation may be shortened at a word after a number: ``Offl. § 13`` names ``Offl. § 13 jf. fvl. § 13
+        første ledd nr. 1`` when no other ground's citation begins so; when several do, they are listed. A
+        shortening that stops before a number (``OSL 21`` for ``OSL 21 kap. 3 §``) names a chapter, not a
+        provision, and is refused.
         """
         wanted = " ".join(text.split()).casefold()
+        known = "; ".join(f"{g.id} ({g.citation})" for g in self.grounds)
+        if not wanted:  # an empty --confidential must never pass as "not confidential"
+            raise InvalidInput(f"no confidentiality ground given (the value is empty); the policy knows: {known}")
         for ground in self.grounds:
             if wanted == ground.id.casefold():
                 return ground
@@ -226,12 +231,15 @@ class Policy:
             if exact:
                 return exact[0]
             begun = [g for g in self.grounds if _citation_words(g.citation)[:len(words)] == words]
-            if len(begun) == 1:
-                return begun[0]
+            whole = [g for g in begun if _ends_a_provision(_citation_words(g.citation), words)]
+            if len(whole) == 1:
+                return whole[0]
             if begun:
-                raise InvalidInput(f"{text!r} could be more than one confidentiality ground: "
-                                   + "; ".join(f"{g.id} ({g.citation})" for g in begun) + ": give its id")
-        known = "; ".join(f"{g.id} ({g.citation})" for g in self.grounds)
+                listed = "; ".join(f"{g.id} ({g.citation})" for g in (whole or begun))
+                if whole:
+                    raise InvalidInput(f"{text!r} could be more than one confidentiality ground: {listed}: give its id")
+                raise InvalidInput(f"{text!r} stops before a section number, so it names no single provision; "
+                                   f"grounds that begin so: {listed}: give the whole citation or the id")
         raise InvalidInput(f"unknown confidentiality ground {text!r}; the policy knows: {known}")
 
     @cached_property
@@ -363,6 +371,12 @@ class Policy:
 
 
 _CITATION_NOISE = re.compile(r"§|\bkap\b\.?|\bkapitlet\b|[.,:;()]", re.IGNORECASE)
+
+
+def _ends_a_provision(citation: list[str], words: list[str]) -> bool:
+    # Typed words that begin a citation stop at a provision's end when the next word, if any, is not a number.
+    rest = citation[len(words):]
+    return not (rest and rest[0][:1].isdigit())
 
 
 def _citation_words(citation: str) -> list[str]:

@@ -749,7 +749,7 @@ class RegisterService:
         if direction is None:
             raise InvalidInput(f"unknown direction {spec.direction!r}: use in, out, internal or memo")
         title = _text(spec.title, "a record's description")
-        ground = self.policy.ground(spec.confidential) if spec.confidential else None
+        ground = self.policy.ground(spec.confidential) if spec.confidential is not None else None
         if ground is None and identity.contains(title):
             # Whoever typed an identity number into a title (a note, a description): the record is marked at
             # once, under the ground rescan would give it, not only its public title scrubbed.
@@ -781,7 +781,7 @@ class RegisterService:
 
     def _case_row(self, session: Session, spec: CaseSpec, now: datetime) -> dict[str, Any]:
         title = _text(spec.title, "a case's title")
-        ground = self.policy.ground(spec.confidential) if spec.confidential else None
+        ground = self.policy.ground(spec.confidential) if spec.confidential is not None else None
         public_title = scrub((spec.public_title or "").strip()) or (
             self.policy.placeholder_title if ground and "title" in ground.withheld else scrub(title)
         )

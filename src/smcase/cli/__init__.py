@@ -159,6 +159,14 @@ class SmcaseGroup(click.Group):
                 raise
             # Messages name what was typed (a user, a diary number, a file): never an identity number in them.
             raise click.ClickException(scrub(str(exc)) or "") from None
+        except OSError as exc:
+            if os.environ.get("SMCASE_DEBUG"):
+                raise
+            # A file or folder the system refused (a missing folder for --out, no permission, a full disk): the
+            # operation failed, exit 1, with the path the user typed and the system's reason.
+            where = f" {os.fsdecode(exc.filename)}" if exc.filename else ""
+            raise click.ClickException(scrub(f"cannot use{where}: {exc.strerror or type(exc).__name__}") or "") \
+                from None
         except Exception as exc:
             if os.environ.get("SMCASE_DEBUG"):
                 raise

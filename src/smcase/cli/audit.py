@@ -13,7 +13,7 @@ from .. import audit as audit_log
 from .. import checkpoints
 from ..db import require_current
 from .app import App, pass_app
-from .output import InputPath, ProgressReporter, emit_json, output_formats, plural, table, write_atomically
+from .output import InputPath, OutputPath, ProgressReporter, emit_json, output_formats, plural, table, write_atomically
 
 
 @click.group("audit")
@@ -63,7 +63,7 @@ def audit_verify(app: App, checkpoint_file: Path | None, quiet: bool, fmt: str) 
 
 
 @audit.command("checkpoint")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", type=OutputPath(path_type=Path),
               help="Write the checkpoint to FILE (default: print it).")
 @pass_app
 def audit_checkpoint(app: App, out: Path | None) -> None:

@@ -10,7 +10,7 @@ import click
 from ..export.journal import FORMATS, PublicJournal
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import parse_day, plural, report_guard
+from .output import OutputPath, parse_day, plural, report_guard
 
 
 @click.command("journal")
@@ -18,7 +18,7 @@ from .output import parse_day, plural, report_guard
 @click.option("--to", "end", required=True, metavar="DATE", help="Last registration day (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True,
               help="html: an accessible page; json; xml: Noark 5 offentligJournal.xml (Norway, validated: needs the official schemas).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (atomically).")
+@click.option("--out", type=OutputPath(path_type=Path), help="Write to FILE (atomically).")
 @click.option("--standards", "folder", metavar="DIR", help=f"Official schemas, to validate the XML. [env: {ENV}]")
 @pass_app
 def journal(app: App, start: str, end: str, fmt: str, out: Path | None, folder: str | None) -> None:

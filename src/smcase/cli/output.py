@@ -131,10 +131,14 @@ def write_atomically(path: Any, text: str) -> None:
     from pathlib import Path
 
     target = Path(path)
+    if not target.parent.is_dir():
+        raise click.ClickException(f"cannot write {target}: the folder {target.parent} does not exist")
     partial = target.with_name(f".{target.name}.partial")
     try:
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, target)
+    except OSError as exc:  # the temporary name means nothing to the user: name the file they asked for
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or type(exc).__name__}") from None
     finally:
         partial.unlink(missing_ok=True)
 
@@ -156,6 +160,23 @@ class InputPath(click.Path):
         """Check that the path exists, then convert it as click.Path does."""
         if not (self.allow_dash and value == "-") and not os.path.exists(value):
             raise click.ClickException(f"no such file: {os.fsdecode(value)}")
+        return super().convert(value, param, ctx)
+
+
+class OutputPath(click.Path):
+    """A file to write: its folder must exist (checked before any work; exit 1 naming the folder), and it must
+    not be a folder itself."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(dir_okay=False, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Check the folder, then convert as click.Path does."""
+        folder = os.path.dirname(os.path.abspath(os.fsdecode(value)))
+        if not os.path.isdir(folder):
+            raise click.ClickException(f"cannot write {os.fsdecode(value)}: the folder {folder} does not exist")
+        if os.path.isdir(value):
+            raise click.ClickException(f"cannot write {os.fsdecode(value)}: it is a folder; give a file name")
         return super().convert(value, param, ctx)
 
 
