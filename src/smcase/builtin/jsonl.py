@@ -72,9 +72,17 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
 
 
 def recognise(head: bytes) -> bool:
-    """An object per line with the event format's keys."""
-    first = next((line for line in head.splitlines() if line.strip()), b"")
-    return first.lstrip().startswith(b"{") and all(key in first for key in (b'"platform"', b'"kind"', b'"id"'))
+    """An object per line with the event format's keys, on any of the first few lines.
+
+    Not only the first: a file whose first line is broken is still this format, and its broken lines belong
+    in quarantine, not a refusal of the whole file.
+    """
+    lines = [line for line in head.splitlines() if line.strip()][:_LINES_LOOKED_AT]
+    return any(line.lstrip().startswith(b"{") and all(key in line for key in (b'"platform"', b'"kind"', b'"id"'))
+               for line in lines)
+
+
+_LINES_LOOKED_AT = 10
 
 
 @hookimpl
