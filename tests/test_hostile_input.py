@@ -237,6 +237,18 @@ def test_an_empty_confidentiality_ground_is_refused_not_taken_as_public(register
     assert "KS 2026/1-1" not in register_cli("case", "show", "KS 2026/1").stdout
 
 
+@pytest.mark.parametrize("member", ["../outbox.json", "/outbox.json", "a/../../outbox.json", "C:/outbox.json"])
+def test_a_mastodon_zip_whose_outbox_climbs_out_is_quarantined_naming_the_member(register_cli: Cli, tmp_path: Path,
+                                                                                member: str) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(member), json.dumps({"type": "OrderedCollection", "orderedItems": []}))
+    summary = json.loads(ingest(register_cli, tmp_path, buffer.getvalue(), "mastodon", name="export.zip").stdout)
+    assert summary["quarantined"] == 1 and summary["stored"] == 0
+    (kept,) = quarantined(register_cli)
+    assert f"its member {member!r} climbs out of the archive: refused" in kept["reason"]
+
+
 def test_distinct_broken_files_are_never_duplicates_of_each_other(register_cli: Cli, tmp_path: Path) -> None:
     for n, data in enumerate([b"\xff\xfe\x00binary", "caf\u00e9".encode("latin-1"), b"\x00\x01\x02"]):
         result = ingest(register_cli, tmp_path, data, "facebook-webhook", name=f"bad{n}.json")

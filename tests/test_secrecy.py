@@ -26,7 +26,7 @@ from stdnum import luhn
 from stdnum.no import fodselsnummer
 
 from smcase import inbox
-from smcase.events import ParseContext
+from smcase.events import ParseContext, SocialEvent
 from smcase.export.journal import PublicJournal
 from smcase.identity import digits_only, find
 from smcase.ingest import Ingest
@@ -119,6 +119,8 @@ def _mastodon(n: int, field: str, value: str) -> tuple[str, bytes]:
         note["content"] = f"<p>{value.replace('&', '&amp;').replace('<', '&lt;')}</p>"
     elif field in ("url", "id"):
         note[field] = f"{actor}/{value}"
+    elif field == "unread":
+        note["sensitiveNote"] = value
     elif field in ("author_id", "author_name"):
         note["attributedTo"] = f"{actor}{value}"
     else:
@@ -135,7 +137,7 @@ def _webhook(n: int, field: str, value: str) -> tuple[str, bytes]:
                               "created_time": 1767600000 + n, "message": "Vägen är inte plogad.",
                               "post": {"id": "1048_1221", "permalink_url": "https://www.facebook.com/k/posts/1"}}
     target = {"text": ("message",), "author_name": ("from", "name"), "author_id": ("from", "id"),
-              "id": ("comment_id",), "url": ("post", "permalink_url")}.get(field, ("message",))
+              "id": ("comment_id",), "url": ("post", "permalink_url"), "unread": ("note",)}.get(field, ("message",))
     holder = change
     for key in target[:-1]:
         holder = holder[key]
@@ -150,7 +152,7 @@ def _dyi(n: int, field: str, value: str) -> tuple[str, bytes]:
         return text.encode("utf-8").decode("latin-1")
 
     comment = {"timestamp": 1767650000 + n, "comment": "Tack för svaret.", "author": "Kim"}
-    comment["author" if field in ("author_name", "author_id") else "comment"] = value
+    comment["author" if field in ("author_name", "author_id") else "note" if field == "unread" else "comment"] = value
     document = {"comments_v2": [{"timestamp": comment["timestamp"], "data": [{"comment": {
         k: mojibake(v) if isinstance(v, str) else v for k, v in comment.items()}}],
         "title": mojibake("Kim kommenterade ett inlägg.")}]}
@@ -165,6 +167,8 @@ def _x(n: int, field: str, value: str) -> tuple[str, bytes]:
     elif field == "url":
         tweet["full_text"] = "Se https://t.co/abc"
         tweet["entities"]["urls"] = [{"url": "https://t.co/abc", "expanded_url": f"https://x.example/{value}"}]
+    elif field == "unread":
+        tweet["note"] = value
     else:
         tweet["full_text"] = value
     return "x-archive", ("window.YTD.tweets.part0 = " + json.dumps([{"tweet": tweet}], ensure_ascii=False)).encode()
@@ -172,7 +176,8 @@ def _x(n: int, field: str, value: str) -> tuple[str, bytes]:
 
 FORMATS: dict[str, Callable[[int, str, str], tuple[str, bytes]]] = {
     "jsonl": _jsonl, "mastodon": _mastodon, "facebook-webhook": _webhook, "facebook-dyi": _dyi, "x-archive": _x}
-FIELDS = ["text", "author_name", "author_id", "url", "id", "channel"]
+# "unread": a key no adapter reads, kept only in the payload as received (issue 15's hostile reading).
+FIELDS = ["text", "author_name", "author_id", "url", "id", "channel", "unread"]
 
 
 def leaks(output: str, digits: str) -> bool:
@@ -243,6 +248,31 @@ def test_no_swedish_number_in_any_spelling_or_field_reaches_the_public_or_an_unc
 def test_no_norwegian_number_in_any_spelling_or_field_reaches_the_public_or_an_uncleared_user(
         make_register: MakeRegister) -> None:
     run_property(make_register, "NO", norwegian())
+
+
+@pytest.mark.rules("RAT-9", "TOR-9", "NOR-7", "REN-5")
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=st.data(), digits=st.one_of(swedish(), norwegian()), fmt=st.sampled_from(sorted(FORMATS)))
+def test_a_number_in_a_key_no_adapter_reads_marks_the_event_as_it_would_in_the_text(data: st.DataObject,
+                                                                                   digits: str, fmt: str) -> None:
+    """The payload as received is kept as evidence (a record's document, archived): a number in a key that no
+    adapter reads is judged as the same words in the text would be, so the event and its capture are marked."""
+    value = data.draw(_AROUND) + data.draw(spelled(digits)) + data.draw(_AROUND)
+    in_text, unread = (_confidential(fmt, field, value) for field in ("text", "unread"))
+    assert unread == in_text, (fmt, ascii(value))
+    assert in_text is not None  # the format carried the value
+
+
+def _confidential(fmt: str, field: str, value: str) -> bool | None:
+    from smcase.builtin import identity_numbers
+
+    adapter_name, payload = FORMATS[fmt](1, field, value)
+    events = [item for item in PLUGINS.adapter(adapter_name).parse(io.BytesIO(payload), ParseContext(source_name="t"))
+              if isinstance(item, SocialEvent)]
+    return any(f.label == "confidential" for e in events for f in identity_numbers.classify(e)) if events else None
+
+
+PLUGINS = create_plugins(env={})
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..events import Finding, Label, SocialEvent
 from ..hookspecs import hookimpl
 from ..identity import find
+from ._common import fix_mojibake
 
 #: The fields of an event other than its text that came from outside, and what the finding calls them.
 OTHER_FIELDS = (("platform", "platform"), ("author_name", "author"), ("author_id", "author id"), ("url", "address"),
@@ -28,7 +29,33 @@ def classify(event: SocialEvent) -> list[Finding]:
     for attribute, name in OTHER_FIELDS:
         findings += [Finding(Label.CONFIDENTIAL, hit.kind, f"{name}, characters {hit.start}-{hit.end}")
                      for hit in find(getattr(event, attribute), context=False)]
+    if not findings and event.raw is not None:
+        # The payload as received is kept as evidence: a number in a field no adapter reads (an unknown key, a
+        # number typed as a JSON number) would otherwise be kept, and shown, as public.
+        findings += [Finding(Label.CONFIDENTIAL, hit.kind, "a field of the received payload that smcase does not read")
+                     for hit in find(_payload_text(event.raw))[:1]]
     return findings
+
+
+def _payload_text(raw: object) -> str:
+    # The raw JSON text as it came, or every string and number of a parsed payload, one per line.
+    if isinstance(raw, str):
+        return raw
+    leaves: list[str] = []
+    stack = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, str | int) and not isinstance(item, bool):
+            leaves.append(str(item))
+            repaired = fix_mojibake(leaves[-1])  # Facebook's download keeps UTF-8 as Latin-1 characters
+            if repaired != leaves[-1]:
+                leaves.append(repaired)
+    return " | ".join(leaves)  # a separator that no number is read across
 
 
 @hookimpl

@@ -30,10 +30,14 @@ def _outbox_bytes(stream: IO[bytes]) -> bytes:
     if data[:2] != b"PK":
         return data
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        found = [i for i in archive.infolist() if i.filename.rsplit("/", 1)[-1] == "outbox.json"]
+        found = [i for i in archive.infolist() if i.filename.replace("\\", "/").rsplit("/", 1)[-1] == "outbox.json"]
         if not found:
             raise ValueError("the zip archive holds no outbox.json")
-        info = found[0]
+        # The nearest to the root; a member that climbs out or is absolute is refused, as in any package smcase reads.
+        info = min(found, key=lambda i: i.filename.count("/"))
+        parts = info.filename.replace("\\", "/").split("/")
+        if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise ValueError(f"its member {info.filename!r} climbs out of the archive: refused")
         # The declared size bounds what is read; a bomb is refused before it is unpacked.
         if info.file_size > OUTBOX_LIMIT or (info.file_size > 1 << 20 and info.file_size > 1000 * info.compress_size):
             raise ValueError(f"its outbox.json would unpack to {info.file_size:,} bytes from {info.compress_size:,}: "
