@@ -12,6 +12,8 @@ Findings say which kind of number and in which field, never the number.
 
 from __future__ import annotations
 
+import re
+
 from ..events import Finding, Label, SocialEvent
 from ..hookspecs import hookimpl
 from ..identity import find
@@ -31,16 +33,30 @@ def classify(event: SocialEvent) -> list[Finding]:
                      for hit in find(getattr(event, attribute), context=False)]
     if not findings and event.raw is not None:
         # The payload as received is kept as evidence: a number in a field no adapter reads (an unknown key, a
-        # number typed as a JSON number) would otherwise be kept, and shown, as public.
+        # number typed as a JSON number) is judged as it would be in the text, so the capture is marked too.
         findings += [Finding(Label.CONFIDENTIAL, hit.kind, "a field of the received payload that smcase does not read")
-                     for hit in find(_payload_text(event.raw))[:1]]
+                     for hit in find(_unread_text(event))[:1]]
     return findings
 
 
-def _payload_text(raw: object) -> str:
-    # The raw JSON text as it came, or every string and number of a parsed payload, one per line.
+# A value that is only a date and time (ISO 8601) holds no number of a person: skipping it keeps the payload check
+# cheap, since every payload carries timestamps with enough digits to need a full search.
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def _unread_text(event: SocialEvent) -> str:
+    """Every string and number of the payload that is not a field already checked above, one after another."""
+    raw = event.raw
+    read = {event.text, *(getattr(event, attribute) for attribute, _name in OTHER_FIELDS)}
     if isinstance(raw, str):
-        return raw
+        # The text as received (a JSON line, mostly): the fields already checked and the timestamps are cut out
+        # where they stand verbatim, and a separator put in their place so nothing joins across the cut.
+        rest = _TIMESTAMP.sub(" | ", raw)
+        for value in read:
+            if value and len(value) > 1:
+                rest = rest.replace(value, " | ")
+        return rest
     leaves: list[str] = []
     stack = [raw]
     while stack:
@@ -51,10 +67,17 @@ def _payload_text(raw: object) -> str:
         elif isinstance(item, list | tuple):
             stack.extend(item)
         elif isinstance(item, str | int) and not isinstance(item, bool):
-            leaves.append(str(item))
-            repaired = fix_mojibake(leaves[-1])  # Facebook's download keeps UTF-8 as Latin-1 characters
-            if repaired != leaves[-1]:
-                leaves.append(repaired)
+            leaf = str(item)
+            if leaf.isascii():
+                # ASCII with no digit spells no number (entities and escapes have digits); most keys are this.
+                if leaf in read or not _ASCII_DIGIT.search(leaf) or _TIMESTAMP.fullmatch(leaf):
+                    continue
+                leaves.append(leaf)
+            elif leaf not in read:
+                leaves.append(leaf)
+                repaired = fix_mojibake(leaf)  # Facebook's download keeps UTF-8 as Latin-1 characters
+                if repaired != leaf:
+                    leaves.append(repaired)
     return " | ".join(leaves)  # a separator that no number is read across
 
 
