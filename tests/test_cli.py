@@ -252,3 +252,14 @@ def test_long_operations_report_progress_on_stderr_unless_quiet(ready: Cli, monk
     assert lines[-1].startswith(f"verifying entries and rows: {total} of {total} (")  # it ends at the total
     quiet = ready("audit", "verify", "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == verified.stdout
+
+
+def test_a_misspelt_command_is_answered_with_the_nearest_names() -> None:
+    from click.testing import CliRunner
+
+    from smcase.cli import create_cli
+
+    result = CliRunner().invoke(create_cli(), ["inobx", "list"])
+    assert result.exit_code == 2 and "No such command 'inobx'. Did you mean 'inbox'" in result.output
+    far = CliRunner().invoke(create_cli(), ["frobnicate"])
+    assert far.exit_code == 2 and "Did you mean" not in far.output

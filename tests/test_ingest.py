@@ -272,7 +272,11 @@ def test_quarantined_input_is_retried_after_the_adapter_is_fixed(se: RegisterSer
 
 def test_ingest_refuses_an_unknown_format_and_a_missing_file(ready: Cli, tmp_path: Path) -> None:
     bad = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"), "--format", "myspace")
-    assert bad.exit_code == 1 and "unknown input format 'myspace'; known: facebook-dyi" in bad.stderr
+    assert bad.exit_code == 2 and "unknown input format 'myspace'; known: facebook-dyi" in bad.stderr  # misuse
+    shouted = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"), "--format", "JSONL", "--json")
+    assert shouted.exit_code == 0 and json.loads(shouted.stdout)["format"] == "jsonl"
+    folder = ready("ingest", str(tmp_path))
+    assert folder.exit_code == 1 and f"{tmp_path} is a folder: give a file" in folder.stderr
     missing = ready("ingest", str(tmp_path / "nope.jsonl"), "--format", "jsonl")
     assert missing.exit_code == 1 and "no such file" in missing.stderr  # a failed operation, not misuse
 

@@ -123,6 +123,19 @@ class SmcaseGroup(click.Group):
                 self.plugins  # noqa: B018  (perhaps a plugin's command)
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, but a misspelt command is answered with the nearest names (``No such command 'inobx'.
+        Did you mean 'inbox'?``)."""
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            import difflib
+
+            near = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            if near:
+                ctx.fail(f"No such command {name!r}. Did you mean " + " or ".join(repr(n) for n in near) + "?")
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List the commands with their short help, without importing the built-ins to read it."""
         names = self.list_commands(ctx)

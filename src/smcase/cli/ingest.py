@@ -61,6 +61,16 @@ def _details(summary: Summary) -> list[str]:
     return lines
 
 
+def _format_named(app: App, typed: str) -> str:
+    # A format's name as typed, in any case ("JSONL"); an unknown name is misuse (exit 2), like a bad choice.
+    known = sorted(app.plugins.adapters())
+    found = [name for name in known if name.casefold() == typed.strip().casefold()]
+    if not found:
+        raise click.BadParameter(f"unknown input format {typed!r}; known: {', '.join(known)}",
+                                 param_hint="'--format'")
+    return found[0]
+
+
 @click.command("ingest")
 @click.argument("source", type=InputPath(dir_okay=False, allow_dash=True))
 @click.option("--format", "fmt_name", metavar="FORMAT",
@@ -77,6 +87,8 @@ def ingest(app: App, source: str, fmt_name: str | None, channel: str | None, as_
     quarantined), even if some were quarantined; exits 1 when not one item
     parses in the format given (each is still kept in quarantine).
     """
+    if fmt_name is not None:
+        fmt_name = _format_named(app, fmt_name)
     service = app.service
     progress = ProgressReporter(quiet)
     stream: IO[bytes]

@@ -160,6 +160,8 @@ class InputPath(click.Path):
         """Check that the path exists, then convert it as click.Path does."""
         if not (self.allow_dash and value == "-") and not os.path.exists(value):
             raise click.ClickException(f"no such file: {os.fsdecode(value)}")
+        if not self.dir_okay and os.path.isdir(value):  # the wrong kind of input fails the operation too
+            raise click.ClickException(f"{os.fsdecode(value)} is a folder: give a file")
         return super().convert(value, param, ctx)
 
 
