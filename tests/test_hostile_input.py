@@ -300,6 +300,13 @@ BAD_COMMANDS: list[tuple[str, ...]] = [
 ]
 
 
+@pytest.mark.parametrize("command", [("journal",), ("case", "list"), ("inbox", "list")])
+def test_a_period_that_ends_before_it_starts_is_misuse_in_every_command(register_cli: Cli,
+                                                                        command: tuple[str, ...]) -> None:
+    result = register_cli(*command, "--from", "2026-02-01", "--to", "2026-01-01")
+    assert result.exit_code == 2 and "--to 2026-01-01 is before --from 2026-02-01" in result.stderr
+
+
 @pytest.mark.parametrize("args", [("journal", "--from", "2026-01-01", "--to", "2026-12-31", "--out"),
                                   ("audit", "checkpoint", "--out")])
 def test_an_output_file_in_a_missing_folder_is_one_line_naming_the_folder(register_cli: Cli, tmp_path: Path,

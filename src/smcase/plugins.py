@@ -257,7 +257,7 @@ class Plugins:
 def _reason(exc: BaseException) -> str:
     # The exception's type and first line only, identity numbers scrubbed (a load error quotes no event).
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return scrub(f"{type(exc).__name__}: {first}") if first else type(exc).__name__
+    return scrub(f"{type(exc).__name__}: {first}") or "" if first else type(exc).__name__
 
 
 def _event_reason(exc: BaseException) -> str:

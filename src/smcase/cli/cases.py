@@ -7,7 +7,7 @@ import click
 from ..access import CaseView, RecordView
 from ..register import CaseSpec
 from .app import App, pass_app
-from .output import emit, emit_json, fields, output_formats, parse_day, table, when
+from .output import emit, emit_json, fields, output_formats, parse_period, table, when
 
 DIRECTION_SHORT = {"incoming": "in", "outgoing": "out", "internal": "internal", "memo": "memo"}
 
@@ -74,8 +74,8 @@ def case_open(app: App, title: str, public_title: str | None, class_code: str | 
 def case_list(app: App, status: str | None, text: str | None, opened_from: str | None, opened_to: str | None,
               limit: int | None, fmt: str) -> None:
     """List cases, oldest first."""
-    found = app.service.iter_cases(status=status, text=text, opened_from=parse_day(opened_from, "--from"),
-                                   opened_to=parse_day(opened_to, "--to"), limit=limit)
+    first, last = parse_period(opened_from, opened_to)
+    found = app.service.iter_cases(status=status, text=text, opened_from=first, opened_to=last, limit=limit)
     if fmt == "json":
         emit_json([c.to_json() for c in found])
         return

@@ -10,7 +10,7 @@ from .. import inbox as inbox_workflow
 from ..events import Kind
 from .app import App, pass_app
 from .ingest import render_retry
-from .output import emit_json, output_formats, parse_day, table, when
+from .output import emit_json, output_formats, parse_period, table, when
 
 
 @click.group("inbox")
@@ -39,9 +39,7 @@ def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, words
     (NOR-4, TOR-9: every item is a public record, and findable)."""
     if sum((quarantined, review, open_work)) > 1:
         raise click.UsageError("give at most one of --quarantined, --review, --open")
-    first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    if first and last and last < first:
-        raise click.UsageError("--to is before --from")
+    first, last = parse_period(start, end)
     tz = app.service.tz
     search = inbox_workflow.Search(
         text=words, author=author, channel=channel, kind=kind, status=status,

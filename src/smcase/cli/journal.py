@@ -10,7 +10,7 @@ import click
 from ..export.journal import FORMATS, PublicJournal
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import OutputPath, parse_day, plural, report_guard
+from .output import OutputPath, parse_period, plural, report_guard
 
 
 @click.command("journal")
@@ -26,7 +26,7 @@ def journal(app: App, start: str, end: str, fmt: str, out: Path | None, folder: 
     unless the policy allows it (RAT-9, TOR-9, NOR-7, REN-5)."""
     # Only the Norwegian XML is validated (a Swedish register is told so before any schema is looked for).
     standards = Standards.from_option(folder) if fmt == "xml" and app.service.policy.country == "NO" else None
-    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    first, last = parse_period(start, end)
     assert first is not None and last is not None
     public = PublicJournal(app.service)
     count = public.write(fmt, first, last, out, sys.stdout, standards)

@@ -82,6 +82,14 @@ def parse_day(value: str | None, option: str) -> date | None:
     return day
 
 
+def parse_period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """``--from`` and ``--to`` as days; a ``--to`` before the ``--from`` is misuse (exit 2), in every command."""
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if first and last and last < first:
+        raise click.UsageError(f"--to {last} is before --from {first}")
+    return first, last
+
+
 def when(value: datetime | None) -> str:
     """A local time as a person reads it: 2026-11-22 00:26."""
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
