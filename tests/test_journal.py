@@ -69,6 +69,9 @@ def test_ren5_the_offentlig_journal_is_valid_and_withholds_what_is_secret(cli: C
     tree = etree.parse(str(out))
     assert tree.findtext(f".//{ns}antallJournalposter") == str(len(tree.findall(f".//{ns}journalregistrering"))) == "5"
     assert tree.find(f".//{ns}journalpost/{ns}tittel") is None  # titles stay out, public titles go in
+    # The head gives the period asked for, not the first and last registration in it.
+    assert (tree.findtext(f".//{ns}journalStartDato"), tree.findtext(f".//{ns}journalSluttDato")) == ("2026-01-01",
+                                                                                                    today)
     # Without --out it is printed, validated first: the same document as the file.
     printed = ok(register("journal", "--from", "2026-01-01", "--to", today, "--format", "xml",
                           "--standards", str(standards_dir)))

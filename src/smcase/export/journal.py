@@ -201,9 +201,8 @@ class PublicJournal:
     def _xml(self, start: date, end: date, path: Path) -> int:
         low, high = day_bounds(self.service.tz, start, end)
         with self.service.reading() as conn:
-            count, first, last = conn.execute(select(func.count(), func.min(Record.registered_at),
-                                                     func.max(Record.registered_at))
-                                              .where(Record.registered_at >= low, Record.registered_at < high)).one()
+            count = conn.execute(select(func.count()).where(Record.registered_at >= low,
+                                                            Record.registered_at < high)).scalar_one()
             register = conn.execute(select(*table_of(Register).c)).one()
             users = {u.id: u.full_name or u.username for u in conn.execute(select(*table_of(User).c))}
         if not count:
@@ -214,7 +213,7 @@ class PublicJournal:
             xf.write_declaration()
             with xf.element(f"{{{OFFENTLIG}}}offentligJournal", nsmap={None: OFFENTLIG, "xsi": XSI},
                             attrib={f"{{{XSI}}}schemaLocation": f"{OFFENTLIG} offentligJournal.xsd"}):
-                xf.write(journal_head(OFFENTLIG, _day(first, tz), _day(last, tz), count, register), pretty_print=True)
+                xf.write(journal_head(OFFENTLIG, start, end, count, register), pretty_print=True)
                 for record, case, cls, parties in self._rows(start, end):
                     by = users.get(record.registered_by_id, "")
                     xf.write(journal_entry(OFFENTLIG, True, record, case, cls, noark_parties(record, parties, by),
