@@ -156,3 +156,18 @@ def test_every_jsonl_line_ends_in_exactly_one_place(lines: list[bytes]) -> None:
     items = list(jsonl.parse(io.BytesIO(data), ParseContext()))
     assert len(items) == sum(1 for line in data.split(b"\n")[:-1] if line.strip())
     assert all(isinstance(i, (SocialEvent, Skipped, Unparsable)) for i in items)
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('{"a" 1}', "a colon is missing after a key at line 1, column 6"),
+    ('{"a":1 "b":2}', "a comma is missing between two values at line 1, column 8"),
+    ('{"a":"x', "a text is not closed with a double quote at line 1, column 6"),
+    ("{} x", "there is more after the end of the JSON value"),
+    ("{,}", "a key in double quotes is missing (or a comma is one too many) at line 1, column 2"),
+])
+def test_json_that_does_not_parse_is_explained_in_plain_words(text: str, words: str) -> None:
+    from smcase.builtin._common import parse_json
+
+    with pytest.raises(ValueError) as caught:
+        parse_json(text)
+    assert str(caught.value).startswith(words) and "Expecting" not in str(caught.value)

@@ -21,7 +21,7 @@ _TYPES = {
     "number": "a number",
     "boolean": "true or false",
     "array": "a list",
-    "object": "a table of keys",
+    "object": "a group of keys and values ({...} in JSON, a [section] in TOML)",
     "null": "empty",
 }
 

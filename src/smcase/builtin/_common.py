@@ -76,7 +76,27 @@ def parse_json(data: bytes | str, **options: Any) -> Any:
         raise ValueError(f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at position {exc.start} "
                          "cannot be decoded") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise ValueError(f"{_plain(exc.msg)} at line {exc.lineno}, column {exc.colno}") from None
+
+
+#: The JSON parser's messages in words a registrar reads (the parser's own words where none fits).
+_JSON_WORDS = (
+    ("Expecting value", "a value (text in double quotes, a number, true, false, null, [ or {) is missing"),
+    ("Expecting property name enclosed in double quotes", "a key in double quotes is missing (or a comma is one too "
+                                                          "many)"),
+    ("Expecting ',' delimiter", "a comma is missing between two values"),
+    ("Expecting ':' delimiter", "a colon is missing after a key"),
+    ("Unterminated string", "a text is not closed with a double quote"),
+    ("Extra data", "there is more after the end of the JSON value (two values without a comma, or a stray character)"),
+    ("Invalid control character", "a text holds a raw control character (a line break or tab must be written \\n "
+                                  "or \\t)"),
+    ("Invalid \\escape", "a backslash starts no valid escape (write \\\\ for a backslash)"),
+    ("Invalid \\uXXXX escape", "a \\u escape is not followed by four hexadecimal digits"),
+)
+
+
+def _plain(message: str) -> str:
+    return next((words for start, words in _JSON_WORDS if message.startswith(start)), message)
 
 
 _MOJIBAKE_RUN = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]{1,3}")
