@@ -331,8 +331,19 @@ def test_a_file_in_another_format_is_kept_in_quarantine_and_exits_1_naming_the_f
     assert retried.stdout.startswith(
         "1 quarantined item tried: 0 stored now, 1 still does not parse (#1: fix the input or the adapter, then retry)")
     assert "0 received" not in retried.stdout and retried.stderr == ""
-    right = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"))
-    assert right.exit_code == 0 and "1 case opened" not in right.stdout and "3 cases opened" in right.stdout
+    # Read again in the format it has: stored now, its broken lines quarantined as jsonl, the old entry answered.
+    assert ready("inbox", "retry", "--as", "jsonl").exit_code == 2  # which entries, then?
+    moved = ready("inbox", "retry", str(kept[0]["id"]), "--as", "JSONL", "--json")
+    assert moved.exit_code == 0, moved.stderr
+    summary = json.loads(moved.stdout)
+    assert summary["quarantined_retried"] == 1 and summary["still_quarantined"] == []
+    assert summary["stored"] == 7 and summary["cases_opened"] == 3 and "format" not in summary
+    now = json.loads(ready("inbox", "list", "--quarantined", "--json").stdout)
+    assert {q["adapter"] for q in now} == {"jsonl"} and len(now) == 2  # the two broken lines, each on its own
+    again = ready("ingest", str(EVENTS / "torsby-facebook.jsonl"), "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["stored"] == 0  # nothing twice
+    unknown = ready("inbox", "retry", "999")
+    assert unknown.exit_code == 1 and "no open quarantine entry #999" in unknown.stderr
 
 
 @pytest.mark.parametrize(("name", "fmt", "expected"), [

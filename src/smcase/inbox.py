@@ -27,7 +27,7 @@ from sqlalchemy import Connection, String, and_, cast, func, or_, select, text, 
 from . import audit
 from .access import EventView, QuarantineView, scrub, uncleared_event
 from .errors import ConfigError, InvalidInput, InvalidState, NotFound
-from .events import Action, Label, ParseContext, SocialEvent
+from .events import Action, Label, ParseContext, Skipped, SocialEvent, Unparsable
 from .ingest import Ingest, Summary, guarded, stored_event
 from .model import Case, EventRow, QuarantineRow, Record, table_of
 from .plugins import Plugins
@@ -369,25 +369,48 @@ def _reread(service: RegisterService, row: Mapping[str, Any]) -> EventView:
         return _view(service, _find_event(conn, str(row["uuid"])))
 
 
-def retry(service: RegisterService, plugins: Plugins) -> Summary:
-    """Run quarantined input and held events through the pipeline again."""
+def retry(service: RegisterService, plugins: Plugins, *, only: Sequence[int] = (),
+          as_format: str | None = None) -> Summary:
+    """Run quarantined input and held events through the pipeline again.
+
+    ``only`` limits the retry to those quarantine entries (and leaves held events alone). ``as_format`` reads
+    them in another format (input first ingested with the wrong ``--format``): what parses is stored, what does
+    not becomes a quarantine entry of that format, and the old entry is resolved; nothing is lost.
+    """
     ingest = Ingest(service, plugins)
     total = Summary()
-    for item in list_quarantined(service):
-        adapter = plugins.adapter(item.adapter)
+    entries = list_quarantined(service)
+    if only:
+        unknown = sorted(set(only) - {e.id for e in entries})
+        if unknown:
+            raise InvalidInput("no open quarantine entry " + ", ".join(f"#{n}" for n in unknown)
+                               + ": see them with 'smcase inbox list --quarantined'")
+        entries = [e for e in entries if e.id in set(only)]
+    rawless = []
+    for item in entries:
+        fmt = as_format or item.adapter
+        adapter = plugins.adapter(fmt)
         context = ParseContext(source_name=f"{item.source} (retry of {item.position})")
         total.retried += 1
         if not item.raw:
             total.still_quarantined.append(item.id)
-            total.warnings.append(f"quarantine #{item.id} kept no raw input: ingest the fixed file again")
+            rawless.append(item.id)
             continue
-        parsed = list(guarded(adapter.parse(io.BytesIO(item.raw.encode("utf-8")), context), item.adapter))
-        if not parsed or any(not isinstance(p, SocialEvent) for p in parsed):
+        parsed = list(guarded(adapter.parse(io.BytesIO(item.raw.encode("utf-8")), context), fmt))
+        events = sum(isinstance(p, SocialEvent) for p in parsed)
+        # In its own format an entry moves on only when all of it parses; in another, when anything does (the
+        # rest is quarantined again under that format, so the old entry is answered).
+        if not events or (as_format is None and events < len(parsed)):
             total.still_quarantined.append(item.id)
             continue
-        summary = ingest.process([(item.position, p) for p in parsed], item.adapter, context,
-                                 resolve_quarantine=item.id)
+        summary = ingest.process([(p.position if isinstance(p, Unparsable | Skipped) else item.position, p)
+                                  for p in parsed], fmt, context, resolve_quarantine=item.id)
         total.add(summary)
+    if rawless:
+        total.warnings.append(f"{len(rawless)} quarantine {'entry' if len(rawless) == 1 else 'entries'} kept no raw "
+                              "input (" + ", ".join(f"#{n}" for n in rawless) + "): ingest the fixed file again")
+    if only:
+        return total
     with service.reading() as conn:
         held = [dict(r) for r in conn.execute(select(_EVENTS).where(_EVENTS.c.status == "held")
                                               .order_by(_EVENTS.c.id)).mappings()]

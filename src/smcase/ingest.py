@@ -137,6 +137,16 @@ class Summary:
             "retried": self.retried, "still_quarantined": self.still_quarantined, "held_retried": self.held_retried,
         }
 
+    def retry_json(self) -> dict[str, Any]:
+        """JSON form of an ``inbox retry``: what was tried again and what became of it (no format: each entry
+        is retried in its own)."""
+        return {
+            "quarantined_retried": self.retried, "still_quarantined": self.still_quarantined,
+            "held_retried": self.held_retried, "stored": self.stored, "duplicates": self.duplicates,
+            "held_for_review": self.held_for_review, "cases_opened": self.cases_opened,
+            "records_added": self.records_added, "warnings": self.warnings,
+        }
+
 
 @dataclass
 class _Item:

@@ -9,7 +9,7 @@ import click
 from .. import inbox as inbox_workflow
 from ..events import Kind
 from .app import App, pass_app
-from .ingest import render_retry
+from .ingest import format_named, render_retry
 from .output import emit_json, output_formats, parse_period, table, when
 
 
@@ -128,14 +128,24 @@ def inbox_reply(app: App, event: str, referral: bool) -> None:
 
 
 @inbox.command("retry")
+@click.argument("entries", nargs=-1, type=click.IntRange(min=1), metavar="[ENTRY]...")
+@click.option("--as", "as_format", metavar="FORMAT",
+              help="Read the ENTRY numbers given in this format (input ingested with the wrong --format).")
 @output_formats("text", "json")
 @pass_app
-def inbox_retry(app: App, fmt: str) -> None:
-    """Run quarantined input and held events through the pipeline again (after a fix)."""
-    summary = inbox_workflow.retry(app.service, app.plugins)
+def inbox_retry(app: App, entries: tuple[int, ...], as_format: str | None, fmt: str) -> None:
+    """Run quarantined input and held events through the pipeline again (after a fix).
+
+    With ENTRY numbers (as 'inbox list --quarantined' shows them), only those quarantine entries are tried.
+    """
+    if as_format is not None:
+        if not entries:
+            raise click.UsageError("--as needs the quarantine ENTRY numbers to read in that format")
+        as_format = format_named(app, as_format, "'--as'")
+    summary = inbox_workflow.retry(app.service, app.plugins, only=entries, as_format=as_format)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
-        emit_json(summary.to_json())
+        emit_json(summary.retry_json())
     else:
         click.echo(render_retry(summary))

@@ -61,13 +61,13 @@ def _details(summary: Summary) -> list[str]:
     return lines
 
 
-def _format_named(app: App, typed: str) -> str:
-    # A format's name as typed, in any case ("JSONL"); an unknown name is misuse (exit 2), like a bad choice.
+def format_named(app: App, typed: str, option: str = "'--format'") -> str:
+    """A format's name as typed, in any case (``JSONL``); an unknown name is misuse (exit 2), like a bad choice."""
     known = sorted(app.plugins.adapters())
     found = [name for name in known if name.casefold() == typed.strip().casefold()]
     if not found:
         raise click.BadParameter(f"unknown input format {typed!r}; known: {', '.join(known)}",
-                                 param_hint="'--format'")
+                                 param_hint=option)
     return found[0]
 
 
@@ -88,7 +88,7 @@ def ingest(app: App, source: str, fmt_name: str | None, channel: str | None, as_
     parses in the format given (each is still kept in quarantine).
     """
     if fmt_name is not None:
-        fmt_name = _format_named(app, fmt_name)
+        fmt_name = format_named(app, fmt_name)
     service = app.service
     progress = ProgressReporter(quiet)
     stream: IO[bytes]
