@@ -263,3 +263,23 @@ def test_a_misspelt_command_is_answered_with_the_nearest_names() -> None:
     assert result.exit_code == 2 and "No such command 'inobx'. Did you mean 'inbox'" in result.output
     far = CliRunner().invoke(create_cli(), ["frobnicate"])
     assert far.exit_code == 2 and "Did you mean" not in far.output
+
+
+def test_progress_rates_count_from_the_stage_s_start_and_a_bad_interval_is_named(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import itertools
+    import time
+
+    from smcase.cli.output import ProgressReporter
+
+    # Created at 100; the first report (after a batch of 5,000) and its rate at 102; the next at 104.
+    clock = itertools.chain([100.0, 102.0, 102.0, 104.0], itertools.repeat(104.0))
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    monkeypatch.setenv("SMCASE_PROGRESS_SECONDS", "0")
+    reporter = ProgressReporter()
+    reporter("reading", 5000)
+    reporter("reading", 10000)
+    assert capsys.readouterr().err.splitlines() == ["reading: 5,000 (2,500/s)", "reading: 10,000 (2,500/s)"]
+    monkeypatch.setenv("SMCASE_PROGRESS_SECONDS", "soon")
+    ProgressReporter()
+    assert capsys.readouterr().err == "warning: SMCASE_PROGRESS_SECONDS='soon' is not a number of seconds: using 10\n"

@@ -199,11 +199,19 @@ class ProgressReporter:
         self.quiet = quiet
         self.stream = sys.stderr
         self.terminal = self.stream.isatty()
+        setting = os.environ.get("SMCASE_PROGRESS_SECONDS", "10")
         try:
-            self.every = float(os.environ.get("SMCASE_PROGRESS_SECONDS", "10"))
+            self.every = float(setting)
+            if not 0 <= self.every < float("inf"):
+                raise ValueError(setting)
         except ValueError:
             self.every = 10.0
+            if not quiet:
+                click.echo(f"warning: SMCASE_PROGRESS_SECONDS={setting!r} is not a number of seconds: using 10",
+                           file=self.stream)
         self.stage: str | None = None
+        # A stage's first report may come after its first batch: its clock starts when the one before ended.
+        self.ended = time.monotonic()
         self.started = self.shown = 0.0
         self.done = 0
         self.bar: Any = None
@@ -215,7 +223,7 @@ class ProgressReporter:
         now = time.monotonic()
         if stage != self.stage:
             self.close()
-            self.stage, self.started, self.shown, self.done = stage, now, now, 0
+            self.stage, self.started, self.shown, self.done = stage, self.ended, self.ended, 0
             if self.terminal and total:
                 self.bar = click.progressbar(length=total, label=stage, file=self.stream, show_pos=True,
                                              item_show_func=lambda _item: self._rate())
@@ -241,4 +249,6 @@ class ProgressReporter:
             self.bar = None
         elif self.terminal and self.stage is not None:
             click.echo("", file=self.stream)
+        if self.stage is not None:
+            self.ended = time.monotonic()
         self.stage = None
