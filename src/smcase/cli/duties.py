@@ -43,7 +43,8 @@ def snapshot_add(app: App, channel_ref: str, file: Path) -> None:
     service = app.service
     today = service.clock().astimezone(service.tz).date()
     title = f"{'Øyeblikksbilde' if service.policy.country == 'NO' else 'Ögonblicksbild'} {today}: {file.name}"
-    click.echo(channels_of(app).log(channel_ref, "snapshot", title, files=[file]))
+    number = channels_of(app).log(channel_ref, "snapshot", title, files=[file])
+    click.echo(f"{number}: snapshot of channel {channel_ref} registered ({file.name})")
 
 
 @click.group("monitor")
@@ -57,7 +58,8 @@ def monitor() -> None:
 @pass_app
 def monitor_log(app: App, channel_ref: str, note: str) -> None:
     """Register that CHANNEL was checked."""
-    click.echo(channels_of(app).log(channel_ref, "monitoring", note))
+    number = channels_of(app).log(channel_ref, "monitoring", note)
+    click.echo(f"{number}: check of channel {channel_ref} registered ({note})")
 
 
 @click.group("report")

@@ -61,7 +61,7 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
     click.echo(f"{done.folder}: Noark 5 v5.0 extraction of {done.period[0]}–{done.period[1]}, valid against the "
                "official schemas")
     click.echo(f"  {plural(counts.cases, 'case')}, {plural(counts.records, 'journal post')}, {plural(counts.documents, 'document')}, "
-               f"{counts.changes} logged changes, {counts.screened} screened units")
+               f"{plural(counts.changes, 'logged change')}, {plural(counts.screened, 'screened unit')}")
     if done.tar_sha256:
         click.echo(f"  SHA-256 of the tar (for the depot's INFO file): {done.tar_sha256}")
     if counts.open_cases:

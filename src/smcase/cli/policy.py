@@ -7,7 +7,7 @@ import click
 from ..policy import Policy, from_document, load_file
 from ..register import RegisterService
 from .app import App, pass_app
-from .output import InputPath, emit_json, fields, output_formats, table
+from .output import InputPath, emit_json, fields, output_formats, plural, table
 
 
 @click.group("policy")
@@ -57,4 +57,4 @@ def policy_show(app: App, file: str | None, fmt: str) -> None:
 
 
 def _after(days: int | None, years: int | None) -> str:
-    return f"{days} days" if days is not None else f"{years} years" if years is not None else ""
+    return (plural(days, "day") if days is not None else plural(years, "year") if years is not None else "")

@@ -9,7 +9,7 @@ import click
 from ..access import RecordView
 from ..register import Party, RecordSpec
 from .app import App, pass_app
-from .output import InputPath, emit, fields, output_formats, when
+from .output import InputPath, emit, fields, output_formats, plural, when
 
 
 def render_record(r: RecordView) -> str:
@@ -25,7 +25,7 @@ def render_record(r: RecordView) -> str:
     for p in r.correspondents:
         lines.append(f"  {p.role}: {p.name}" + (f", {p.address}" if p.address else ""))
     for d in r.documents:
-        lines.append(f"  document {d.number}: {d.original_name} ({d.format}, {d.size} bytes, sha256 {d.sha256[:12]}…)")
+        lines.append(f"  document {d.number}: {d.original_name} ({d.format}, {plural(d.size, 'byte')}, sha256 {d.sha256[:12]}…)")
     return "\n".join(lines)
 
 
