@@ -5,7 +5,7 @@ UUID that never changes; the archive exports use it as the system identifier.
 Instants are stored in UTC (``UTCDateTime``); the register's time zone decides
 calendar days and years.
 
-Only the register service (``register.py``) writes these tables. Readers get
+Only the register service (the ``register`` package) writes these tables. Readers get
 plain views through ``access.py``, never these objects.
 """
 
