@@ -264,17 +264,17 @@ def test_the_schematron_sieve_misses_no_spelling_of_a_value(broken: Callable[...
 
 
 def test_the_sieve_finds_a_literal_cut_by_a_read(tmp_path: Path) -> None:
-    from smcase.validate.fgs import _Sieve
+    from smcase.validate.erms import Sieve
 
     path = tmp_path / "erms.xml"
     path.write_bytes(b'<?xml version="1.0" encoding="utf-8"?>\n<a>\n<b x="ot' + b'her"/>\n</a>\n')
-    sieve = _Sieve(path, (b'"other',))
+    sieve = Sieve(path, (b'"other',))
     while sieve.read(7):
         pass
     sieve.close()
     assert sieve.hit == 3
     utf16 = tmp_path / "utf16.xml"
     utf16.write_bytes('<?xml version="1.0" encoding="utf-16"?><a/>'.encode("utf-16"))
-    unsieved = _Sieve(utf16, (b"\"other",))
+    unsieved = Sieve(utf16, (b"\"other",))
     unsieved.close()
     assert unsieved.hit > 1 << 60  # not sieved: every unit is checked

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lxml import etree
@@ -209,6 +209,21 @@ class IdStore:
         """Drop the temporary store."""
         self.db.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def package_path(base: PurePosixPath, href: str) -> PurePosixPath | None:
+    """The package path of ``href`` relative to ``base``; None when it is absolute or leaves the package."""
+    if not href or href.startswith("/") or re.match(r"^[a-zA-Z][\w+.-]*:", href):
+        return None
+    parts: list[str] = list(base.parts)
+    for part in PurePosixPath(href).parts:
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return PurePosixPath(*parts) if parts else None
 
 
 #: The most an archive may unpack to (bytes), and the largest compression ratio a member may have.

@@ -1,0 +1,251 @@
+"""The ERMS document of an FGS package (or a bare ERMS file), checked in one streaming pass.
+
+The schema sees every element; only cases, records, control and the root reach
+Python. On each case and record, as it ends: the version's Schematron rules
+(``ERMS-SCH``, each local to one element; the rules are XPath 1.0, lxml refuses
+the files' ``xslt2`` binding), run only where a sieve over the bytes says one could
+apply, and the requirements the schema leaves to the specification (``ERMS-REQ``).
+Finished units are freed and system identifiers kept outside Python objects, so
+memory stays flat at any size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, cast
+
+from lxml import etree
+
+from .. import xmlsafe
+from ..errors import ConfigError
+from ..fgs import ERMS, ErmsVersion
+from ..standards import Standards
+from .common import IdStore, RuleResult, package_path, xml_error
+
+SCH = "{http://purl.oclc.org/dsdl/schematron}"
+E = f"{{{ERMS}}}"
+UNIT_NAMES = frozenset({"aggregation", "record", "control"})
+UNITS = frozenset(f"{E}{name}" for name in UNIT_NAMES)
+_REQUIRED = {f"{E}aggregation": "aggregation", f"{E}record": "record"}  # the units ERMS-REQ applies to
+_OBJECT_ID, _TITLE, _DESCRIPTION, _DATES, _DATE, _INFO, _APPENDIX = (
+    f"{E}{n}" for n in ("objectId", "title", "description", "dates", "date", "additionalInformation", "appendix"))
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One Schematron rule: does its context match an element, and its asserts (XPath 1.0, with messages)."""
+
+    context: str
+    matches: etree.XPath
+    asserts: tuple[tuple[etree.XPath, str], ...]
+
+
+class Schematron:
+    """The rules of an ISO Schematron file, applied to each case and record as the document streams by.
+
+    The contexts of a pattern's rules become one XPath that libxml2 evaluates over
+    the unit (in C): only the elements some rule applies to reach Python, and those
+    are rare. Nested units were checked and freed when they ended. Within a pattern
+    the first rule whose context matches an element fires, as in Schematron.
+    """
+
+    def __init__(self, path: Path) -> None:
+        tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
+        ns = {n.get("prefix"): n.get("uri") for n in tree.iter(f"{SCH}ns")}
+        self.patterns: list[tuple[etree.XPath, list[_Rule]]] = []
+        for pattern in tree.iter(f"{SCH}pattern"):
+            rules, finds = [], []
+            for element in pattern.iter(f"{SCH}rule"):
+                context = element.get("context", "")
+                if "/" in context:
+                    raise ConfigError(f"{path}: the Schematron rule {context!r} is not local to one element; "
+                                      "smcase runs the rules while streaming")
+                asserts = tuple(
+                    (etree.XPath(f"boolean({test.get('test')})" if test.tag == f"{SCH}assert"
+                                 else f"not({test.get('test')})", namespaces=ns),
+                     " ".join("".join(test.itertext()).split()))
+                    for test in element if test.tag in (f"{SCH}assert", f"{SCH}report"))
+                parts = [part.strip() for part in context.split("|")]
+                finds += [f"descendant-or-self::{part}" for part in parts]
+                rules.append(_Rule(context, etree.XPath(" or ".join(f"boolean(self::{part})" for part in parts),
+                                                        namespaces=ns), asserts))
+            if rules:
+                self.patterns.append((etree.XPath(" | ".join(finds), namespaces=ns), rules))
+        contexts = [part.strip() for rule in tree.iter(f"{SCH}rule") for part in rule.get("context", "").split("|")]
+        found = [_literals(context) for context in contexts]
+        #: Bytes one of which the text of any element some rule applies to must hold (None: no such set).
+        self.literals: tuple[bytes, ...] | None = (
+            _shortest({b for f in found if f is not None for b in f}) if None not in found else None)
+
+    def check(self, unit: Any) -> Iterator[tuple[Any, str]]:
+        """(element, message) for every assert failed in ``unit`` (its nested units excluded)."""
+        for find, rules in self.patterns:
+            for element in find(unit):
+                if element is not unit and _inside_unit(element, unit):
+                    continue
+                rule = next(rule for rule in rules if rule.matches(element))  # the first one fires
+                for test, message in rule.asserts:
+                    if not test(element):
+                        yield element, message
+
+
+_CONTEXT = re.compile(r"""^(?:\*|(?:[\w.-]+:)?([\w.-]+))(?:\[\s*@[\w.:-]+\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])?$""")
+_PLAIN = re.compile(r"^[\x21-\x7e]+$")
+
+
+def _literals(context: str) -> tuple[bytes, ...] | None:
+    """What the file's bytes must hold for an element to match ``context``: the quoted value of ``X[@a = 'V']``
+    (either quote), the name of ``X``; None for any other form (the rule is then evaluated on every unit)."""
+    found = _CONTEXT.match(context)
+    if found is None:
+        return None
+    value = found[2] if found[2] is not None else found[3]
+    if value is not None:  # kept only when an XML writer can spell it no other way than literally (or with '&')
+        if not _PLAIN.match(value) or set(value) & set("&<\"'"):
+            return None
+        return f'"{value}'.encode(), f"'{value}".encode()  # the closing quote left off: "other covers "other_date"
+    return (found[1].encode(),) if found[1] else None
+
+
+def _shortest(literals: set[bytes]) -> tuple[bytes, ...]:
+    """The literals that hold no other one: finding ``"other`` finds ``"other_date`` too (one scan fewer)."""
+    return tuple(sorted(b for b in literals if not any(a != b and a in b for a in literals)))
+
+
+#: Encodings in which an ASCII literal is written as its ASCII bytes.
+_ASCII_SAFE = re.compile(r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|iso8859-\d+|latin-?\d|windows-125\d|cp125\d)$", re.I)
+
+
+class Sieve:
+    """The file as lxml's parser reads it, noting the last line on which any of ``literals`` (or an ``&``, which
+    could spell one) occurs: a unit that starts after that line holds nothing any Schematron rule applies to.
+
+    A literal cut in two by a read is found in the next one (the end of each read is kept). A file whose
+    encoding could spell ASCII otherwise (UTF-16, EBCDIC, an unknown one) is not sieved: every unit is checked.
+    """
+
+    def __init__(self, path: Path, literals: tuple[bytes, ...] | None) -> None:
+        self.path = path
+        self.stream = path.open("rb")
+        self.literals = (*literals, b"&") if literals is not None and self._ascii_safe() else None
+        self.hit = 1 << 62 if self.literals is None else 0  # the last line a literal was seen on
+        self.keep = max(map(len, self.literals)) - 1 if self.literals else 0
+        self.tail = b""
+        self.base = 0  # newlines before self.tail
+
+    def _ascii_safe(self) -> bool:
+        head = self.stream.read(512)
+        self.stream.seek(0)
+        if head.startswith((b"\xfe\xff", b"\xff\xfe")) or b"\0" in head[:4]:
+            return False
+        declared = re.match(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", head.lstrip(b"\xef\xbb\xbf"))
+        return declared is None or _ASCII_SAFE.match(declared[1].decode("ascii")) is not None
+
+    def read(self, size: int = -1) -> bytes:
+        """Read for the parser and look for the literals in what was read."""
+        data = self.stream.read(size)
+        if self.literals is None or not data:
+            return data
+        window = self.tail + data
+        last = max(window.rfind(literal) for literal in self.literals)
+        if last >= 0:
+            self.hit = max(self.hit, self.base + window.count(b"\n", 0, last) + 1)
+        self.tail = window[len(window) - self.keep:] if self.keep else b""
+        self.base += window.count(b"\n") - self.tail.count(b"\n")
+        return data
+
+    def close(self) -> None:
+        """Close the file."""
+        self.stream.close()
+
+
+def _inside_unit(element: Any, unit: Any) -> bool:
+    """Is ``element`` inside a case or record nested in ``unit`` (checked when that one ended)?"""
+    node = element.getparent()
+    while node is not None and node is not unit:
+        if node.tag in UNITS:
+            return True
+        node = node.getparent()
+    return False
+
+
+def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion, r: dict[str, RuleResult],
+               files: Container[str] | None, root: Path | None) -> None:
+    """Check one ERMS document in a single streaming pass: the schema (ERMS), the Schematron rules (ERMS-SCH) and
+    the requirements beyond them (ERMS-REQ); ``files`` (the paths METS lists) and ``root`` (the package folder)
+    are None for a bare ERMS file."""
+    schema = standards.schema(version.schema)
+    rules = Schematron(standards.path(version.schematron))
+    ids = IdStore()
+    line = 0
+    sieve = Sieve(path, rules.literals)
+    try:
+        # Only cases, records, control and the root reach Python; the schema still sees every element.
+        # The Schematron rules run on a unit only when the sieve saw one of their literals since it began.
+        for _event, element in xmlsafe.iterparse(sieve, path=path, schema=schema, events=("end",),
+                                               huge_tree=True, no_network=True, tag=[*UNITS, f"{E}erms"]):
+            line = element.sourceline or line
+            if (element.sourceline or 0) <= sieve.hit:
+                for item, message in rules.check(element):
+                    r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): "
+                                      f"{message}")
+            if element.tag in _REQUIRED:
+                _requirements(element, name, ids, r, files, root, version)
+            parent = element.getparent()
+            if parent is not None:  # drop_behind(element, UNIT_NAMES), inline: it runs once a unit
+                element.clear()
+                previous = element.getprevious()
+                while previous is not None and previous.tag in UNITS:
+                    parent.remove(previous)
+                    previous = element.getprevious()
+    except etree.XMLSyntaxError as exc:
+        r["ERMS"].add(f"{name} {xml_error(exc, line, path)}")
+    finally:
+        sieve.close()
+        ids.flush()
+        for value, where in ids.duplicates:
+            at, kind, object_id = cast(tuple[int, str, str | None], where)
+            r["ERMS-REQ"].add(f"systemIdentifier {value} is used more than once "
+                              f"({name} line {at}, {kind} {object_id or value})")
+        ids.close()
+
+def _requirements(unit: Any, name: str, ids: IdStore, r: dict[str, RuleResult], files: Container[str] | None,
+                  root: Path | None, version: ErmsVersion) -> None:
+    """A case's or record's requirements, from one walk over its children (a million units: no XPath here)."""
+    kind = _REQUIRED[unit.tag]
+    object_id: str | None = None
+    titled = created = False
+    appendices: list[Any] = []
+    for child in unit:
+        tag = child.tag
+        if tag == _OBJECT_ID:
+            object_id = object_id if object_id is not None else child.text
+        elif tag in (_TITLE, _DESCRIPTION):
+            titled = True
+        elif tag == _DATES:
+            created = created or any(d.tag == _DATE and d.get("dateType") == "created" for d in child)
+        elif tag == _INFO:
+            appendices += [a for a in child if a.tag == _APPENDIX]
+    identifier = unit.get("systemIdentifier")
+    if identifier:
+        ids.add(identifier, (unit.sourceline, kind, object_id))
+    if titled and (created or not version.created_date_required) and not appendices:
+        return
+    where = f"{name} line {unit.sourceline}, {kind} {object_id or identifier}"
+    # The created-date requirement comes from the ERMS 3.0 tables; 2.1 has no such rule.
+    if version.created_date_required and not created:
+        r["ERMS-REQ"].add(f"{where}: no date of type created "
+                          f"({'ERMS204' if kind == 'aggregation' else 'ERMS135'})")
+    if not titled:
+        r["ERMS-REQ"].add(f"{where}: neither title nor description ({'ERMS211' if kind == 'aggregation' else 'ERMS139'})")
+    if files is None or root is None:
+        return
+    for appendix in appendices:
+        target = package_path(PurePosixPath(), appendix.get("path", ""))
+        if target is None or not (root / target).is_file():
+            r["ERMS-REQ"].add(f"{where}: appendix {appendix.get('path')!r} is not a file in the package")
+        elif str(target) not in files:
+            r["ERMS-REQ"].add(f"{where}: appendix {target} is not listed in METS")
