@@ -23,7 +23,7 @@ from .. import xmlsafe
 from ..errors import ConfigError
 from ..fgs import ERMS, ErmsVersion
 from ..standards import Standards
-from .common import IdStore, RuleResult, package_path, xml_error
+from .common import RepeatFinder, RuleResult, package_path, xml_error
 
 SCH = "{http://purl.oclc.org/dsdl/schematron}"
 E = f"{{{ERMS}}}"
@@ -179,7 +179,7 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
     are None for a bare ERMS file."""
     schema = standards.schema(version.schema)
     rules = Schematron(standards.path(version.schematron))
-    ids = IdStore()
+    ids = RepeatFinder()
     line = 0
     sieve = Sieve(path, rules.literals)
     try:
@@ -187,20 +187,21 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
         # The Schematron rules run on a unit only when the sieve saw one of their literals since it began.
         for _event, element in xmlsafe.iterparse(sieve, path=path, schema=schema, events=("end",),
                                                huge_tree=True, no_network=True, tag=[*UNITS, f"{E}erms"]):
-            line = element.sourceline or line
-            if (element.sourceline or 0) <= sieve.hit:
+            at = element.sourceline
+            line = at or line
+            if (at or 0) <= sieve.hit:
                 for item, message in rules.check(element):
                     r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): "
                                       f"{message}")
-            if element.tag in _REQUIRED:
-                _requirements(element, name, ids, r, files, root, version)
-            parent = element.getparent()
-            if parent is not None:  # drop_behind(element, UNIT_NAMES), inline: it runs once a unit
-                element.clear()
-                previous = element.getprevious()
-                while previous is not None and previous.tag in UNITS:
-                    parent.remove(previous)
-                    previous = element.getprevious()
+            kind = _REQUIRED.get(element.tag)
+            if kind is not None:
+                _requirements(element, kind, at, name, ids, r, files, root, version)
+            # Free the unit, and the one before it (its shell, kept until now: lxml may still point at it).
+            # Each unit removes the last, so there is never more than one to look for.
+            element.clear()
+            previous = element.getprevious()
+            if previous is not None and previous.tag in UNITS:
+                previous.getparent().remove(previous)
     except etree.XMLSyntaxError as exc:
         r["ERMS"].add(f"{name} {xml_error(exc, line, path)}")
     finally:
@@ -212,29 +213,32 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
                               f"({name} line {at}, {kind} {object_id or value})")
         ids.close()
 
-def _requirements(unit: Any, name: str, ids: IdStore, r: dict[str, RuleResult], files: Container[str] | None,
-                  root: Path | None, version: ErmsVersion) -> None:
-    """A case's or record's requirements, from one walk over its children (a million units: no XPath here)."""
-    kind = _REQUIRED[unit.tag]
+
+def _requirements(unit: Any, kind: str, at: int, name: str, ids: RepeatFinder, r: dict[str, RuleResult],
+                  files: Container[str] | None, root: Path | None, version: ErmsVersion) -> None:
+    """A case's or record's requirements, from one walk over the children they concern (a million units: no
+    XPath here, and lxml's own filter skips the other children without making Python objects of them)."""
     object_id: str | None = None
     titled = created = False
     appendices: list[Any] = []
-    for child in unit:
+    for child in unit.iterchildren(_OBJECT_ID, _TITLE, _DESCRIPTION, _DATES, _INFO):
         tag = child.tag
         if tag == _OBJECT_ID:
-            object_id = object_id if object_id is not None else child.text
-        elif tag in (_TITLE, _DESCRIPTION):
-            titled = True
+            if object_id is None:
+                object_id = child.text
         elif tag == _DATES:
-            created = created or any(d.tag == _DATE and d.get("dateType") == "created" for d in child)
+            if not created:
+                created = any(date.get("dateType") == "created" for date in child.iterchildren(_DATE))
         elif tag == _INFO:
-            appendices += [a for a in child if a.tag == _APPENDIX]
+            appendices += child.iterchildren(_APPENDIX)
+        else:
+            titled = True
     identifier = unit.get("systemIdentifier")
     if identifier:
-        ids.add(identifier, (unit.sourceline, kind, object_id))
+        ids.add(identifier, (at, kind, object_id))
     if titled and (created or not version.created_date_required) and not appendices:
         return
-    where = f"{name} line {unit.sourceline}, {kind} {object_id or identifier}"
+    where = f"{name} line {at}, {kind} {object_id or identifier}"
     # The created-date requirement comes from the ERMS 3.0 tables; 2.1 has no such rule.
     if version.created_date_required and not created:
         r["ERMS-REQ"].add(f"{where}: no date of type created "
