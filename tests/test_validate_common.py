@@ -49,12 +49,12 @@ def test_the_repeat_finder_names_every_repeat_and_no_false_alarm(bits: int, susp
     try:
         values = [str(uuid.uuid4()) for _ in range(5000)]
         for line, value in enumerate(values, start=1):
-            finder.add(value, line)
-        finder.add(values[4999], 5001)  # the one just before
-        finder.add(values[0].upper().replace("-", ""), 5002)  # the same UUID, spelled otherwise
-        finder.add("systemid-1", 5003)
-        finder.add("systemid-1", 5004)
-        finder.add("systemid-1", 5005)
+            finder.add(value, lambda line=line: line)  # type: ignore[misc]
+        finder.add(values[4999], lambda: 5001)  # the one just before
+        finder.add(values[0].upper().replace("-", ""), lambda: 5002)  # the same UUID, spelled otherwise
+        finder.add("systemid-1", lambda: 5003)
+        finder.add("systemid-1", lambda: 5004)
+        finder.add("systemid-1", lambda: 5005)
         finder.flush()
         assert finder.duplicates == [(values[4999], 5001), (values[0].upper().replace("-", ""), 5002),
                                      ("systemid-1", 5004), ("systemid-1", 5005)]
@@ -66,7 +66,7 @@ def test_the_repeat_finder_keeps_the_first_hundred() -> None:
     finder = RepeatFinder()
     try:
         for line in range(300):
-            finder.add("same", line)
+            finder.add("same", lambda line=line: line)  # type: ignore[misc]
         finder.flush()
         assert finder.duplicates == [("same", line) for line in range(1, 101)]
     finally:

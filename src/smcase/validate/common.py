@@ -18,10 +18,10 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -160,8 +160,8 @@ class RepeatFinder:
         self.suspects: list[tuple[int, bytes, str, object]] = []  # (index, key, value, where)
         self.duplicates: list[tuple[str, object]] = []  # (value, where) of each repeat, the first hundred
 
-    def add(self, value: str, where: object) -> None:
-        """Record an ID; ``where`` is kept only if it may be a repeat."""
+    def add(self, value: str, where: Callable[[], object]) -> None:
+        """Record an ID; ``where()`` (where it was) is called and kept only if it may be a repeat."""
         key = uuid_key(value)
         h = hash(key)  # SipHash: well spread whatever the IDs look like (time-based UUIDs share bytes)
         mask = (1 << self.BITS) - 1
@@ -170,7 +170,7 @@ class RepeatFinder:
         a, b = bits[i >> 3], bits[j >> 3]
         bit_i, bit_j = 1 << (i & 7), 1 << (j & 7)
         if a & bit_i and b & bit_j and len(self.duplicates) < _MAX_ERRORS:
-            self.suspects.append((self.count, key, value, where))
+            self.suspects.append((self.count, key, value, where()))
             if len(self.suspects) >= self.SUSPECTS:
                 self.flush()
         bits[i >> 3] = a | bit_i
@@ -284,19 +284,24 @@ class IdStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def package_path(base: PurePosixPath, href: str) -> PurePosixPath | None:
-    """The package path of ``href`` relative to ``base``; None when it is absolute or leaves the package."""
-    if not href or href.startswith("/") or re.match(r"^[a-zA-Z][\w+.-]*:", href):
+def package_path(base: str, href: str) -> str | None:
+    """The package path of ``href`` relative to the folder ``base`` ('' for the package's root), as
+    PurePosixPath would spell it; None when it is absolute or leaves the package. Plain string work: it runs for
+    every file a METS document lists."""
+    if not href or href.startswith("/") or _SCHEME.match(href):
         return None
-    parts: list[str] = list(base.parts)
-    for part in PurePosixPath(href).parts:
+    parts = base.split("/") if base else []
+    for part in href.split("/"):
         if part == "..":
             if not parts:
                 return None
             parts.pop()
-        elif part != ".":
+        elif part and part != ".":
             parts.append(part)
-    return PurePosixPath(*parts) if parts else None
+    return "/".join(parts) if parts else None
+
+
+_SCHEME = re.compile(r"^[a-zA-Z][\w+.-]*:")
 
 
 #: The most an archive may unpack to (bytes), and the largest compression ratio a member may have.

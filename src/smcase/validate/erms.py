@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, cast
 
 from lxml import etree
@@ -172,6 +172,21 @@ def _inside_unit(element: Any, unit: Any) -> bool:
     return False
 
 
+#: Units checked together: one XPath call over a batch picks out those that could break a requirement. Larger
+#: batches cost more (libxml2 sorts the result in document order), smaller ones more calls.
+BATCH = 100
+
+
+def _suspects(version: ErmsVersion) -> etree.XPath:
+    """The cases and records of ``$units`` that could break a requirement (the rest pass them all): no title or
+    description, no created date (where the version asks for one), or an appendix to look for."""
+    tests = ["not(e:title or e:description)", "e:additionalInformation/e:appendix"]
+    if version.created_date_required:
+        tests.append("not(e:dates/e:date[@dateType = 'created'])")
+    return etree.XPath(f"$units[self::e:aggregation or self::e:record][{' or '.join(tests)}]",
+                       namespaces={"e": ERMS})
+
+
 def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion, r: dict[str, RuleResult],
                files: Container[str] | None, root: Path | None) -> None:
     """Check one ERMS document in a single streaming pass: the schema (ERMS), the Schematron rules (ERMS-SCH) and
@@ -179,9 +194,28 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
     are None for a bare ERMS file."""
     schema = standards.schema(version.schema)
     rules = Schematron(standards.path(version.schematron))
+    suspects = _suspects(version)
     ids = RepeatFinder()
     line = 0
     sieve = Sieve(path, rules.literals)
+    ended: list[Any] = []  # units ended since the last batch, in the order they ended
+
+    def check_batch() -> None:
+        # The requirements of the units the XPath picked (in the order they ended, as messages were always
+        # given), then each unit is freed with the shell of the unit before it.
+        picked = suspects(ended[-1], units=ended)
+        if picked:
+            chosen = set(picked)
+            for unit in ended:
+                if unit in chosen:
+                    _requirements(unit, _REQUIRED[unit.tag], unit.sourceline, name, r, files, root, version)
+        for unit in ended:
+            unit.clear()
+            previous = unit.getprevious()
+            if previous is not None and previous.tag in UNITS:  # each unit removes the last: one at most
+                previous.getparent().remove(previous)
+        ended.clear()
+
     try:
         # Only cases, records, control and the root reach Python; the schema still sees every element.
         # The Schematron rules run on a unit only when the sieve saw one of their literals since it began.
@@ -195,17 +229,18 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
                                       f"{message}")
             kind = _REQUIRED.get(element.tag)
             if kind is not None:
-                _requirements(element, kind, at, name, ids, r, files, root, version)
-            # Free the unit, and the one before it (its shell, kept until now: lxml may still point at it).
-            # Each unit removes the last, so there is never more than one to look for.
-            element.clear()
-            previous = element.getprevious()
-            if previous is not None and previous.tag in UNITS:
-                previous.getparent().remove(previous)
+                identifier = element.get("systemIdentifier")
+                if identifier:  # where it was is worked out only for a suspected repeat
+                    ids.add(identifier, lambda: (at, kind, _object_id(element)))  # noqa: B023  # called now
+            ended.append(element)
+            if len(ended) >= BATCH:
+                check_batch()
     except etree.XMLSyntaxError as exc:
         r["ERMS"].add(f"{name} {xml_error(exc, line, path)}")
     finally:
         sieve.close()
+        if ended:
+            check_batch()  # the units that ended before the end of the file, or before a syntax error
         ids.flush()
         for value, where in ids.duplicates:
             at, kind, object_id = cast(tuple[int, str, str | None], where)
@@ -214,10 +249,14 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
         ids.close()
 
 
-def _requirements(unit: Any, kind: str, at: int, name: str, ids: RepeatFinder, r: dict[str, RuleResult],
-                  files: Container[str] | None, root: Path | None, version: ErmsVersion) -> None:
-    """A case's or record's requirements, from one walk over the children they concern (a million units: no
-    XPath here, and lxml's own filter skips the other children without making Python objects of them)."""
+def _object_id(unit: Any) -> str | None:
+    """The text of a unit's first objectId that has one."""
+    return next((child.text for child in unit.iterchildren(_OBJECT_ID) if child.text is not None), None)
+
+
+def _requirements(unit: Any, kind: str, at: int, name: str, r: dict[str, RuleResult], files: Container[str] | None,
+                  root: Path | None, version: ErmsVersion) -> None:
+    """The requirements of a case or record ``_suspects`` picked, from one walk over the children they concern."""
     object_id: str | None = None
     titled = created = False
     appendices: list[Any] = []
@@ -234,8 +273,6 @@ def _requirements(unit: Any, kind: str, at: int, name: str, ids: RepeatFinder, r
         else:
             titled = True
     identifier = unit.get("systemIdentifier")
-    if identifier:
-        ids.add(identifier, (at, kind, object_id))
     if titled and (created or not version.created_date_required) and not appendices:
         return
     where = f"{name} line {at}, {kind} {object_id or identifier}"
@@ -248,8 +285,8 @@ def _requirements(unit: Any, kind: str, at: int, name: str, ids: RepeatFinder, r
     if files is None or root is None:
         return
     for appendix in appendices:
-        target = package_path(PurePosixPath(), appendix.get("path", ""))
+        target = package_path("", appendix.get("path", ""))
         if target is None or not (root / target).is_file():
             r["ERMS-REQ"].add(f"{where}: appendix {appendix.get('path')!r} is not a file in the package")
-        elif str(target) not in files:
+        elif target not in files:
             r["ERMS-REQ"].add(f"{where}: appendix {target} is not listed in METS")

@@ -26,14 +26,16 @@ freed and system identifiers kept outside Python objects, so memory stays flat a
 
 from __future__ import annotations
 
+import hashlib
 import os
+import posixpath
 import shutil
 import sqlite3
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -84,37 +86,43 @@ class FileList:
         self.db.execute("PRAGMA journal_mode = OFF")
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("CREATE TABLE files (path TEXT PRIMARY KEY, listed_at TEXT, size TEXT, sha256 TEXT, "
-                        "seen INTEGER NOT NULL DEFAULT 0)")
+                        "actual TEXT, seen INTEGER NOT NULL DEFAULT 0)")
+        self.db.execute("BEGIN")  # one transaction for all: the list is thrown away, never committed
 
-    def add(self, path: str, where: str, size: str | None, sha256: str | None) -> bool:
-        """Note a listed file; False when it was listed already."""
-        return self.db.execute("INSERT OR IGNORE INTO files (path, listed_at, size, sha256) VALUES (?, ?, ?, ?)",
-                               (path, where, size, sha256)).rowcount == 1
+    def add(self, path: str, where: str, size: str | None, sha256: str | None, actual: str | None = None) -> bool:
+        """Note a listed file (``actual``: its SHA-256 when it was read whole already); False when it was listed
+        already."""
+        return self.db.execute("INSERT OR IGNORE INTO files (path, listed_at, size, sha256, actual) "
+                               "VALUES (?, ?, ?, ?, ?)", (path, where, size, sha256, actual)).rowcount == 1
 
     def __contains__(self, path: object) -> bool:
         return self.db.execute("SELECT 1 FROM files WHERE path = ?", (str(path),)).fetchone() is not None
 
     def check(self, root: Path, r: dict[str, RuleResult]) -> None:
         """Compare the package's files with the list, both ways, with sizes and SHA-256."""
-        self.db.execute("BEGIN")
         for folder, _dirs, names in os.walk(root):
-            for file_name in names:
-                full = os.path.join(folder, file_name)
-                path = os.path.relpath(full, root).replace(os.sep, "/")
-                row = self.db.execute("SELECT listed_at, size, sha256 FROM files WHERE path = ?", (path,)).fetchone()
-                if row is None:
-                    r["FILES"].add(f"{path} is in the package but no METS document lists it (CSIP66)")
-                    continue
-                self.db.execute("UPDATE files SET seen = 1 WHERE path = ?", (path,))
-                where, size, checksum = row
-                actual = os.stat(full).st_size
-                if size is not None and size != str(actual):
-                    r["FILES"].add(f"{path}: size {actual}, METS says {size} ({where})")
-                if checksum is not None and sha256_file(Path(full)) != checksum.lower():
-                    r["FILES"].add(f"{path}: the SHA-256 does not match METS ({where})")
+            prefix = os.path.relpath(folder, root).replace(os.sep, "/")
+            prefix = "" if prefix == "." else f"{prefix}/"
+            for start in range(0, len(names), 500):  # one query for many files: a folder may hold a million
+                chunk = names[start:start + 500]
+                paths = [prefix + file_name for file_name in chunk]
+                rows = {row[0]: row[1:] for row in self.db.execute(
+                    f"SELECT path, listed_at, size, sha256, actual FROM files WHERE path IN ({','.join('?' * len(paths))})",
+                    paths)}
+                self.db.executemany("UPDATE files SET seen = 1 WHERE path = ?", ((path,) for path in rows))
+                for file_name, path in zip(chunk, paths, strict=True):
+                    if path not in rows:
+                        r["FILES"].add(f"{path} is in the package but no METS document lists it (CSIP66)")
+                        continue
+                    where, size, checksum, digest = rows[path]
+                    full = os.path.join(folder, file_name)
+                    length = os.stat(full).st_size
+                    if size is not None and size != str(length):
+                        r["FILES"].add(f"{path}: size {length}, METS says {size} ({where})")
+                    if checksum is not None and (digest or sha256_file(Path(full))) != checksum.lower():
+                        r["FILES"].add(f"{path}: the SHA-256 does not match METS ({where})")
         for path, where in self.db.execute("SELECT path, listed_at FROM files WHERE seen = 0 ORDER BY path"):
             r["FILES"].add(f"{path} is listed ({where}) but missing")
-        self.db.execute("COMMIT")
 
     def close(self) -> None:
         """Drop the temporary list."""
@@ -153,7 +161,7 @@ class FgsValidator:
 
     def _check_package(self, root: Path, files: FileList, r: dict[str, RuleResult]) -> str:
         files.add("METS.xml", "", None, None)  # the package METS lists the others, not itself
-        mets = self._mets(root, PurePosixPath("METS.xml"), files, r)
+        mets = self._mets(root, "METS.xml", files, r)
         if mets is None:
             r["FILES"].add("the package has no readable METS.xml at its root")
             return "fgs"
@@ -162,14 +170,14 @@ class FgsValidator:
         erms_files: list[str] = []
         for pointer in mets.root.iter(f"{M}mptr"):
             href = pointer.get(HREF, "")
-            where = package_path(PurePosixPath(), href)
+            where = package_path("", href)
             if where is None or not (root / where).is_file():
                 r["CSIP"].add(f"METS.xml line {pointer.sourceline}: the representation METS {href!r} is missing (CSIP109)")
                 continue
             rep = self._mets(root, where, files, r)
             if rep is None:
                 continue
-            self._csip(rep, str(where), r, package=False)
+            self._csip(rep, where, r, package=False)
             rep_type = rep.root.get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
             if declared and rep_type and rep_type != declared:
                 r["CSIP"].add(f"{where}: content information type {rep_type} differs from the package's {declared}")
@@ -191,14 +199,14 @@ class FgsValidator:
             check_erms(self.standards, root / name, name, version, r, files=files, root=root)
         return f"fgs-erms-{version.name}"
 
-    def _mets(self, root: Path, where: PurePosixPath, files: FileList, r: dict[str, RuleResult]) -> _Mets | None:
+    def _mets(self, root: Path, where: str, files: FileList, r: dict[str, RuleResult]) -> _Mets | None:
         """Read one METS document in two streaming passes: the schema, then the content.
 
         File entries are checked and noted in ``files`` as they pass, then dropped, so
         a representation listing any number of documents is read in flat memory; what
         remains (header, file groups, structMap) is small.
         """
-        path, name = root / where, str(where)
+        path, name = root / where, where
         if not path.is_file():
             return None
         error = stream_validate(path, self.standards.mets_with_extensions(), f"{M}file")
@@ -209,7 +217,7 @@ class FgsValidator:
             for _event, element in xmlsafe.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
                                                    resolve_entities=False):
                 if element.tag == f"{M}file":
-                    self._file(element, name, where.parent, files, mets, r, root)
+                    self._file(element, name, posixpath.dirname(where), files, mets, r, root)
                     element.getparent().remove(element)
                 mets.root = element
         except etree.XMLSyntaxError as exc:
@@ -219,7 +227,7 @@ class FgsValidator:
         return mets
 
     @staticmethod
-    def _file(entry: Any, name: str, base: PurePosixPath, files: FileList, mets: _Mets, r: dict[str, RuleResult],
+    def _file(entry: Any, name: str, base: str, files: FileList, mets: _Mets, r: dict[str, RuleResult],
               root: Path) -> None:
         """One ``file`` entry: its CSIP attributes (CSIP67-79), and its place in the list of files."""
         def need(ok: Any, requirement: str, what: str, element: Any) -> None:
@@ -246,16 +254,20 @@ class FgsValidator:
             if path is None:
                 r["FILES"].add(f"{name} line {location.sourceline}: {href!r} is not a path inside the package")
                 continue
-            if not files.add(str(path), f"{name} line {location.sourceline}", entry.get("SIZE"),
-                             entry.get("CHECKSUM") if kind == "SHA-256" else None):
+            full = root / path
+            head = _head(full)  # read once: the media type's check and, for a small file, its SHA-256
+            whole = head is not None and len(head) < mime.SNIFF
+            if not files.add(path, f"{name} line {location.sourceline}", entry.get("SIZE"),
+                             entry.get("CHECKSUM") if kind == "SHA-256" else None,
+                             hashlib.sha256(head).hexdigest() if whole and head is not None else None):
                 r["FILES"].add(f"{name} line {location.sourceline}: {path} is listed twice")
-            error, warning = mime.check(entry.get("MIMETYPE"), root / path)
+            error, warning = mime.check(entry.get("MIMETYPE"), full, head)
             if error:
                 r["CSIP"].add(f"{name} line {entry.sourceline}: {path}: {error} (CSIP68)")
             if warning:
                 r["CSIP"].warn(f"{name} line {entry.sourceline}: {path}: {warning} (CSIP68)")
-            if path.suffix == ".xml" and _root_tag(root / path) == f"{E}erms":
-                mets.erms.append(str(path))
+            if posixpath.splitext(path)[1] == ".xml" and _root_tag(full) == f"{E}erms":
+                mets.erms.append(path)
 
     def _csip(self, document: _Mets, name: str, r: dict[str, RuleResult], package: bool) -> None:
         """The CSIP/SIP requirements of one METS document; each error names the requirement (files: see _file)."""
@@ -369,6 +381,17 @@ class FgsValidator:
         tree = etree.parse(str(path), self.standards.parser)
         return {" ".join((t.text or "").split()) for t in tree.iter() if isinstance(t.tag, str) and
                 t.tag.rsplit("}", 1)[-1] == "Term"}
+
+def _head(path: Path) -> bytes | None:
+    """A file's first ``mime.SNIFF`` bytes (all of a smaller file); None when it is not a file."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as stream:
+            return stream.read(mime.SNIFF)
+    except OSError:
+        return None
+
 
 def _root_tag(path: Path) -> str | None:
     """The tag of a file's root element, reading no further than its start."""
