@@ -48,13 +48,10 @@ def test_the_repeat_finder_names_every_repeat_and_no_false_alarm(bits: int, susp
     finder.bits = bytearray(1 << max(bits - 3, 0))
     try:
         values = [str(uuid.uuid4()) for _ in range(5000)]
-        for line, value in enumerate(values, start=1):
-            finder.add(value, lambda line=line: line)  # type: ignore[misc]
-        finder.add(values[4999], lambda: 5001)  # the one just before
-        finder.add(values[0].upper().replace("-", ""), lambda: 5002)  # the same UUID, spelled otherwise
-        finder.add("systemid-1", lambda: 5003)
-        finder.add("systemid-1", lambda: 5004)
-        finder.add("systemid-1", lambda: 5005)
+        for start in range(0, 5000, 7):  # in batches, one with an empty ID
+            finder.add(values[start:start + 7] + [""], lambda n, start=start: start + n + 1)  # type: ignore[misc]
+        more = [values[4999], values[0].upper().replace("-", ""), "systemid-1", "systemid-1", "systemid-1"]
+        finder.add(more, lambda n: 5001 + n)  # the one just before; the first, spelled otherwise; a name thrice
         finder.flush()
         assert finder.duplicates == [(values[4999], 5001), (values[0].upper().replace("-", ""), 5002),
                                      ("systemid-1", 5004), ("systemid-1", 5005)]
@@ -66,7 +63,7 @@ def test_the_repeat_finder_keeps_the_first_hundred() -> None:
     finder = RepeatFinder()
     try:
         for line in range(300):
-            finder.add("same", lambda line=line: line)  # type: ignore[misc]
+            finder.add(["same"], lambda _n, line=line: line)  # type: ignore[misc]
         finder.flush()
         assert finder.duplicates == [("same", line) for line in range(1, 101)]
     finally:

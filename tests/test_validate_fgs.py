@@ -278,3 +278,31 @@ def test_the_sieve_finds_a_literal_cut_by_a_read(tmp_path: Path) -> None:
     unsieved = Sieve(utf16, (b"\"other",))
     unsieved.close()
     assert unsieved.hit > 1 << 60  # not sieved: every unit is checked
+
+
+def test_the_sieve_notes_the_last_line_of_a_literal_whatever_the_reads(tmp_path: Path) -> None:
+    # long quoted values are looked for bare, their quote checked; lines are counted only where one is found
+    import random
+
+    from smcase.validate.erms import Sieve
+
+    literals = (b'"other', b"'other", b'"own_aggregation_definition', b"'own_aggregation_definition")
+    pieces = [b"<a>\n", b'<b x="y"/>\n', b"<c>own_aggregation_definition</c>\n", b'<d t="other"/>\n',
+              b"<e t='own_aggregation_definition'/>\n", b'<f t="own_aggregation_definition"/>\n', b"plain text\n",
+              b"&amp;\n"]
+    rng = random.Random(7)
+    for round_ in range(60):
+        lines = [rng.choice(pieces[:3] + pieces[6:7]) for _ in range(rng.randint(1, 400))]
+        for _ in range(rng.randint(0, 3)):
+            lines.insert(rng.randint(0, len(lines)), rng.choice(pieces))
+        text = b'<?xml version="1.0" encoding="utf-8"?>\n<r>\n' + b"".join(lines) + b"</r>\n"
+        expected = max((n for n, line in enumerate(text.split(b"\n"), start=1)
+                        if any(lit in line for lit in (*literals, b"&"))), default=0)
+        path = tmp_path / f"e{round_}.xml"
+        path.write_bytes(text)
+        sieve = Sieve(path, literals)
+        size = rng.choice([1, 5, 29, 64, 4096])
+        while sieve.read(size):
+            pass
+        sieve.close()
+        assert sieve.hit == expected, (round_, size)

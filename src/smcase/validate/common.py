@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,26 +160,30 @@ class RepeatFinder:
         self.suspects: list[tuple[int, bytes, str, object]] = []  # (index, key, value, where)
         self.duplicates: list[tuple[str, object]] = []  # (value, where) of each repeat, the first hundred
 
-    def add(self, value: str, where: Callable[[], object]) -> None:
-        """Record an ID; ``where()`` (where it was) is called and kept only if it may be a repeat."""
-        key = uuid_key(value)
-        h = hash(key)  # SipHash: well spread whatever the IDs look like (time-based UUIDs share bytes)
-        mask = (1 << self.BITS) - 1
-        i, j = h & mask, (h >> self.BITS) & mask
-        bits = self.bits
-        a, b = bits[i >> 3], bits[j >> 3]
-        bit_i, bit_j = 1 << (i & 7), 1 << (j & 7)
-        if a & bit_i and b & bit_j and len(self.duplicates) < _MAX_ERRORS:
-            self.suspects.append((self.count, key, value, where()))
-            if len(self.suspects) >= self.SUSPECTS:
-                self.flush()
-        bits[i >> 3] = a | bit_i
-        bits[j >> 3] = bits[j >> 3] | bit_j  # i and j may share a byte
-        self.buffer += key
-        self.count += 1
-        if len(self.buffer) >= 1 << 20:
-            self.keys.write(self.buffer)
-            self.buffer.clear()
+    def add(self, values: Sequence[str | None], where: Callable[[int], object]) -> None:
+        """Record IDs in their order (empty ones are skipped); ``where(n)``, where ``values[n]`` was, is called
+        and kept only for an ID that may be a repeat. A batch a call: the loop is the hot path of a large file."""
+        mask, shift, bits, buffer, suspects = (1 << self.BITS) - 1, self.BITS, self.bits, self.buffer, self.suspects
+        count, open_slots = self.count, len(self.duplicates) < _MAX_ERRORS
+        for n, value in enumerate(values):
+            if not value:
+                continue
+            key = uuid_key(value)
+            h = hash(key)  # SipHash: well spread whatever the IDs look like (time-based UUIDs share bytes)
+            i, j = h & mask, (h >> shift) & mask
+            a, bit_i, bit_j = bits[i >> 3], 1 << (i & 7), 1 << (j & 7)
+            if a & bit_i and bits[j >> 3] & bit_j and open_slots:
+                suspects.append((count, key, value, where(n)))
+            bits[i >> 3] = a | bit_i
+            bits[j >> 3] |= bit_j  # after i's: the two may share a byte
+            buffer += key
+            count += 1
+        self.count = count
+        if len(buffer) >= 1 << 20:
+            self.keys.write(buffer)
+            buffer.clear()
+        if len(suspects) >= self.SUSPECTS:
+            self.flush()
 
     def flush(self) -> None:
         """Judge the suspects: those whose key occurs earlier are repeats (``duplicates``, in document order)."""

@@ -11,6 +11,7 @@ memory stays flat at any size.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
@@ -125,16 +126,32 @@ class Sieve:
 
     A literal cut in two by a read is found in the next one (the end of each read is kept). A file whose
     encoding could spell ASCII otherwise (UTF-16, EBCDIC, an unknown one) is not sieved: every unit is checked.
+    Each scan of a read costs (a gigabyte at a million records), so a long quoted value is looked for once
+    without its quote and the byte before it checked (both quotes in one scan), and lines are counted only
+    where a literal is found, the bytes since the last count read again from the file.
     """
+
+    LONG = 12  # a quoted value at least this long is rare enough bare to be looked for once
 
     def __init__(self, path: Path, literals: tuple[bytes, ...] | None) -> None:
         self.path = path
         self.stream = path.open("rb")
-        self.literals = (*literals, b"&") if literals is not None and self._ascii_safe() else None
-        self.hit = 1 << 62 if self.literals is None else 0  # the last line a literal was seen on
-        self.keep = max(map(len, self.literals)) - 1 if self.literals else 0
+        found = (*literals, b"&") if literals is not None and self._ascii_safe() else ()
+        quotes: dict[bytes, set[bytes] | None] = {}  # what to look for: the bytes one of which must precede it
+        for literal in found:
+            if literal[:1] in (b'"', b"'") and len(literal) > self.LONG:
+                before = quotes.setdefault(literal[1:], set())
+                if before is not None:
+                    before.add(literal[:1])
+            else:
+                quotes[literal] = None
+        self.searches = [(core, frozenset(before or ())) for core, before in quotes.items()]
+        self.hit = 0 if found else 1 << 62  # the last line a literal was seen on
+        self.keep = max(map(len, found)) - 1 if found else 0
         self.tail = b""
-        self.base = 0  # newlines before self.tail
+        self.end = 0  # bytes read so far
+        self.counted = 0  # bytes whose newlines are counted in self.lines
+        self.lines = 0
 
     def _ascii_safe(self) -> bool:
         head = self.stream.read(512)
@@ -147,15 +164,39 @@ class Sieve:
     def read(self, size: int = -1) -> bytes:
         """Read for the parser and look for the literals in what was read."""
         data = self.stream.read(size)
-        if self.literals is None or not data:
+        if not self.searches or not data:
             return data
         window = self.tail + data
-        last = max(window.rfind(literal) for literal in self.literals)
+        start = self.end - len(self.tail)  # where the window starts in the file
+        self.end += len(data)
+        last = -1
+        for core, before in self.searches:
+            at = window.rfind(core)
+            if before:
+                while at > 0 and window[at - 1:at] not in before:
+                    at = window.rfind(core, 0, at + len(core) - 1)
+                at -= 1  # the literal starts at its quote; at 0 it was whole in the read before, and found there
+            last = max(last, at)
         if last >= 0:
-            self.hit = max(self.hit, self.base + window.count(b"\n", 0, last) + 1)
-        self.tail = window[len(window) - self.keep:] if self.keep else b""
-        self.base += window.count(b"\n") - self.tail.count(b"\n")
+            self.hit = max(self.hit, self._line(start + last, window, start))
+        self.tail = window[max(0, len(window) - self.keep):] if self.keep else b""
         return data
+
+    def _line(self, offset: int, window: bytes, start: int) -> int:
+        """The line of the byte at ``offset`` (in ``window``, which starts at ``start``): newlines are counted
+        from the last count on. Hits only move forward; were one to come earlier, its line would be taken too
+        late, which only means more units checked."""
+        fd = self.stream.fileno()
+        while self.counted < start:  # the bytes between the last count and this window, read again
+            chunk = os.pread(fd, min(1 << 20, start - self.counted), self.counted)
+            if not chunk:
+                break
+            self.lines += chunk.count(b"\n")
+            self.counted += len(chunk)
+        if offset > self.counted:
+            self.lines += window.count(b"\n", self.counted - start, offset - start)
+            self.counted = offset
+        return self.lines + 1
 
     def close(self) -> None:
         """Close the file."""
@@ -182,9 +223,8 @@ def _suspects(version: ErmsVersion) -> etree.XPath:
     description, no created date (where the version asks for one), or an appendix to look for."""
     tests = ["not(e:title or e:description)", "e:additionalInformation/e:appendix"]
     if version.created_date_required:
-        tests.append("not(e:dates/e:date[@dateType = 'created'])")
-    return etree.XPath(f"$units[self::e:aggregation or self::e:record][{' or '.join(tests)}]",
-                       namespaces={"e": ERMS})
+        tests.append("not(e:dates/e:date[@dateType = 'created'][1])")  # [1]: libxml2 stops at the first
+    return etree.XPath(f"$units[{' or '.join(tests)}]", namespaces={"e": ERMS})
 
 
 def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion, r: dict[str, RuleResult],
@@ -199,14 +239,18 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
     line = 0
     sieve = Sieve(path, rules.literals)
     ended: list[Any] = []  # units ended since the last batch, in the order they ended
+    required: list[Any] = []  # those of them ERMS-REQ applies to
 
     def check_batch() -> None:
-        # The requirements of the units the XPath picked (in the order they ended, as messages were always
-        # given), then each unit is freed with the shell of the unit before it.
-        picked = suspects(ended[-1], units=ended)
+        # The units' IDs, and the requirements of the units the XPath picked, in the order the units ended (as
+        # messages were always given); then each unit is freed with the shell of the unit before it. Where an
+        # ID was is worked out only for a suspected repeat.
+        ids.add([unit.get("systemIdentifier") for unit in required],
+                lambda n: (required[n].sourceline, _REQUIRED[required[n].tag], _object_id(required[n])))
+        picked = suspects(ended[-1], units=required) if required else None
         if picked:
             chosen = set(picked)
-            for unit in ended:
+            for unit in required:
                 if unit in chosen:
                     _requirements(unit, _REQUIRED[unit.tag], unit.sourceline, name, r, files, root, version)
         for unit in ended:
@@ -215,6 +259,7 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
             if previous is not None and previous.tag in UNITS:  # each unit removes the last: one at most
                 previous.getparent().remove(previous)
         ended.clear()
+        required.clear()
 
     try:
         # Only cases, records, control and the root reach Python; the schema still sees every element.
@@ -227,11 +272,8 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
                 for item, message in rules.check(element):
                     r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): "
                                       f"{message}")
-            kind = _REQUIRED.get(element.tag)
-            if kind is not None:
-                identifier = element.get("systemIdentifier")
-                if identifier:  # where it was is worked out only for a suspected repeat
-                    ids.add(identifier, lambda: (at, kind, _object_id(element)))  # noqa: B023  # called now
+            if element.tag in _REQUIRED:
+                required.append(element)
             ended.append(element)
             if len(ended) >= BATCH:
                 check_batch()
