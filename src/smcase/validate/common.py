@@ -88,11 +88,14 @@ class Report:
 
 
 def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file, read in chunks."""
+    """The SHA-256 of a file, read in chunks into one buffer (a fresh megabyte a read is mapped and unmapped
+    each time: a gigabyte file paid for it in page faults)."""
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
+    buffer = bytearray(1 << 20)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as stream:
+        while size := stream.readinto(buffer):
+            digest.update(view[:size])
     return digest.hexdigest()
 
 
@@ -155,7 +158,8 @@ class RepeatFinder:
     def __init__(self) -> None:
         self.bits = bytearray(1 << (self.BITS - 3))
         self.keys = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close(), as IdStore closes its database
-        self.buffer = bytearray()  # keys not yet written
+        self.buffer = bytearray(1 << 16)  # keys not yet written, the first self.fill bytes: filled in place
+        self.fill = 0
         self.count = 0  # keys seen
         self.suspects: list[tuple[int, bytes, str, object]] = []  # (index, key, value, where)
         self.duplicates: list[tuple[str, object]] = []  # (value, where) of each repeat, the first hundred
@@ -164,7 +168,7 @@ class RepeatFinder:
         """Record IDs in their order (empty ones are skipped); ``where(n)``, where ``values[n]`` was, is called
         and kept only for an ID that may be a repeat. A batch a call: the loop is the hot path of a large file."""
         mask, shift, bits, buffer, suspects = (1 << self.BITS) - 1, self.BITS, self.bits, self.buffer, self.suspects
-        count, open_slots = self.count, len(self.duplicates) < _MAX_ERRORS
+        count, fill, open_slots = self.count, self.fill, len(self.duplicates) < _MAX_ERRORS
         for n, value in enumerate(values):
             if not value:
                 continue
@@ -176,12 +180,13 @@ class RepeatFinder:
                 suspects.append((count, key, value, where(n)))
             bits[i >> 3] = a | bit_i
             bits[j >> 3] |= bit_j  # after i's: the two may share a byte
-            buffer += key
+            buffer[fill:fill + 16] = key  # every key is 16 bytes
+            fill += 16
+            if fill == len(buffer):
+                self.keys.write(buffer)
+                fill = 0
             count += 1
-        self.count = count
-        if len(buffer) >= 1 << 20:
-            self.keys.write(buffer)
-            buffer.clear()
+        self.count, self.fill = count, fill
         if len(suspects) >= self.SUSPECTS:
             self.flush()
 
@@ -189,8 +194,8 @@ class RepeatFinder:
         """Judge the suspects: those whose key occurs earlier are repeats (``duplicates``, in document order)."""
         if not self.suspects:
             return
-        self.keys.write(self.buffer)
-        self.buffer.clear()
+        self.keys.write(memoryview(self.buffer)[:self.fill])
+        self.fill = 0
         wanted = {key for _index, key, _value, _where in self.suspects}
         first: dict[bytes, int] = {}
         self.keys.seek(0)

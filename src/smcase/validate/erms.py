@@ -162,39 +162,47 @@ class Sieve:
         return declared is None or _ASCII_SAFE.match(declared[1].decode("ascii")) is not None
 
     def read(self, size: int = -1) -> bytes:
-        """Read for the parser and look for the literals in what was read."""
+        """Read for the parser and look for the literals in what was read (and across its start)."""
         data = self.stream.read(size)
         if not self.searches or not data:
             return data
-        window = self.tail + data
-        start = self.end - len(self.tail)  # where the window starts in the file
+        # Searched in place: a copy joining the last read's end to the whole read would be 32 KiB more to
+        # allocate and free a read, which with libxml2's many small blocks makes malloc consolidate its heap.
+        start, joint = self.end, self.tail + data[:self.keep]
         self.end += len(data)
+        last = self._last(data)
+        if last >= 0:
+            self.hit = max(self.hit, self._line(start + last, data, start))
+        elif (last := self._last(joint)) >= 0:  # a literal cut by the read's start
+            self.hit = max(self.hit, self._line(start - len(self.tail) + last, data, start))
+        self.tail = data[len(data) - self.keep:] if len(data) >= self.keep else (self.tail + data)[-self.keep:]
+        return data
+
+    def _last(self, window: bytes) -> int:
+        """Where the last literal whole in ``window`` starts; -1 for none."""
         last = -1
         for core, before in self.searches:
             at = window.rfind(core)
             if before:
                 while at > 0 and window[at - 1:at] not in before:
                     at = window.rfind(core, 0, at + len(core) - 1)
-                at -= 1  # the literal starts at its quote; at 0 it was whole in the read before, and found there
+                at -= 1  # the literal starts at its quote; at 0 the quote is not in the window
             last = max(last, at)
-        if last >= 0:
-            self.hit = max(self.hit, self._line(start + last, window, start))
-        self.tail = window[max(0, len(window) - self.keep):] if self.keep else b""
-        return data
+        return last
 
-    def _line(self, offset: int, window: bytes, start: int) -> int:
-        """The line of the byte at ``offset`` (in ``window``, which starts at ``start``): newlines are counted
-        from the last count on. Hits only move forward; were one to come earlier, its line would be taken too
-        late, which only means more units checked."""
+    def _line(self, offset: int, data: bytes, start: int) -> int:
+        """The line of the byte at ``offset``, ``data`` being the read that starts at ``start``: newlines are
+        counted from the last count on, the bytes before ``data`` read again. Hits only move forward; were one
+        to come earlier, its line would be taken too late, which only means more units checked."""
         fd = self.stream.fileno()
-        while self.counted < start:  # the bytes between the last count and this window, read again
-            chunk = os.pread(fd, min(1 << 20, start - self.counted), self.counted)
+        while self.counted < min(offset, start):
+            chunk = os.pread(fd, min(1 << 20, min(offset, start) - self.counted), self.counted)
             if not chunk:
                 break
             self.lines += chunk.count(b"\n")
             self.counted += len(chunk)
         if offset > self.counted:
-            self.lines += window.count(b"\n", self.counted - start, offset - start)
+            self.lines += data.count(b"\n", self.counted - start, offset - start)
             self.counted = offset
         return self.lines + 1
 
