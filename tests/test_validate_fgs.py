@@ -306,3 +306,18 @@ def test_the_sieve_notes_the_last_line_of_a_literal_whatever_the_reads(tmp_path:
             pass
         sieve.close()
         assert sieve.hit == expected, (round_, size)
+
+
+def test_a_mets_schema_error_still_checks_every_file_entry_once(broken: Callable[..., Path],
+                                                                standards_dir: Path) -> None:
+    # METS is read once with its schema; one the schema stops is read again without it, the first try undone
+    def change(p: Path) -> None:
+        text = (p / REP_METS).read_text(encoding="utf-8")
+        text = text.replace('CHECKSUMTYPE="SHA-256"', 'CHECKSUMTYPE="SHA-256" BOGUS="1"', 1)  # the schema stops here
+        text = re.sub(r' CREATED="[^"]*"', "", text)  # every entry: CSIP70, after the schema error
+        (p / REP_METS).write_text(text, encoding="utf-8")
+        relist(p, REP_METS)
+    errors = failed(broken(change), standards_dir)
+    assert "BOGUS" in errors["METS"][0] and "listed twice" not in " ".join(errors.get("FILES", []))
+    missing = [e for e in errors["CSIP"] if "CSIP70" in e]
+    assert len(missing) == len(set(missing)) > 0

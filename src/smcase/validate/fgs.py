@@ -31,6 +31,7 @@ import os
 import posixpath
 import shutil
 import sqlite3
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from ..errors import InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
 from . import mime
-from .common import Report, RuleResult, package_path, sha256_file, stream_validate, unpacked
+from .common import Report, RuleResult, package_path, sha256_file, unpacked, xml_error
 from .erms import check_erms
 
 RULES: tuple[tuple[str, str], ...] = (
@@ -70,6 +71,7 @@ class _Mets:
     root: Any
     files_in: dict[Any, int] = field(default_factory=dict)  # file entries per fileGrp (the element: lines may repeat)
     erms: list[str] = field(default_factory=list)  # listed data files whose root element is erms
+    line: int = 0  # of the last file entry read: a schema error is placed after it
 
 
 class FileList:
@@ -94,6 +96,14 @@ class FileList:
         already."""
         return self.db.execute("INSERT OR IGNORE INTO files (path, listed_at, size, sha256, actual) "
                                "VALUES (?, ?, ?, ?, ?)", (path, where, size, sha256, actual)).rowcount == 1
+
+    def mark(self) -> int:
+        """A mark to ``undo`` what is added after it (rows only ever append: no journal to roll back with)."""
+        return int(self.db.execute("SELECT coalesce(max(rowid), 0) FROM files").fetchone()[0])
+
+    def undo(self, mark: int) -> None:
+        """Forget the files added since ``mark``."""
+        self.db.execute("DELETE FROM files WHERE rowid > ?", (mark,))
 
     def __contains__(self, path: object) -> bool:
         return self.db.execute("SELECT 1 FROM files WHERE path = ?", (str(path),)).fetchone() is not None
@@ -200,31 +210,49 @@ class FgsValidator:
         return f"fgs-erms-{version.name}"
 
     def _mets(self, root: Path, where: str, files: FileList, r: dict[str, RuleResult]) -> _Mets | None:
-        """Read one METS document in two streaming passes: the schema, then the content.
+        """Read one METS document in one streaming pass: the schema, and the content as it passes.
 
         File entries are checked and noted in ``files`` as they pass, then dropped, so
         a representation listing any number of documents is read in flat memory; what
-        remains (header, file groups, structMap) is small.
+        remains (header, file groups, structMap) is small. A document the schema stops
+        is read again without it from the start, what the first pass noted undone, so
+        the content is checked in full as before.
         """
         path, name = root / where, where
         if not path.is_file():
             return None
-        error = stream_validate(path, self.standards.mets_with_extensions(), f"{M}file")
-        if error:
-            r["METS"].add(f"{name} {error}")
+        marks = {rule_id: (len(rule.errors), rule.more, len(rule.warnings)) for rule_id, rule in r.items()}
+        mark = files.mark()
         mets = _Mets(None)
         try:
-            for _event, element in xmlsafe.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
-                                                   resolve_entities=False):
-                if element.tag == f"{M}file":
-                    self._file(element, name, posixpath.dirname(where), files, mets, r, root)
-                    element.getparent().remove(element)
-                mets.root = element
+            self._read_mets(mets, root, where, files, r, self.standards.mets_with_extensions())
+            return mets
         except etree.XMLSyntaxError as exc:
-            if not error:
-                r["METS"].add(f"{name}: not well-formed: {exc}")
-            return None
+            error = xml_error(exc, mets.line, path)
+        files.undo(mark)
+        for rule_id, (errors, more, warnings) in marks.items():
+            rule = r[rule_id]
+            del rule.errors[errors:], rule.warnings[warnings:]
+            rule.more = more
+        r["METS"].add(f"{name} {error}")
+        mets = _Mets(None)
+        try:
+            self._read_mets(mets, root, where, files, r, None)
+        except etree.XMLSyntaxError:
+            return None  # not well-formed: the METS error says where
         return mets
+
+    def _read_mets(self, mets: _Mets, root: Path, where: str, files: FileList, r: dict[str, RuleResult],
+                   schema: Any) -> None:
+        """Fill ``mets`` from the METS document at ``where``, read with ``schema`` (or none)."""
+        options = {"schema": schema} if schema is not None else {"no_network": True, "resolve_entities": False}
+        # Only file entries reach Python; the schema still sees every element.
+        context = xmlsafe.iterparse(str(root / where), events=("end",), tag=f"{M}file", huge_tree=True, **options)
+        for _event, element in context:
+            mets.line = element.sourceline or mets.line
+            self._file(element, where, posixpath.dirname(where), files, mets, r, root)
+            element.getparent().remove(element)
+        mets.root = context.root
 
     @staticmethod
     def _file(entry: Any, name: str, base: str, files: FileList, mets: _Mets, r: dict[str, RuleResult],
@@ -243,7 +271,7 @@ class FgsValidator:
         if kind not in (None, "SHA-256"):
             r["FILES"].add(f"{name} line {entry.sourceline}: checksum type {kind} cannot be checked "
                            "(smcase checks SHA-256)")
-        locations = entry.findall(f"{M}FLocat")
+        locations = list(entry.iterchildren(f"{M}FLocat"))
         need(len(locations) == 1, "CSIP76", "a file needs exactly one FLocat", entry)
         for location in locations:
             need(location.get("LOCTYPE") == "URL", "CSIP77", "FLocat/@LOCTYPE is not URL", location)
@@ -382,15 +410,28 @@ class FgsValidator:
         return {" ".join((t.text or "").split()) for t in tree.iter() if isinstance(t.tag, str) and
                 t.tag.rsplit("}", 1)[-1] == "Term"}
 
+_BUFFER = bytearray(mime.SNIFF)
+
+
 def _head(path: Path) -> bytes | None:
-    """A file's first ``mime.SNIFF`` bytes (all of a smaller file); None when it is not a file."""
-    if not path.is_file():
-        return None
+    """A file's first ``mime.SNIFF`` bytes (all of a smaller file); None when it is not a regular file.
+
+    Read into one buffer (a fresh 64 KiB a file, mostly unused, is malloc's hardest size next to libxml2's
+    small blocks); opened non-blocking so a pipe in a package cannot stall the check."""
     try:
-        with path.open("rb") as stream:
-            return stream.read(mime.SNIFF)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with open(fd, "rb", buffering=0, closefd=False) as stream:
+            size = stream.readinto(_BUFFER)
+        return bytes(memoryview(_BUFFER)[:size])
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _root_tag(path: Path) -> str | None:
