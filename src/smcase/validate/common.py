@@ -9,11 +9,13 @@ that must be unique are kept as 16-byte keys on disk.
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import re
 import shutil
 import sqlite3
 import stat
+import struct
 import tarfile
 import tempfile
 import zipfile
@@ -30,6 +32,7 @@ from .. import xmlsafe
 from ..errors import ConfigError, InvalidInput
 
 _MAX_ERRORS = 100  # per rule, as Arkade groups them
+_FIRST = operator.itemgetter(0)
 
 
 @dataclass
@@ -142,14 +145,16 @@ def uuid_key(value: str) -> bytes:
 
 
 class RepeatFinder:
-    """IDs met more than once in one pass, in flat memory: a Bloom filter of the keys seen, each key on disk.
+    """IDs met more than once in one pass, in flat memory: a one-hash Bloom filter of the keys seen, each key on
+    disk.
 
     ``IdStore`` can be asked about any ID later, at a B-tree insert per ID (3.7 s for
-    a million-record ERMS file); a pass that only needs the repeats pays two bit
-    tests. An ID whose two bits are set already is a suspect, noted with where it was;
-    with 32 MB of bits about one ID in 10,000 is a false alarm at a million IDs. The
-    suspects are then judged exactly (``flush``): one read of the keys on disk finds
-    each suspect key's first occurrence, and only an earlier one makes it a repeat.
+    a million-record ERMS file); a pass that only needs the repeats pays one bit test.
+    An ID whose bit is set already is a suspect, noted with where it was; with 32 MB of
+    bits about one ID in 200 is a false alarm at a million IDs (a second bit would
+    cost more Python per ID than judging the alarms). The suspects are judged exactly
+    (``flush``): one read of the keys on disk finds each suspect key's first
+    occurrence, and only an earlier one makes it a repeat.
     """
 
     BITS = 28  # 2**28 bits
@@ -167,19 +172,24 @@ class RepeatFinder:
     def add(self, values: Sequence[str | None], where: Callable[[int], object]) -> None:
         """Record IDs in their order (empty ones are skipped); ``where(n)``, where ``values[n]`` was, is called
         and kept only for an ID that may be a repeat. A batch a call: the loop is the hot path of a large file."""
-        mask, shift, bits, buffer, suspects = (1 << self.BITS) - 1, self.BITS, self.bits, self.buffer, self.suspects
+        mask, bits, buffer, suspects = (1 << self.BITS) - 1, self.bits, self.buffer, self.suspects
         count, fill, open_slots = self.count, self.fill, len(self.duplicates) < _MAX_ERRORS
+        fromhex = bytes.fromhex
         for n, value in enumerate(values):
             if not value:
                 continue
-            key = uuid_key(value)
-            h = hash(key)  # SipHash: well spread whatever the IDs look like (time-based UUIDs share bytes)
-            i, j = h & mask, (h >> shift) & mask
-            a, bit_i, bit_j = bits[i >> 3], 1 << (i & 7), 1 << (j & 7)
-            if a & bit_i and bits[j >> 3] & bit_j and open_slots:
+            try:  # uuid_key's common case, inline
+                key = fromhex(value.replace("-", ""))
+            except ValueError:
+                key = b""
+            if len(key) != 16:
+                key = uuid_key(value)
+            h = hash(key) & mask  # SipHash: well spread whatever the IDs look like (time-based UUIDs share bytes)
+            byte, bit = h >> 3, 1 << (h & 7)
+            seen = bits[byte]
+            if seen & bit and open_slots:
                 suspects.append((count, key, value, where(n)))
-            bits[i >> 3] = a | bit_i
-            bits[j >> 3] |= bit_j  # after i's: the two may share a byte
+            bits[byte] = seen | bit
             buffer[fill:fill + 16] = key  # every key is 16 bytes
             fill += 16
             if fill == len(buffer):
@@ -201,14 +211,12 @@ class RepeatFinder:
         self.keys.seek(0)
         base = 0
         while chunk := self.keys.read(1 << 20):  # a multiple of 16: every key is whole
-            found = wanted.intersection(chunk[at:at + 16] for at in range(0, len(chunk), 16))
-            for key in found:
-                at = chunk.find(key)
-                while at % 16:  # a match across two keys: look on
-                    at = chunk.find(key, at + 1)
-                first[key] = base + at // 16
-            wanted -= found
-            base += len(chunk) // 16
+            keys = tuple(map(_FIRST, struct.iter_unpack("16s", chunk)))  # split in C
+            if not wanted.isdisjoint(keys):
+                for offset, key in enumerate(keys):
+                    if key in wanted and key not in first:
+                        first[key] = base + offset
+            base += len(keys)
         self.keys.seek(0, os.SEEK_END)
         for index, key, value, where in self.suspects:
             if first.get(key, index) < index and len(self.duplicates) < _MAX_ERRORS:
