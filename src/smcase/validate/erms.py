@@ -11,6 +11,7 @@ memory stays flat at any size.
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 from collections.abc import Container, Iterator
@@ -31,6 +32,7 @@ E = f"{{{ERMS}}}"
 UNIT_NAMES = frozenset({"aggregation", "record", "control"})
 UNITS = frozenset(f"{E}{name}" for name in UNIT_NAMES)
 _REQUIRED = {f"{E}aggregation": "aggregation", f"{E}record": "record"}  # the units ERMS-REQ applies to
+_SYSTEM_ID = operator.methodcaller("get", "systemIdentifier")  # mapped over a batch in C
 _OBJECT_ID, _TITLE, _DESCRIPTION, _DATES, _DATE, _INFO, _APPENDIX = (
     f"{E}{n}" for n in ("objectId", "title", "description", "dates", "date", "additionalInformation", "appendix"))
 
@@ -253,7 +255,7 @@ def check_erms(standards: Standards, path: Path, name: str, version: ErmsVersion
         # The units' IDs, and the requirements of the units the XPath picked, in the order the units ended (as
         # messages were always given); then each unit is freed with the shell of the unit before it. Where an
         # ID was is worked out only for a suspected repeat.
-        ids.add([unit.get("systemIdentifier") for unit in required],
+        ids.add(list(map(_SYSTEM_ID, required)),
                 lambda n: (required[n].sourceline, _REQUIRED[required[n].tag], _object_id(required[n])))
         picked = suspects(ended[-1], units=required) if required else None
         if picked:
