@@ -1,11 +1,12 @@
 """The ERMS document of an FGS package (or a bare ERMS file), checked in one streaming pass.
 
 The schema sees every element; only cases, records, control and the root reach
-Python. On each case and record, as it ends: the version's Schematron rules
+Python. On each case and record, as it ends, the version's Schematron rules
 (``ERMS-SCH``, each local to one element; the rules are XPath 1.0, lxml refuses
 the files' ``xslt2`` binding), run only where a sieve over the bytes says one could
-apply, and the requirements the schema leaves to the specification (``ERMS-REQ``).
-Finished units are freed and system identifiers kept outside Python objects, so
+apply; a hundred units at a time, the requirements the schema leaves to the
+specification (``ERMS-REQ``), one XPath over the batch picking the units to look at.
+Checked units are freed and system identifiers kept outside Python objects, so
 memory stays flat at any size.
 """
 
@@ -51,7 +52,7 @@ class Schematron:
 
     The contexts of a pattern's rules become one XPath that libxml2 evaluates over
     the unit (in C): only the elements some rule applies to reach Python, and those
-    are rare. Nested units were checked and freed when they ended. Within a pattern
+    are rare. Nested units were checked when they ended and are skipped. Within a pattern
     the first rule whose context matches an element fires, as in Schematron.
     """
 
