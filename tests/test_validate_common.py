@@ -6,9 +6,10 @@ import hashlib
 import uuid
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
-from smcase.validate.common import HashingReader, IdStore, uuid_key
+from smcase.validate.common import HashingReader, IdStore, RepeatFinder, uuid_key
 
 
 def test_a_uuid_has_one_key_however_it_is_written() -> None:
@@ -38,6 +39,35 @@ def test_the_id_store_names_every_duplicate_within_and_across_batches() -> None:
         assert store.present([uuid_key(v) for v in values]) == {uuid_key(v) for v in values}
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("bits, suspects", [(28, 10_000), (6, 3)])  # 64 bits: nearly every ID is a suspect
+def test_the_repeat_finder_names_every_repeat_and_no_false_alarm(bits: int, suspects: int) -> None:
+    finder = RepeatFinder()
+    finder.BITS, finder.SUSPECTS = bits, suspects  # type: ignore[misc]
+    finder.bits = bytearray(1 << max(bits - 3, 0))
+    try:
+        values = [str(uuid.uuid4()) for _ in range(5000)]
+        for start in range(0, 5000, 7):  # in batches, one with an empty ID
+            finder.add(values[start:start + 7] + [""], lambda n, start=start: start + n + 1)  # type: ignore[misc]
+        more = [values[4999], values[0].upper().replace("-", ""), "systemid-1", "systemid-1", "systemid-1"]
+        finder.add(more, lambda n: 5001 + n)  # the one just before; the first, spelled otherwise; a name thrice
+        finder.flush()
+        assert finder.duplicates == [(values[4999], 5001), (values[0].upper().replace("-", ""), 5002),
+                                     ("systemid-1", 5004), ("systemid-1", 5005)]
+    finally:
+        finder.close()
+
+
+def test_the_repeat_finder_keeps_the_first_hundred() -> None:
+    finder = RepeatFinder()
+    try:
+        for line in range(300):
+            finder.add(["same"], lambda _n, line=line: line)  # type: ignore[misc]
+        finder.flush()
+        assert finder.duplicates == [("same", line) for line in range(1, 101)]
+    finally:
+        finder.close()
 
 
 def test_a_batch_with_a_duplicate_still_stores_the_rest() -> None:

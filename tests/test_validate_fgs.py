@@ -264,17 +264,60 @@ def test_the_schematron_sieve_misses_no_spelling_of_a_value(broken: Callable[...
 
 
 def test_the_sieve_finds_a_literal_cut_by_a_read(tmp_path: Path) -> None:
-    from smcase.validate.fgs import _Sieve
+    from smcase.validate.erms import Sieve
 
     path = tmp_path / "erms.xml"
     path.write_bytes(b'<?xml version="1.0" encoding="utf-8"?>\n<a>\n<b x="ot' + b'her"/>\n</a>\n')
-    sieve = _Sieve(path, (b'"other',))
+    sieve = Sieve(path, (b'"other',))
     while sieve.read(7):
         pass
     sieve.close()
     assert sieve.hit == 3
     utf16 = tmp_path / "utf16.xml"
     utf16.write_bytes('<?xml version="1.0" encoding="utf-16"?><a/>'.encode("utf-16"))
-    unsieved = _Sieve(utf16, (b"\"other",))
+    unsieved = Sieve(utf16, (b"\"other",))
     unsieved.close()
     assert unsieved.hit > 1 << 60  # not sieved: every unit is checked
+
+
+def test_the_sieve_notes_the_last_line_of_a_literal_whatever_the_reads(tmp_path: Path) -> None:
+    # long quoted values are looked for bare, their quote checked; lines are counted only where one is found
+    import random
+
+    from smcase.validate.erms import Sieve
+
+    literals = (b'"other', b"'other", b'"own_aggregation_definition', b"'own_aggregation_definition")
+    pieces = [b"<a>\n", b'<b x="y"/>\n', b"<c>own_aggregation_definition</c>\n", b'<d t="other"/>\n',
+              b"<e t='own_aggregation_definition'/>\n", b'<f t="own_aggregation_definition"/>\n', b"plain text\n",
+              b"&amp;\n"]
+    rng = random.Random(7)
+    for round_ in range(60):
+        lines = [rng.choice(pieces[:3] + pieces[6:7]) for _ in range(rng.randint(1, 400))]
+        for _ in range(rng.randint(0, 3)):
+            lines.insert(rng.randint(0, len(lines)), rng.choice(pieces))
+        text = b'<?xml version="1.0" encoding="utf-8"?>\n<r>\n' + b"".join(lines) + b"</r>\n"
+        expected = max((n for n, line in enumerate(text.split(b"\n"), start=1)
+                        if any(lit in line for lit in (*literals, b"&"))), default=0)
+        path = tmp_path / f"e{round_}.xml"
+        path.write_bytes(text)
+        sieve = Sieve(path, literals)
+        size = rng.choice([1, 5, 29, 64, 4096])
+        while sieve.read(size):
+            pass
+        sieve.close()
+        assert sieve.hit == expected, (round_, size)
+
+
+def test_a_mets_schema_error_still_checks_every_file_entry_once(broken: Callable[..., Path],
+                                                                standards_dir: Path) -> None:
+    # METS is read once with its schema; one the schema stops is read again without it, the first try undone
+    def change(p: Path) -> None:
+        text = (p / REP_METS).read_text(encoding="utf-8")
+        text = text.replace('CHECKSUMTYPE="SHA-256"', 'CHECKSUMTYPE="SHA-256" BOGUS="1"', 1)  # the schema stops here
+        text = re.sub(r' CREATED="[^"]*"', "", text)  # every entry: CSIP70, after the schema error
+        (p / REP_METS).write_text(text, encoding="utf-8")
+        relist(p, REP_METS)
+    errors = failed(broken(change), standards_dir)
+    assert "BOGUS" in errors["METS"][0] and "listed twice" not in " ".join(errors.get("FILES", []))
+    missing = [e for e in errors["CSIP"] if "CSIP70" in e]
+    assert len(missing) == len(set(missing)) > 0

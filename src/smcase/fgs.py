@@ -1,7 +1,7 @@
 """The Swedish archive package format: FGS Paketstruktur 2.0 (E-ARK CSIP 2.1 + SIP 2.1) with FGS Ärendehantering 2.0.
 
 Plain data shared by the exporter (``export/fgs.py``) and the validator
-(``validate/fgs.py``): namespaces, profile URLs, the package layout and the two
+(``validate/fgs.py``, ``validate/erms.py``): namespaces, profile URLs, the package layout and the two
 CITS ERMS versions a package can carry. The versions are not instance-compatible
 (research/sweden-fgs.md §3.6): 2.1.2 spells ``digitial`` and has no
 classification-schema identifiers; METS declares which one is inside through

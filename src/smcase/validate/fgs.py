@@ -20,32 +20,34 @@ Rule families, each reported OK or with its errors (file and line):
   title (ERMS139, ERMS211), unique system identifiers, appendix files present
   and listed in METS.
 
-``erms.xml`` is read in one streaming pass; finished records are freed and system
-identifiers are kept as 16-byte keys on disk, so memory stays flat at any size.
+``erms.xml`` is read in one streaming pass (``erms.check_erms``); finished records are
+freed and system identifiers kept outside Python objects, so memory stays flat at any size.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import re
+import posixpath
 import shutil
 import sqlite3
+import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path, PurePosixPath
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
 from .. import xmlsafe
-from ..errors import ConfigError, InvalidInput
+from ..errors import InvalidInput
 from ..fgs import CSIP, ERMS, METS, SIP_PROFILE, XLINK, ErmsVersion, erms_version
 from ..standards import Standards
 from . import mime
-from .common import IdStore, Report, RuleResult, sha256_file, stream_validate, unpacked, xml_error
+from .common import Report, RuleResult, package_path, sha256_file, unpacked, xml_error
+from .erms import check_erms
 
 RULES: tuple[tuple[str, str], ...] = (
     ("METS", "METS documents are valid against METS 1.12 with the CSIP and SIP extensions"),
@@ -57,153 +59,9 @@ RULES: tuple[tuple[str, str], ...] = (
 )
 ERMS_RULES = ("ERMS", "ERMS-SCH", "ERMS-REQ")
 CSIP_PROFILE = "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml"
-SCH = "{http://purl.oclc.org/dsdl/schematron}"
 M = f"{{{METS}}}"
 E = f"{{{ERMS}}}"
 HREF = f"{{{XLINK}}}href"
-UNIT_NAMES = frozenset({"aggregation", "record", "control"})
-UNITS = frozenset(f"{E}{name}" for name in UNIT_NAMES)
-_REQUIRED = {f"{E}aggregation": "aggregation", f"{E}record": "record"}  # the units ERMS-REQ applies to
-_OBJECT_ID, _TITLE, _DESCRIPTION, _DATES, _DATE, _INFO, _APPENDIX = (
-    f"{E}{n}" for n in ("objectId", "title", "description", "dates", "date", "additionalInformation", "appendix"))
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """One Schematron rule: does its context match an element, and its asserts (XPath 1.0, with messages)."""
-
-    context: str
-    matches: etree.XPath
-    asserts: tuple[tuple[etree.XPath, str], ...]
-
-
-class Schematron:
-    """The rules of an ISO Schematron file, applied to each case and record as the document streams by.
-
-    The contexts of a pattern's rules become one XPath that libxml2 evaluates over
-    the unit (in C): only the elements some rule applies to reach Python, and those
-    are rare. Nested units were checked and freed when they ended. Within a pattern
-    the first rule whose context matches an element fires, as in Schematron.
-    """
-
-    def __init__(self, path: Path) -> None:
-        tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
-        ns = {n.get("prefix"): n.get("uri") for n in tree.iter(f"{SCH}ns")}
-        self.patterns: list[tuple[etree.XPath, list[_Rule]]] = []
-        for pattern in tree.iter(f"{SCH}pattern"):
-            rules, finds = [], []
-            for element in pattern.iter(f"{SCH}rule"):
-                context = element.get("context", "")
-                if "/" in context:
-                    raise ConfigError(f"{path}: the Schematron rule {context!r} is not local to one element; "
-                                      "smcase runs the rules while streaming")
-                asserts = tuple(
-                    (etree.XPath(f"boolean({test.get('test')})" if test.tag == f"{SCH}assert"
-                                 else f"not({test.get('test')})", namespaces=ns),
-                     " ".join("".join(test.itertext()).split()))
-                    for test in element if test.tag in (f"{SCH}assert", f"{SCH}report"))
-                parts = [part.strip() for part in context.split("|")]
-                finds += [f"descendant-or-self::{part}" for part in parts]
-                rules.append(_Rule(context, etree.XPath(" or ".join(f"boolean(self::{part})" for part in parts),
-                                                        namespaces=ns), asserts))
-            if rules:
-                self.patterns.append((etree.XPath(" | ".join(finds), namespaces=ns), rules))
-        contexts = [part.strip() for rule in tree.iter(f"{SCH}rule") for part in rule.get("context", "").split("|")]
-        found = [_literals(context) for context in contexts]
-        #: Bytes one of which the text of any element some rule applies to must hold (None: no such set).
-        self.literals: tuple[bytes, ...] | None = (
-            _shortest({b for f in found if f is not None for b in f}) if None not in found else None)
-
-    def check(self, unit: Any) -> Iterator[tuple[Any, str]]:
-        """(element, message) for every assert failed in ``unit`` (its nested units excluded)."""
-        for find, rules in self.patterns:
-            for element in find(unit):
-                if element is not unit and _inside_unit(element, unit):
-                    continue
-                rule = next(rule for rule in rules if rule.matches(element))  # the first one fires
-                for test, message in rule.asserts:
-                    if not test(element):
-                        yield element, message
-
-
-_CONTEXT = re.compile(r"""^(?:\*|(?:[\w.-]+:)?([\w.-]+))(?:\[\s*@[\w.:-]+\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])?$""")
-_PLAIN = re.compile(r"^[\x21-\x7e]+$")
-
-
-def _literals(context: str) -> tuple[bytes, ...] | None:
-    """What the file's bytes must hold for an element to match ``context``: the quoted value of ``X[@a = 'V']``
-    (either quote), the name of ``X``; None for any other form (the rule is then evaluated on every unit)."""
-    found = _CONTEXT.match(context)
-    if found is None:
-        return None
-    value = found[2] if found[2] is not None else found[3]
-    if value is not None:  # kept only when an XML writer can spell it no other way than literally (or with '&')
-        if not _PLAIN.match(value) or set(value) & set("&<\"'"):
-            return None
-        return f'"{value}'.encode(), f"'{value}".encode()  # the closing quote left off: "other covers "other_date"
-    return (found[1].encode(),) if found[1] else None
-
-
-def _shortest(literals: set[bytes]) -> tuple[bytes, ...]:
-    """The literals that hold no other one: finding ``"other`` finds ``"other_date`` too (one scan fewer)."""
-    return tuple(sorted(b for b in literals if not any(a != b and a in b for a in literals)))
-
-
-#: Encodings in which an ASCII literal is written as its ASCII bytes.
-_ASCII_SAFE = re.compile(r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|iso8859-\d+|latin-?\d|windows-125\d|cp125\d)$", re.I)
-
-
-class _Sieve:
-    """The file as lxml's parser reads it, noting the last line on which any of ``literals`` (or an ``&``, which
-    could spell one) occurs: a unit that starts after that line holds nothing any Schematron rule applies to.
-
-    A literal cut in two by a read is found in the next one (the end of each read is kept). A file whose
-    encoding could spell ASCII otherwise (UTF-16, EBCDIC, an unknown one) is not sieved: every unit is checked.
-    """
-
-    def __init__(self, path: Path, literals: tuple[bytes, ...] | None) -> None:
-        self.path = path
-        self.stream = path.open("rb")
-        self.literals = (*literals, b"&") if literals is not None and self._ascii_safe() else None
-        self.hit = 1 << 62 if self.literals is None else 0  # the last line a literal was seen on
-        self.keep = max(map(len, self.literals)) - 1 if self.literals else 0
-        self.tail = b""
-        self.base = 0  # newlines before self.tail
-
-    def _ascii_safe(self) -> bool:
-        head = self.stream.read(512)
-        self.stream.seek(0)
-        if head.startswith((b"\xfe\xff", b"\xff\xfe")) or b"\0" in head[:4]:
-            return False
-        declared = re.match(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", head.lstrip(b"\xef\xbb\xbf"))
-        return declared is None or _ASCII_SAFE.match(declared[1].decode("ascii")) is not None
-
-    def read(self, size: int = -1) -> bytes:
-        """Read for the parser and look for the literals in what was read."""
-        data = self.stream.read(size)
-        if self.literals is None or not data:
-            return data
-        window = self.tail + data
-        last = max(window.rfind(literal) for literal in self.literals)
-        if last >= 0:
-            self.hit = max(self.hit, self.base + window.count(b"\n", 0, last) + 1)
-        self.tail = window[len(window) - self.keep:] if self.keep else b""
-        self.base += window.count(b"\n") - self.tail.count(b"\n")
-        return data
-
-    def close(self) -> None:
-        """Close the file."""
-        self.stream.close()
-
-
-def _inside_unit(element: Any, unit: Any) -> bool:
-    """Is ``element`` inside a case or record nested in ``unit`` (checked when that one ended)?"""
-    node = element.getparent()
-    while node is not None and node is not unit:
-        if node.tag in UNITS:
-            return True
-        node = node.getparent()
-    return False
 
 
 @dataclass
@@ -213,6 +71,7 @@ class _Mets:
     root: Any
     files_in: dict[Any, int] = field(default_factory=dict)  # file entries per fileGrp (the element: lines may repeat)
     erms: list[str] = field(default_factory=list)  # listed data files whose root element is erms
+    line: int = 0  # of the last file entry read: a schema error is placed after it
 
 
 class FileList:
@@ -229,57 +88,56 @@ class FileList:
         self.db.execute("PRAGMA journal_mode = OFF")
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("CREATE TABLE files (path TEXT PRIMARY KEY, listed_at TEXT, size TEXT, sha256 TEXT, "
-                        "seen INTEGER NOT NULL DEFAULT 0)")
+                        "actual TEXT, seen INTEGER NOT NULL DEFAULT 0)")
+        self.db.execute("BEGIN")  # one transaction for all: the list is thrown away, never committed
 
-    def add(self, path: str, where: str, size: str | None, sha256: str | None) -> bool:
-        """Note a listed file; False when it was listed already."""
-        return self.db.execute("INSERT OR IGNORE INTO files (path, listed_at, size, sha256) VALUES (?, ?, ?, ?)",
-                               (path, where, size, sha256)).rowcount == 1
+    def add(self, path: str, where: str, size: str | None, sha256: str | None, actual: str | None = None) -> bool:
+        """Note a listed file (``actual``: its SHA-256 when it was read whole already); False when it was listed
+        already."""
+        return self.db.execute("INSERT OR IGNORE INTO files (path, listed_at, size, sha256, actual) "
+                               "VALUES (?, ?, ?, ?, ?)", (path, where, size, sha256, actual)).rowcount == 1
+
+    def mark(self) -> int:
+        """A mark to ``undo`` what is added after it (rows only ever append: no journal to roll back with)."""
+        return int(self.db.execute("SELECT coalesce(max(rowid), 0) FROM files").fetchone()[0])
+
+    def undo(self, mark: int) -> None:
+        """Forget the files added since ``mark``."""
+        self.db.execute("DELETE FROM files WHERE rowid > ?", (mark,))
 
     def __contains__(self, path: object) -> bool:
         return self.db.execute("SELECT 1 FROM files WHERE path = ?", (str(path),)).fetchone() is not None
 
     def check(self, root: Path, r: dict[str, RuleResult]) -> None:
         """Compare the package's files with the list, both ways, with sizes and SHA-256."""
-        self.db.execute("BEGIN")
         for folder, _dirs, names in os.walk(root):
-            for file_name in names:
-                full = os.path.join(folder, file_name)
-                path = os.path.relpath(full, root).replace(os.sep, "/")
-                row = self.db.execute("SELECT listed_at, size, sha256 FROM files WHERE path = ?", (path,)).fetchone()
-                if row is None:
-                    r["FILES"].add(f"{path} is in the package but no METS document lists it (CSIP66)")
-                    continue
-                self.db.execute("UPDATE files SET seen = 1 WHERE path = ?", (path,))
-                where, size, checksum = row
-                actual = os.stat(full).st_size
-                if size is not None and size != str(actual):
-                    r["FILES"].add(f"{path}: size {actual}, METS says {size} ({where})")
-                if checksum is not None and sha256_file(Path(full)) != checksum.lower():
-                    r["FILES"].add(f"{path}: the SHA-256 does not match METS ({where})")
+            prefix = os.path.relpath(folder, root).replace(os.sep, "/")
+            prefix = "" if prefix == "." else f"{prefix}/"
+            for start in range(0, len(names), 500):  # one query for many files: a folder may hold a million
+                chunk = names[start:start + 500]
+                paths = [prefix + file_name for file_name in chunk]
+                rows = {row[0]: row[1:] for row in self.db.execute(
+                    f"SELECT path, listed_at, size, sha256, actual FROM files WHERE path IN ({','.join('?' * len(paths))})",
+                    paths)}
+                self.db.executemany("UPDATE files SET seen = 1 WHERE path = ?", ((path,) for path in rows))
+                for file_name, path in zip(chunk, paths, strict=True):
+                    if path not in rows:
+                        r["FILES"].add(f"{path} is in the package but no METS document lists it (CSIP66)")
+                        continue
+                    where, size, checksum, digest = rows[path]
+                    full = os.path.join(folder, file_name)
+                    length = os.stat(full).st_size
+                    if size is not None and size != str(length):
+                        r["FILES"].add(f"{path}: size {length}, METS says {size} ({where})")
+                    if checksum is not None and (digest or sha256_file(Path(full))) != checksum.lower():
+                        r["FILES"].add(f"{path}: the SHA-256 does not match METS ({where})")
         for path, where in self.db.execute("SELECT path, listed_at FROM files WHERE seen = 0 ORDER BY path"):
             r["FILES"].add(f"{path} is listed ({where}) but missing")
-        self.db.execute("COMMIT")
 
     def close(self) -> None:
         """Drop the temporary list."""
         self.db.close()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _safe(base: PurePosixPath, href: str) -> PurePosixPath | None:
-    """The package path of ``href`` relative to ``base``; None when it is absolute or leaves the package."""
-    if not href or href.startswith("/") or re.match(r"^[a-zA-Z][\w+.-]*:", href):
-        return None
-    parts: list[str] = list(base.parts)
-    for part in PurePosixPath(href).parts:
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        elif part != ".":
-            parts.append(part)
-    return PurePosixPath(*parts) if parts else None
 
 
 class FgsValidator:
@@ -295,7 +153,7 @@ class FgsValidator:
             if version is None:
                 raise InvalidInput(f"{path} is a single file: say which ERMS version it claims with --erms-version")
             rules = {rule_id: RuleResult(rule_id, name) for rule_id, name in RULES if rule_id in ERMS_RULES}
-            self._erms(path, path.name, version, rules, files=None, root=None)
+            check_erms(self.standards, path, path.name, version, rules, files=None, root=None)
             return Report(path, f"erms-{version.name}", list(rules.values()))
         rules = {rule_id: RuleResult(rule_id, name) for rule_id, name in RULES}
         with unpacked(path, "METS.xml") as root:
@@ -313,7 +171,7 @@ class FgsValidator:
 
     def _check_package(self, root: Path, files: FileList, r: dict[str, RuleResult]) -> str:
         files.add("METS.xml", "", None, None)  # the package METS lists the others, not itself
-        mets = self._mets(root, PurePosixPath("METS.xml"), files, r)
+        mets = self._mets(root, "METS.xml", files, r)
         if mets is None:
             r["FILES"].add("the package has no readable METS.xml at its root")
             return "fgs"
@@ -322,14 +180,14 @@ class FgsValidator:
         erms_files: list[str] = []
         for pointer in mets.root.iter(f"{M}mptr"):
             href = pointer.get(HREF, "")
-            where = _safe(PurePosixPath(), href)
+            where = package_path("", href)
             if where is None or not (root / where).is_file():
                 r["CSIP"].add(f"METS.xml line {pointer.sourceline}: the representation METS {href!r} is missing (CSIP109)")
                 continue
             rep = self._mets(root, where, files, r)
             if rep is None:
                 continue
-            self._csip(rep, str(where), r, package=False)
+            self._csip(rep, where, r, package=False)
             rep_type = rep.root.get(f"{{{CSIP}}}CONTENTINFORMATIONTYPE")
             if declared and rep_type and rep_type != declared:
                 r["CSIP"].add(f"{where}: content information type {rep_type} differs from the package's {declared}")
@@ -348,38 +206,56 @@ class FgsValidator:
         if not erms_files:
             r["ERMS"].add("the package holds no ERMS document (an <erms> XML file listed in a representation METS)")
         for name in erms_files:
-            self._erms(root / name, name, version, r, files=files, root=root)
+            check_erms(self.standards, root / name, name, version, r, files=files, root=root)
         return f"fgs-erms-{version.name}"
 
-    def _mets(self, root: Path, where: PurePosixPath, files: FileList, r: dict[str, RuleResult]) -> _Mets | None:
-        """Read one METS document in two streaming passes: the schema, then the content.
+    def _mets(self, root: Path, where: str, files: FileList, r: dict[str, RuleResult]) -> _Mets | None:
+        """Read one METS document in one streaming pass: the schema, and the content as it passes.
 
         File entries are checked and noted in ``files`` as they pass, then dropped, so
         a representation listing any number of documents is read in flat memory; what
-        remains (header, file groups, structMap) is small.
+        remains (header, file groups, structMap) is small. A document the schema stops
+        is read again without it from the start, what the first pass noted undone, so
+        the content is checked in full as before.
         """
-        path, name = root / where, str(where)
+        path, name = root / where, where
         if not path.is_file():
             return None
-        error = stream_validate(path, self.standards.mets_with_extensions(), f"{M}file")
-        if error:
-            r["METS"].add(f"{name} {error}")
+        marks = {rule_id: (len(rule.errors), rule.more, len(rule.warnings)) for rule_id, rule in r.items()}
+        mark = files.mark()
         mets = _Mets(None)
         try:
-            for _event, element in xmlsafe.iterparse(str(path), events=("end",), huge_tree=True, no_network=True,
-                                                   resolve_entities=False):
-                if element.tag == f"{M}file":
-                    self._file(element, name, where.parent, files, mets, r, root)
-                    element.getparent().remove(element)
-                mets.root = element
+            self._read_mets(mets, root, where, files, r, self.standards.mets_with_extensions())
+            return mets
         except etree.XMLSyntaxError as exc:
-            if not error:
-                r["METS"].add(f"{name}: not well-formed: {exc}")
-            return None
+            error = xml_error(exc, mets.line, path)
+        files.undo(mark)
+        for rule_id, (errors, more, warnings) in marks.items():
+            rule = r[rule_id]
+            del rule.errors[errors:], rule.warnings[warnings:]
+            rule.more = more
+        r["METS"].add(f"{name} {error}")
+        mets = _Mets(None)
+        try:
+            self._read_mets(mets, root, where, files, r, None)
+        except etree.XMLSyntaxError:
+            return None  # not well-formed: the METS error says where
         return mets
 
+    def _read_mets(self, mets: _Mets, root: Path, where: str, files: FileList, r: dict[str, RuleResult],
+                   schema: Any) -> None:
+        """Fill ``mets`` from the METS document at ``where``, read with ``schema`` (or none)."""
+        options = {"schema": schema} if schema is not None else {"no_network": True, "resolve_entities": False}
+        # Only file entries reach Python; the schema still sees every element.
+        context = xmlsafe.iterparse(str(root / where), events=("end",), tag=f"{M}file", huge_tree=True, **options)
+        for _event, element in context:
+            mets.line = element.sourceline or mets.line
+            self._file(element, where, posixpath.dirname(where), files, mets, r, root)
+            element.getparent().remove(element)
+        mets.root = context.root
+
     @staticmethod
-    def _file(entry: Any, name: str, base: PurePosixPath, files: FileList, mets: _Mets, r: dict[str, RuleResult],
+    def _file(entry: Any, name: str, base: str, files: FileList, mets: _Mets, r: dict[str, RuleResult],
               root: Path) -> None:
         """One ``file`` entry: its CSIP attributes (CSIP67-79), and its place in the list of files."""
         def need(ok: Any, requirement: str, what: str, element: Any) -> None:
@@ -395,27 +271,31 @@ class FgsValidator:
         if kind not in (None, "SHA-256"):
             r["FILES"].add(f"{name} line {entry.sourceline}: checksum type {kind} cannot be checked "
                            "(smcase checks SHA-256)")
-        locations = entry.findall(f"{M}FLocat")
+        locations = list(entry.iterchildren(f"{M}FLocat"))
         need(len(locations) == 1, "CSIP76", "a file needs exactly one FLocat", entry)
         for location in locations:
             need(location.get("LOCTYPE") == "URL", "CSIP77", "FLocat/@LOCTYPE is not URL", location)
             need(location.get(f"{{{XLINK}}}type") == "simple", "CSIP78", "FLocat/@xlink:type is not simple", location)
             need(location.get(HREF), "CSIP79", "FLocat/@xlink:href is missing", location)
             href = location.get(HREF, "")
-            path = _safe(base, href)
+            path = package_path(base, href)
             if path is None:
                 r["FILES"].add(f"{name} line {location.sourceline}: {href!r} is not a path inside the package")
                 continue
-            if not files.add(str(path), f"{name} line {location.sourceline}", entry.get("SIZE"),
-                             entry.get("CHECKSUM") if kind == "SHA-256" else None):
+            full = root / path
+            head = _head(full)  # read once: the media type's check and, for a small file, its SHA-256
+            whole = head is not None and len(head) < mime.SNIFF
+            if not files.add(path, f"{name} line {location.sourceline}", entry.get("SIZE"),
+                             entry.get("CHECKSUM") if kind == "SHA-256" else None,
+                             hashlib.sha256(head).hexdigest() if whole and head is not None else None):
                 r["FILES"].add(f"{name} line {location.sourceline}: {path} is listed twice")
-            error, warning = mime.check(entry.get("MIMETYPE"), root / path)
+            error, warning = mime.check(entry.get("MIMETYPE"), full, head)
             if error:
                 r["CSIP"].add(f"{name} line {entry.sourceline}: {path}: {error} (CSIP68)")
             if warning:
                 r["CSIP"].warn(f"{name} line {entry.sourceline}: {path}: {warning} (CSIP68)")
-            if path.suffix == ".xml" and _root_tag(root / path) == f"{E}erms":
-                mets.erms.append(str(path))
+            if posixpath.splitext(path)[1] == ".xml" and _root_tag(full) == f"{E}erms":
+                mets.erms.append(path)
 
     def _csip(self, document: _Mets, name: str, r: dict[str, RuleResult], package: bool) -> None:
         """The CSIP/SIP requirements of one METS document; each error names the requirement (files: see _file)."""
@@ -530,83 +410,28 @@ class FgsValidator:
         return {" ".join((t.text or "").split()) for t in tree.iter() if isinstance(t.tag, str) and
                 t.tag.rsplit("}", 1)[-1] == "Term"}
 
-    # -- the ERMS document --------------------------------------------------------------
+_BUFFER = bytearray(mime.SNIFF)
 
-    def _erms(self, path: Path, name: str, version: ErmsVersion, r: dict[str, RuleResult],
-              files: FileList | None, root: Path | None) -> None:
-        schema = self.standards.schema(version.schema)
-        rules = Schematron(self.standards.path(version.schematron))
-        ids = IdStore()
-        line = 0
-        sieve = _Sieve(path, rules.literals)
-        try:
-            # Only cases, records, control and the root reach Python; the schema still sees every element.
-            # The Schematron rules run on a unit only when the sieve saw one of their literals since it began.
-            for _event, element in xmlsafe.iterparse(sieve, path=path, schema=schema, events=("end",),
-                                                   huge_tree=True, no_network=True, tag=[*UNITS, f"{E}erms"]):
-                line = element.sourceline or line
-                if (element.sourceline or 0) <= sieve.hit:
-                    for item, message in rules.check(element):
-                        r["ERMS-SCH"].add(f"{name} line {item.sourceline} ({item.tag.rsplit('}', 1)[-1]}): "
-                                          f"{message}")
-                if element.tag in _REQUIRED:
-                    self._requirements(element, name, ids, r, files, root, version)
-                parent = element.getparent()
-                if parent is not None:  # drop_behind(element, UNIT_NAMES), inline: it runs once a unit
-                    element.clear()
-                    previous = element.getprevious()
-                    while previous is not None and previous.tag in UNITS:
-                        parent.remove(previous)
-                        previous = element.getprevious()
-        except etree.XMLSyntaxError as exc:
-            r["ERMS"].add(f"{name} {xml_error(exc, line, path)}")
-        finally:
-            sieve.close()
-            ids.flush()
-            for value, where in ids.duplicates:
-                at, kind, object_id = cast(tuple[int, str, str | None], where)
-                r["ERMS-REQ"].add(f"systemIdentifier {value} is used more than once "
-                                  f"({name} line {at}, {kind} {object_id or value})")
-            ids.close()
 
-    @staticmethod
-    def _requirements(unit: Any, name: str, ids: IdStore, r: dict[str, RuleResult], files: FileList | None,
-                      root: Path | None, version: ErmsVersion) -> None:
-        """A case's or record's requirements, from one walk over its children (a million units: no XPath here)."""
-        kind = _REQUIRED[unit.tag]
-        object_id: str | None = None
-        titled = created = False
-        appendices: list[Any] = []
-        for child in unit:
-            tag = child.tag
-            if tag == _OBJECT_ID:
-                object_id = object_id if object_id is not None else child.text
-            elif tag in (_TITLE, _DESCRIPTION):
-                titled = True
-            elif tag == _DATES:
-                created = created or any(d.tag == _DATE and d.get("dateType") == "created" for d in child)
-            elif tag == _INFO:
-                appendices += [a for a in child if a.tag == _APPENDIX]
-        identifier = unit.get("systemIdentifier")
-        if identifier:
-            ids.add(identifier, (unit.sourceline, kind, object_id))
-        if titled and (created or not version.created_date_required) and not appendices:
-            return
-        where = f"{name} line {unit.sourceline}, {kind} {object_id or identifier}"
-        # The created-date requirement comes from the ERMS 3.0 tables; 2.1 has no such rule.
-        if version.created_date_required and not created:
-            r["ERMS-REQ"].add(f"{where}: no date of type created "
-                              f"({'ERMS204' if kind == 'aggregation' else 'ERMS135'})")
-        if not titled:
-            r["ERMS-REQ"].add(f"{where}: neither title nor description ({'ERMS211' if kind == 'aggregation' else 'ERMS139'})")
-        if files is None or root is None:
-            return
-        for appendix in appendices:
-            target = _safe(PurePosixPath(), appendix.get("path", ""))
-            if target is None or not (root / target).is_file():
-                r["ERMS-REQ"].add(f"{where}: appendix {appendix.get('path')!r} is not a file in the package")
-            elif str(target) not in files:
-                r["ERMS-REQ"].add(f"{where}: appendix {target} is not listed in METS")
+def _head(path: Path) -> bytes | None:
+    """A file's first ``mime.SNIFF`` bytes (all of a smaller file); None when it is not a regular file.
+
+    Read into one buffer (a fresh 64 KiB a file, mostly unused, is malloc's hardest size next to libxml2's
+    small blocks); opened non-blocking so a pipe in a package cannot stall the check."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with open(fd, "rb", buffering=0, closefd=False) as stream:
+            size = stream.readinto(_BUFFER)
+        return bytes(memoryview(_BUFFER)[:size])
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _root_tag(path: Path) -> str | None:

@@ -35,7 +35,7 @@ _SIGNED = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/tif
            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
            "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet"}
 _ZIP_BASED = {t for t in _SIGNED if "openxmlformats" in t or "opendocument" in t} | {"application/zip"}
-_SNIFF = 64 * 1024
+SNIFF = 64 * 1024  #: bytes read from a file's start to sniff it
 _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "application/x-pdf": "application/pdf",
             "application/x-zip-compressed": "application/zip", "image/x-png": "image/png"}
 
@@ -54,12 +54,37 @@ def _index(rows: list[Any]) -> dict[tuple[int, int], dict[bytes, list[Any]]]:
     return index
 
 
+def _by_first_byte(index: dict[tuple[int, int], dict[bytes, list[Any]]]) -> dict[int, dict[int, dict[int, Any]]]:
+    """Header signatures by offset, then by their first byte, then by length: a file's byte at each offset
+    leaves the few signatures that could match there (most files: none)."""
+    nested: dict[int, dict[int, dict[int, dict[bytes, list[Any]]]]] = {}
+    for (offset, length), rows in index.items():
+        for signature, matching in rows.items():
+            nested.setdefault(offset, {}).setdefault(signature[0], {}).setdefault(length, {})[signature] = matching
+    return nested
+
+
 #: puremagic's own signature tables, indexed. ``magic_string`` tries all 1,437 header rows in Python for every
-#: file (0.6 ms a document, 12 s for a million-record package); the index asks the same questions in about 150
-#: lookups and gives the same answers (tests/test_validate_common.py compares the two).
+#: file (0.6 ms a document, 12 s for a million-record package); the index asks the same questions in a few
+#: dozen lookups and gives the same answers (tests/test_validate_common.py compares the two).
 _HEADERS = _index(puremagic.magic_header_array)
 _FOOTERS = _index(puremagic.magic_footer_array)
 _MAX_HEAD, _MAX_FOOT = puremagic.main.max_head, puremagic.main.max_foot
+_SIMPLE = all(offset >= 0 and length > 0 for offset, length in _HEADERS)  # what _by_first_byte needs
+_HEADS = _by_first_byte(_HEADERS) if _SIMPLE else {}
+
+
+def _header_matches(data: bytes) -> list[Any]:
+    if not _SIMPLE:  # a puremagic with other kinds of header rows: the plain way
+        return _matches(_HEADERS, data, False)
+    found: list[Any] = []
+    size = len(data)
+    for offset, firsts in _HEADS.items():
+        if offset < size and (lengths := firsts.get(data[offset])):
+            for length, signatures in lengths.items():
+                if offset + length <= size:
+                    found += signatures.get(data[offset:offset + length], ())
+    return found
 
 
 def _matches(index: dict[tuple[int, int], dict[bytes, list[Any]]], data: bytes, footer: bool) -> list[Any]:
@@ -82,7 +107,7 @@ def sniff(head: bytes) -> set[str]:
     if not head:
         return set()
     header, footer = head[:_MAX_HEAD], head[-_MAX_FOOT:]
-    matches = _matches(_HEADERS, header, False) + _matches(_FOOTERS, footer, True)
+    matches = _header_matches(header) + _matches(_FOOTERS, footer, True)
     types = {m.mime_type for m in matches if m.byte_match and m.mime_type}
     for matched in matches:
         for row in puremagic.multi_part_dict.get(matched.byte_match, ()):
@@ -97,10 +122,8 @@ def sniff(head: bytes) -> set[str]:
     return {_ALIASES.get(t, t) for t in types}
 
 
-def _sniffed(path: Path) -> set[str]:
-    """The media types the file's first bytes show (by signature only, never by its name)."""
-    with path.open("rb") as stream:
-        head = stream.read(_SNIFF)
+def _sniffed(head: bytes) -> set[str]:
+    """The media types a file's first bytes show (by signature only, never by its name)."""
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<?xml"):
         # An XML declaration is XML: puremagic's signatures for XML-based formats (a QuickTime media link
         # starts "<?xml" too) would otherwise flag every schema and METS file of a valid package.
@@ -108,8 +131,9 @@ def _sniffed(path: Path) -> set[str]:
     return sniff(head)
 
 
-def check(declared: str | None, path: Path) -> tuple[str | None, str | None]:
-    """(error, warning) for a file declared as ``declared``; both None when they agree."""
+def check(declared: str | None, path: Path, head: bytes | None = None) -> tuple[str | None, str | None]:
+    """(error, warning) for a file declared as ``declared``; both None when they agree. ``head``: the file's
+    first ``SNIFF`` bytes, when the caller has read them already."""
     if not declared:
         return None, None  # a missing MIMETYPE is CSIP68's own error
     found = _SYNTAX.match(declared.strip())
@@ -118,9 +142,12 @@ def check(declared: str | None, path: Path) -> tuple[str | None, str | None]:
     if found[1].lower() not in TOP_LEVEL:
         return f"MIMETYPE {declared!r} has no registered top-level type ({', '.join(sorted(TOP_LEVEL))})", None
     media_type = _ALIASES.get(f"{found[1]}/{found[2]}".lower(), f"{found[1]}/{found[2]}".lower())
-    if not path.is_file():
-        return None, None  # a missing file is the file list's error
-    sniffed = _sniffed(path)
+    if head is None:
+        if not path.is_file():
+            return None, None  # a missing file is the file list's error
+        with path.open("rb") as stream:
+            head = stream.read(SNIFF)
+    sniffed = _sniffed(head)
     binary = {t for t in sniffed if not textual(t)}
     if textual(media_type):
         if binary:
