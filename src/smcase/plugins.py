@@ -19,14 +19,13 @@ import os
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from . import __version__, hookspecs
+from . import hookspecs
 from .errors import ConfigError, InvalidInput
 from .events import Action, Adapter, Decision, Finding, SocialEvent
 from .identity import scrub
@@ -305,6 +304,10 @@ def create_plugins(env: Mapping[str, str] | None = None, extra: Sequence[tuple[s
                                             error=f"implements unknown hook {unknown[0]} (misspelled?)"))
             return
         plugins.infos.append(PluginInfo(name, version, source))
+
+    from importlib.metadata import entry_points  # here, not at import: reading package metadata takes time
+
+    from . import __version__
 
     for name, module in BUILTINS:
         add(name, "builtin", __version__, lambda module=module: importlib.import_module(module))

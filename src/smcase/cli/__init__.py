@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from .. import __version__
 from ..errors import SmcaseError
 from ..identity import scrub
 from ..plugins import Plugins, create_plugins
@@ -219,7 +218,7 @@ def create_cli(loaded: Plugins | None = None) -> click.Group:
                   help="Database URL (sqlite:///file.db, postgresql://user@host/db) or an SQLite file path. [env: SMCASE_DB]")
     @click.option("--user", "user", envvar="SMCASE_USER", default=None,
                   help="Who acts: every change is attributed to this user. [env: SMCASE_USER; default: your login]")
-    @click.version_option(__version__, prog_name="smcase")
+    @click.version_option(package_name="smcase", prog_name="smcase")  # the version is read when asked for
     @click.pass_context
     def cli(ctx: click.Context, db_url: str, user: str | None) -> None:
         """smcase: the case register for a municipality's social media.
