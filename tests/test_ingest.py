@@ -148,7 +148,7 @@ def test_inbox_resolve_through_the_cli(ready: Cli) -> None:
     assert sorted(e["open_work"] for e in open_work) == ["removal", "unpublish"]
     confidential = next(e for e in open_work if e["open_work"] == "unpublish")
     result = ready("inbox", "resolve", confidential["uuid"], "--action", "unpublished")
-    assert result.exit_code == 0 and "recorded as unpublished" in result.stdout
+    assert result.exit_code == 0 and result.stdout.startswith(f"event {confidential['uuid']}: unpublished, registered as ")
     missing = ready("inbox", "resolve", "facebook:nope", "--action", "removed")
     assert missing.exit_code == 1 and "no event 'facebook:nope'" in missing.stderr
 

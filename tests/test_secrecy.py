@@ -28,7 +28,7 @@ from stdnum.no import fodselsnummer
 from smcase import inbox
 from smcase.events import ParseContext, SocialEvent
 from smcase.export.journal import PublicJournal
-from smcase.identity import digits_only, find
+from smcase.identity import digits_only, find, scrub
 from smcase.ingest import Ingest
 from smcase.plugins import create_plugins
 from smcase.register import CaseSpec, Party, RecordSpec, RegisterService
@@ -38,7 +38,9 @@ from .conftest import MakeRegister
 #: Every separator issue 12 names: whitespace of every width, zero-width characters, the dash family, dot, plus.
 SEPARATORS = [" ", "\u00a0", "\u2009", "\u202f", "\u3000", "\t", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",
               "\u00ad", "-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\ufe63", "\uff0d",
-              ".", "+", "  ", " - ", "\u200b "]
+              ".", "+", "  ", " - ", "\u200b ",
+              # found by a hostile reading of issue 15's work: wider gaps, as people type them
+              "  -  ", " -- ", "\r\n\r\n", "\t\t\t\t", "\u00a0" * 4, "\u3002"]
 SE_SPLITS = [(10,), (6, 4), (2, 2, 2, 4)]  # the ten digits; with the century: (12,), (8, 4), (4, 2, 2, 4)
 NO_SPLITS = [(11,), (6, 5), (2, 2, 2, 5), (6, 3, 2)]
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -308,3 +310,13 @@ def test_every_separator_at_every_split_point_is_found_in_both_modes(separator: 
             if not (text.startswith("ref-") and all(unicodedata.category(c) == "Cf" for c in separator)):
                 assert find(text), ascii(text)
             assert find(text, context=False), ascii(text)
+
+
+@pytest.mark.parametrize("separator", ["*", "|", "#", "~", "=", "\uff1a", " * ", "%20%20%20%20", " ;  "])
+def test_scrubbing_reads_a_number_across_the_symbols_people_put_between_groups(separator: str) -> None:
+    """What is published passes the scrubbing mode: a number split by any symbol is still masked there."""
+    for digits in ("7905244674", "197905244674", "09090910083"):
+        cut = 6 if len(digits) != 12 else 8
+        text = f"nr {digits[:cut]}{separator}{digits[cut:]} tack"
+        assert find(text, context=False), ascii(text)
+        assert digits[cut:] not in str(scrub(text)), ascii(text)

@@ -272,7 +272,7 @@ def test_users_without_clearance_address_events_by_their_own_id(cli: Cli) -> Non
     table = ok(cli("inbox", "list", user="erik"))
     short = shown["uuid"][:8]
     assert short in table
-    assert "recorded as removed" in ok(cli("inbox", "resolve", short, "--action", "removed", user="erik"))
+    assert ok(cli("inbox", "resolve", short, "--action", "removed", user="erik")).startswith(f"event {short}: removed")
 
 
 def test_the_final_guard_masks_counts_and_audits_what_an_earlier_layer_missed(
@@ -371,3 +371,17 @@ def test_lifting_a_marking_restores_the_public_title_and_rescan_respects_it(cli:
     ok(cli("case", "mark", other, "--lift", "--reason", "Prövad: samtycke finns"))
     assert json.loads(ok(cli("rescan", "--json")))["cases_marked"] == 0  # a cleared decision stays
     assert json.loads(ok(cli("case", "show", other, "--json")))["confidentiality"] is None
+
+
+def test_a_marking_names_the_case_as_registered_and_a_second_identical_marking_changes_nothing(cli: Cli) -> None:
+    ok(cli("init", "--name", "Kommunen", "--country", "SE"))
+    ok(cli("case", "open", "--title", "Brev"))
+    ok(cli("case", "mark", "ks2026/1", "--ground", "osl-21-3"))  # typed loosely
+    (entry,) = json.loads(ok(cli("audit", "log", "--action", "case.mark", "--json")))
+    assert entry["ref"] == "KS 2026/0001"  # as the register writes it, so a search by number finds it
+    again = cli("case", "mark", "KS 2026/1", "--ground", "OSL 21:3")
+    assert again.exit_code == 1
+    assert "KS 2026/0001 is already marked confidential under OSL 21 kap. 3 §: nothing to change" in again.stderr
+    added = cli("record", "add", "KS 2026/1", "--direction", "memo", "--description", "Samtal med 19121212-1212")
+    assert added.exit_code == 0 and added.stdout.strip() == "KS 2026/0001-1"
+    assert "KS 2026/0001-1 was marked confidential under OSL 21 kap. 3 §: it holds an identity number" in added.stderr

@@ -91,8 +91,10 @@ def _normal(ch: str) -> str:
     if category == "Pd" or ch in "\u2212\u2043\u02d7\u2796":
         return "-"
     folded = unicodedata.normalize("NFKC", ch)
-    if folded in ("-", "."):  # e.g. U+FE63 small hyphen-minus, U+FF0E fullwidth full stop
-        return folded
+    if folded in ("-", ".", ":", ";", ",", "/", "(", ")", "*", "|", "#", "~", "="):
+        return folded  # e.g. U+FE63 small hyphen-minus, U+FF0E fullwidth full stop, U+FF1A fullwidth colon
+    if ch in "\u3002\uff61":  # ideographic full stops
+        return "."
     if folded in ("+", "_", "\u2024", "\u2027", "\u00b7", "\u30fb"):  # plus, underscore, one-dot leaders, middle dots
         return {"\u2024": ".", "\u2027": ".", "\u00b7": ".", "\u30fb": "."}.get(folded, folded)
     return ch
@@ -101,9 +103,13 @@ def _normal(ch: str) -> str:
 _TABLE = _Normaliser()
 _ANY_DIGIT = re.compile(r"[\d\u00b2\u00b3\u00b9\u2070-\u2079\u2080-\u2089\u2460-\u249b\u24ea-\u24ff\u2776-\u2793\uff10-\uff19]")
 _GROUP = re.compile(r"(?:[0-9]\x00*)+")
-_TOKEN = re.compile(r"[0-9](?:\x00*[0-9])*(?:\x00*(?:[ \-.+_]\x00*){1,3}[0-9](?:\x00*[0-9])*)*\x00*")
-# Scrubbing also splits at slashes, colons, commas, backslashes, quotes and brackets.
-_WIDE_TOKEN = re.compile(r"[0-9](?:\x00*[0-9])*(?:\x00*(?:[ \-.+_/:,\\'()]\x00*){1,3}[0-9](?:\x00*[0-9])*)*\x00*")
+# Up to five separator characters between groups: "650118  -  9069" (spaces around a dash) is how people type.
+_TOKEN = re.compile(r"[0-9](?:\x00*[0-9])*(?:\x00*(?:[ \-.+_]\x00*){1,5}[0-9](?:\x00*[0-9])*)*\x00*")
+# Scrubbing also splits at slashes, colons, commas, semicolons, backslashes, quotes, brackets and the symbols
+# people put between groups (* | # ~ =), up to eight of them: what is published must not hold a number however
+# it is split.
+_WIDE_TOKEN = re.compile(
+    r"[0-9](?:\x00*[0-9])*(?:\x00*(?:[ \-.+_/:;,\\'()*|#~=]\x00*){1,8}[0-9](?:\x00*[0-9])*)*\x00*")
 # Spellings that stand for one character: HTML entities, URL escapes, JSON and Python escapes, and markup
 # (tags, comments) between the groups. Each is read as its character followed by invisible padding.
 _ENCODED = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});?|&[a-zA-Z]{2,8};|%[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}"

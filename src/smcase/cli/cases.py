@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..access import CaseView, RecordView
+from ..access import CaseView, RecordView, withheld
 from ..register import CaseSpec
 from .app import App, pass_app
 from .output import emit, emit_json, fields, output_formats, parse_period, table, when
@@ -36,7 +36,9 @@ def render_case(case: CaseView) -> str:
 
 def _record_row(r: RecordView) -> list[object]:
     parties = ", ".join(f"{'from' if p.role == 'sender' else 'to'} {p.name}" for p in r.correspondents)
-    title = r.title + (f" [{r.confidentiality}]" if r.confidentiality else "")
+    # A withheld title already names its ground: the marking is added only where the title is shown.
+    shown = r.confidentiality and r.title != withheld(r.confidentiality)
+    title = r.title + (f" [{r.confidentiality}]" if shown else "")
     return [r.running_number, r.registered_at, DIRECTION_SHORT[r.direction], title, parties,
             len(r.documents) or ""]
 
@@ -61,6 +63,9 @@ def case_open(app: App, title: str, public_title: str | None, class_code: str | 
     opened = app.service.open_case(CaseSpec(title=title, public_title=public_title, class_code=class_code,
                                             confidential=ground, owner_unit=owner_unit, officer=officer))
     emit(fmt, opened, lambda c: c.diary_number)
+    if ground is None and opened.confidentiality and fmt != "json":  # marked by the service: say so (stderr)
+        click.echo(f"{opened.diary_number} was marked confidential under {opened.confidentiality}: it holds an "
+                   "identity number", err=True)
 
 
 @case.command("list")

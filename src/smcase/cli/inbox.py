@@ -81,8 +81,8 @@ def inbox_resolve(app: App, event: str, action: str, note: str | None) -> None:
     done = inbox_workflow.resolve(app.service, app.plugins, event, action, note)
     for warning in done.warnings:
         click.echo(f"warning: {warning}", err=True)
-    where = f" as {done.record}" if done.record else ""
-    click.echo(f"{done.event.key} recorded as {action}{where}")
+    # Named as the user typed it: a platform key is not a name every user may see.
+    click.echo(f"event {event.strip()}: {action}" + (f", registered as {done.record}" if done.record else ""))
 
 
 @inbox.command("flag")

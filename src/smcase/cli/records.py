@@ -56,6 +56,11 @@ def record_add(app: App, number: str, direction: str, title: str, public_title: 
     added = app.service.add_record(number, RecordSpec(direction=direction, title=title, public_title=public_title,
                                                       kind=kind, parties=parties, files=files, confidential=ground))
     emit(fmt, added, lambda r: r.number)
+    if ground is None and added.confidentiality and fmt != "json":
+        # Marked by the service (an identity number in what was typed): the registrar is told, on stderr so
+        # that the number alone stays on stdout for scripts.
+        click.echo(f"{added.number} was marked confidential under {added.confidentiality}: it holds an identity "
+                   "number", err=True)
 
 
 @record.command("show")

@@ -79,7 +79,8 @@ def init(app: App, name: str, org_number: str | None, policy_file: str | None, c
     example = policy.numbering.case_number(2026, 1)
     click.echo(f"Created register {info.name!r} ({info.country}, {info.timezone}) in {describe(app.engine.url)}")
     click.echo(f"Policy: {policy.name} {policy.version}; diary numbers look like {example}")
-    click.echo(f"You ({user}) are its first user, with the roles {', '.join(policy.initial_roles)}.")
+    click.echo(f"You ({user}) are its first user, with the {'role' if len(policy.initial_roles) == 1 else 'roles'} "
+               f"{', '.join(policy.initial_roles)}.")
     click.echo("Next: smcase case open --title '...'")
 
 

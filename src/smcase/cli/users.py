@@ -27,7 +27,8 @@ def users_add(app: App, name: str, roles: tuple[str, ...], full_name: str | None
     """Add user NAME (an individual, never a shared account)."""
     added = app.service.add_user(name, roles, full_name=full_name, job_title=job_title, unit=unit,
                                  clearance=clearance)
-    click.echo(f"user {added.username} added with the roles {', '.join(added.roles)}")
+    click.echo(f"user {added.username} added with the {'role' if len(added.roles) == 1 else 'roles'} "
+               f"{', '.join(added.roles)}")
 
 
 @users.command("update")

@@ -140,13 +140,20 @@ class CaseChanges(Reads):
                 target = self._load_record(session, case, parsed.record)
                 entity = "record"
                 placeholder = _PLACEHOLDER_RECORD_TITLES[self.policy.country]
+            # The number as the register writes it, not as typed: messages and the audit log name it so.
+            ref = case.diary_number if entity == "case" else self.numbering.record_number(case.diary_number,
+                                                                                          parsed.record or 0)
             before = {"ground": target.confidentiality_ground, "withheld": target.withheld_fields,
                       "public_title": target.public_title}
+            if ground is not None and target.confidentiality_ground is not None \
+                    and self.policy.ground(ground).citation == target.confidentiality_ground:
+                raise InvalidState(f"{ref} is already marked confidential under {target.confidentiality_ground}: "
+                                   "nothing to change")
             if target.confidentiality_ground is not None:
-                self._may_change_marking(number, reason)
+                self._may_change_marking(ref, reason)
             if ground is None:
                 if target.confidentiality_ground is None:
-                    raise InvalidState(f"{number} is not marked confidential")
+                    raise InvalidState(f"{ref} is not marked confidential")
                 target.confidentiality_ground = None
                 target.withheld_fields = None
                 target.confidentiality_marked_at = None
@@ -172,7 +179,6 @@ class CaseChanges(Reads):
                 if hidden:
                     after["records_public_title_withheld"] = hidden
             case.updated_at = now
-            ref = number if entity == "case" else self.numbering.record_number(case.diary_number, parsed.record or 0)
             payload: dict[str, Any] = {"before": before, "after": after,
                                        "change": "mark" if before["ground"] is None else
                                        ("lift" if ground is None else "change")}

@@ -294,7 +294,7 @@ class ServiceCore:
             raise InvalidInput(f"{number!r} is a record number; give the case's diary number")
         case = session.scalars(select(Case).where(Case.year == parsed.year, Case.seq == parsed.seq)).one_or_none()
         if case is None:
-            raise NotFound(f"no case {number!r} in the register")
+            raise NotFound(f"no case {self.numbering.case_number(parsed.year, parsed.seq)!r} in the register")
         return case
 
     def _marking(self, ground: Ground, now: datetime) -> dict[str, Any]:
