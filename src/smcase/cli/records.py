@@ -59,8 +59,11 @@ def record_add(app: App, number: str, direction: str, title: str, public_title: 
     if ground is None and added.confidentiality and fmt != "json":
         # Marked by the service (an identity number in what was typed): the registrar is told, on stderr so
         # that the number alone stays on stdout for scripts.
-        click.echo(f"{added.number} was marked confidential under {added.confidentiality}: it holds an identity "
-                   "number", err=True)
+        from ..identity import find
+
+        typed = " | ".join([title, *senders, *recipients])
+        why = "it holds an identity number" if find(typed, context=False) else "its case is marked"
+        click.echo(f"{added.number} was marked confidential under {added.confidentiality}: {why}", err=True)
 
 
 @record.command("show")
