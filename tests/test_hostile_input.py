@@ -249,6 +249,42 @@ def test_a_mastodon_zip_whose_outbox_climbs_out_is_quarantined_naming_the_member
     assert f"its member {member!r} climbs out of the archive: refused" in kept["reason"]
 
 
+def test_a_bad_change_in_a_webhook_delivery_is_quarantined_alone_and_the_rest_is_stored(register_cli: Cli,
+                                                                                      tmp_path: Path) -> None:
+    def change(n: int, **value: object) -> dict[str, object]:
+        base: dict[str, object] = {"item": "comment", "verb": "add", "from": {"id": "7", "name": "A"},
+                                   "comment_id": f"m{n}", "created_time": 1767600000 + n, "message": f"comment {n}"}
+        return {"field": "feed", "value": {**base, **value}}
+
+    delivery = {"object": "page", "entry": [
+        {"id": "1", "changes": [change(1), change(2, **{"from": "Bertil"}), change(3, message={"text": "dict"}),
+                                change(4, created_time=10**20), change(5)]},
+        "abc"]}
+    summary = json.loads(ingest(register_cli, tmp_path, json.dumps(delivery).encode(), "facebook-webhook",
+                                name="w.json").stdout)
+    assert (summary["received"], summary["stored"], summary["quarantined"]) == (6, 2, 4), summary
+    reasons = " / ".join(str(q["reason"]) for q in quarantined(register_cli))
+    assert "a value has the wrong type" in reasons and "text: holds a group of keys and values, not text" in reasons
+    assert "stopped reading" not in reasons
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("created_at", "9999-12-31T23:59:59-01:00", "created at: 9999-12-31T23:59:59-01:00 is out of range"),
+    ("created_at", "0001-01-01T00:00:00+01:00", "created at: 0001-01-01T00:00:00+01:00 is out of range"),
+    ("revision", 10**20, "revision: 100000000000000000000 is not a whole number"),
+])
+def test_a_time_or_revision_out_of_range_is_quarantined_and_the_rest_of_the_file_is_stored(
+        register_cli: Cli, tmp_path: Path, field: str, value: object, reason: str) -> None:
+    good = {"platform": "facebook", "id": "ok1", "kind": "comment", "text": "hej",
+            "created_at": "2026-03-01T10:00:00+01:00"}
+    lines = [good, {**good, "id": "bad", field: value}, {**good, "id": "ok2"}]
+    result = ingest(register_cli, tmp_path, "\n".join(json.dumps(line) for line in lines).encode(), "jsonl")
+    summary = json.loads(result.stdout)
+    assert (summary["stored"], summary["quarantined"]) == (2, 1), (summary, result.stderr)
+    (kept,) = quarantined(register_cli)
+    assert str(kept["reason"]).startswith(reason)
+
+
 def test_distinct_broken_files_are_never_duplicates_of_each_other(register_cli: Cli, tmp_path: Path) -> None:
     for n, data in enumerate([b"\xff\xfe\x00binary", "caf\u00e9".encode("latin-1"), b"\x00\x01\x02"]):
         result = ingest(register_cli, tmp_path, data, "facebook-webhook", name=f"bad{n}.json")

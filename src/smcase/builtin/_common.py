@@ -46,6 +46,11 @@ def html_text(html: str | None) -> str | None:
     return "\n".join(line.strip() for line in text.splitlines()).strip() or None
 
 
+#: What a hostile item can raise while an adapter reads it (a string where an object belongs, a time out of range):
+#: each adapter turns these into a quarantine entry for that item and reads on.
+ITEM_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError)
+
+
 def load_json(data: bytes | str) -> tuple[Any, list[str]]:
     """Parse JSON, keeping the last of duplicate keys (as real exports need) and naming them."""
     duplicates: list[str] = []
@@ -162,5 +167,9 @@ def unreadable(exc: BaseException) -> str:
         return "unreadable entry: text that is not valid Unicode"
     if isinstance(exc, KeyError):
         return f"unreadable entry: the field {str(exc.args[0])[:80]!r} is missing"
+    if isinstance(exc, (AttributeError, TypeError)):
+        return "unreadable entry: a value has the wrong type (a text where an object or list belongs, or the reverse)"
+    if isinstance(exc, OverflowError):
+        return "unreadable entry: a number or time is out of range"
     detail = " ".join(str(exc).split())[:200]
     return f"unreadable entry: {detail}" if detail else f"unreadable entry ({type(exc).__name__})"

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ._common import excerpt, fix_mojibake, from_unix, load_json, unreadable
+from ._common import ITEM_ERRORS, excerpt, fix_mojibake, from_unix, load_json, unreadable
 
 NAME = "facebook-dyi"
 PLATFORM = "facebook"
@@ -85,7 +85,7 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             continue
         try:
             yield build(position, raw, context)
-        except (KeyError, TypeError, ValueError) as exc:
+        except ITEM_ERRORS as exc:
             yield Unparsable(position, excerpt(json.dumps(raw, ensure_ascii=False)), unreadable(exc))
 
 

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ._common import excerpt, from_unix, parse_json
+from ._common import ITEM_ERRORS, excerpt, from_unix, parse_json, unreadable
 
 NAME = "facebook-webhook"
 PLATFORM = "facebook"
@@ -89,6 +89,10 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             yield Unparsable(where, excerpt(json.dumps(delivery, ensure_ascii=False)), "not a Page webhook delivery")
             continue
         for e, entry in enumerate(delivery.get("entry") or []):
+            if not isinstance(entry, dict) or not isinstance(entry.get("changes") or [], list):
+                yield Unparsable(f"{where} entry {e + 1}", excerpt(json.dumps(entry, ensure_ascii=False)),
+                                 "an entry that is not an object with a list of changes")
+                continue
             for c, change in enumerate(entry.get("changes") or []):
                 position = f"{where} entry {e + 1} change {c + 1}"
                 field = change.get("field") if isinstance(change, dict) else None
@@ -98,9 +102,10 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
                     continue
                 try:
                     parsed = _change(position, str(entry.get("id")), value, context)
-                except (TypeError, ValueError) as exc:
-                    parsed = Unparsable(position, excerpt(json.dumps(value, ensure_ascii=False)), f"unreadable: {exc}")
-                when = float(value.get("created_time") or 0) if isinstance(parsed, SocialEvent) else 0.0
+                    when = float(value.get("created_time") or 0) if isinstance(parsed, SocialEvent) else 0.0
+                except ITEM_ERRORS as exc:
+                    parsed = Unparsable(position, excerpt(json.dumps(value, ensure_ascii=False)), unreadable(exc))
+                    when = 0.0
                 items.append((when, order, parsed))
                 order += 1
     for _when, _order, parsed in sorted(items, key=lambda t: (t[0], t[1])):

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ._common import excerpt, from_iso, html_text, load_json
+from ._common import ITEM_ERRORS, excerpt, from_iso, html_text, load_json, unreadable
 
 NAME = "mastodon"
 OUTBOX_LIMIT = 2 << 30  # the most an outbox.json in an export zip may unpack to
@@ -121,8 +121,8 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
             continue
         try:
             yield _event(index, activity, context)
-        except (KeyError, TypeError, ValueError) as exc:
-            yield Unparsable(f"orderedItems[{index}]", excerpt(str(activity)), f"unreadable item: {exc!r}")
+        except ITEM_ERRORS as exc:
+            yield Unparsable(f"orderedItems[{index}]", excerpt(str(activity)), unreadable(exc))
 
 
 def recognise(head: bytes) -> bool:

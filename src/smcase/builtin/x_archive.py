@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ._common import excerpt, load_json, unreadable
+from ._common import ITEM_ERRORS, excerpt, load_json, unreadable
 
 NAME = "x-archive"
 PLATFORM = "x"
@@ -84,7 +84,7 @@ def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
         position = f"entry {index + 1}"
         try:
             yield _event(position, entry, context)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except ITEM_ERRORS as exc:
             yield Unparsable(position, excerpt(str(entry)), unreadable(exc))
 
 

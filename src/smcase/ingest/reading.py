@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from ..events import SocialEvent, Unparsable
@@ -57,13 +58,58 @@ def _without_surrogates(item: Any) -> Any:
     return item
 
 
+#: An event's fields that hold text (or nothing), and what a registrar calls them.
+_TEXT_FIELDS = (("platform", "platform"), ("external_id", "id"), ("kind", "kind"), ("channel", "channel"),
+                ("author_id", "author id"), ("author_name", "author name"), ("text", "text"), ("url", "address"),
+                ("in_reply_to", "reply-to id"), ("direction", "direction"), ("identity", "identity"))
+_TYPE_WORDS = {dict: "a group of keys and values", list: "a list", int: "a number", float: "a number",
+               bool: "true or false"}
+
+
+def unfit(event: SocialEvent) -> str | None:
+    """Why an adapter's event cannot be stored as it is (a field of the wrong type, a time out of range), in
+    plain words; None when it can. Adapters are plugins and their input is hostile: this is checked for all."""
+    for name, words in _TEXT_FIELDS:
+        value = getattr(event, name)
+        if value is not None and not isinstance(value, str):
+            return f"{words}: holds {_TYPE_WORDS.get(type(value), type(value).__name__)}, not text"
+    for name in ("platform", "external_id", "kind"):
+        if not getattr(event, name):
+            return f"{dict(_TEXT_FIELDS)[name]}: empty"
+    created = event.created_at
+    if not isinstance(created, datetime) or created.tzinfo is None:
+        return "created at: not a date and time with its time zone"
+    try:
+        year = created.astimezone(UTC).year
+    except (OverflowError, ValueError):
+        year = 0
+    if not 1900 <= year <= 9998:
+        return f"created at: {created.isoformat()} is out of range (years 1900 to 9998)"
+    if isinstance(event.revision, bool) or not isinstance(event.revision, int) or not 0 <= event.revision < 2**31:
+        return f"revision: {event.revision!r} is not a whole number from 0 to {2**31 - 1:,}"
+    return None
+
+
 def guarded(items: Iterator[Any], fmt: str) -> Iterator[Any]:
-    """The adapter's items; if the adapter itself fails, one Unparsable that names it and where it stopped."""
+    """The adapter's items, an event that cannot be stored turned into an Unparsable with the reason (its payload
+    kept); if the adapter itself fails, one Unparsable that names it and where it stopped."""
     n = 0
     try:
         for n, item in enumerate(items, start=1):  # noqa: B007 (n is read after the loop)
+            problem = unfit(item) if isinstance(item, SocialEvent) else None
+            if problem is not None:
+                yield Unparsable(f"item {n}", _payload(item), problem)
+                continue
             yield item
     except Exception as exc:  # an adapter is a plugin: contained, named, and its failure accounted for
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         yield Unparsable(f"after item {n}", "", f"the {fmt} adapter stopped reading: {type(exc).__name__}"
                          + (f": {first[:200]}" if first else "") + " (the rest of the input was not read)")
+
+
+def _payload(event: SocialEvent) -> str:
+    # The payload as received, for the quarantine (so that a retry after a fix reads it again).
+    try:
+        return event.raw if isinstance(event.raw, str) else canonical_json(event.raw)
+    except (TypeError, ValueError, RecursionError):
+        return ""
