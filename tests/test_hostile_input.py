@@ -285,6 +285,21 @@ def test_a_time_or_revision_out_of_range_is_quarantined_and_the_rest_of_the_file
     assert str(kept["reason"]).startswith(reason)
 
 
+@pytest.mark.parametrize("args", [
+    ("class", "add", "9.9", "Klass för 790524-4674"), ("class", "add", "7905244674", "x"),
+    ("users", "add", "u7905244674", "--role", "officer"),
+    ("users", "add", "olle", "--role", "officer", "--full-name", "Olle 620912-6371"),
+    ("users", "add", "olle", "--role", "officer", "--title", "T 560804-7030"),
+    ("record", "add", "KS 2026/1", "--direction", "in", "--description", "x", "--kind", "k8506034175"),
+])
+def test_values_every_user_sees_may_not_hold_an_identity_number(register_cli: Cli, args: tuple[str, ...]) -> None:
+    """Class titles, user names and details and record kinds are shown to every user and never withheld."""
+    assert register_cli("case", "open", "--title", "Brev").exit_code == 0
+    result = register_cli(*args)
+    assert result.exit_code == 1 and "may not hold an identity number" in result.stderr, result.stderr
+    assert not any(part in result.stderr for part in ("4674", "6371", "7030", "4175"))
+
+
 def test_distinct_broken_files_are_never_duplicates_of_each_other(register_cli: Cli, tmp_path: Path) -> None:
     for n, data in enumerate([b"\xff\xfe\x00binary", "caf\u00e9".encode("latin-1"), b"\x00\x01\x02"]):
         result = ingest(register_cli, tmp_path, data, "facebook-webhook", name=f"bad{n}.json")

@@ -16,10 +16,11 @@ from ..model import (
 )
 from .reads import Reads
 from .specs import (
-    _CONTROL,
     ClassView,
     UserView,
     _check_username,
+    _no_identity_number,
+    _person_detail,
     _text,
     _user_view,
 )
@@ -31,10 +32,10 @@ class People(Reads):
     def add_class(self, code: str, title: str) -> ClassView:
         """Add a class to the filing plan."""
         self.require("class.add")
-        code = _text(code, "a class code")
+        code = _no_identity_number(_text(code, "a class code"), "a class code")
         if any(ch.isspace() for ch in code):
             raise InvalidInput(f"class code {code!r} may not contain spaces")
-        title = _text(title, "a class title")
+        title = _no_identity_number(_text(title, "a class title"), "a class title")
         now = self.clock()
         with self._write() as session:
             if session.scalar(select(Classification.id).where(Classification.code == code)) is not None:
@@ -51,6 +52,8 @@ class People(Reads):
         """Add an individual user with roles from the policy."""
         self.require("user.manage")
         username = _check_username(username)
+        full_name, job_title, unit = (_person_detail(full_name, "a full name"), _person_detail(job_title, "a job title"),
+                                      _person_detail(unit, "a unit"))
         roles = tuple(dict.fromkeys(roles))
         if not roles:
             raise InvalidInput("a user needs at least one role")
@@ -74,12 +77,11 @@ class People(Reads):
                     unit: str | None = None) -> UserView:
         """Set a user's full name, job title or unit (what outgoing replies are signed with, VIM-7); audited."""
         self.require("user.manage")
-        given = {k: v.strip() for k, v in (("full_name", full_name), ("job_title", job_title), ("unit", unit))
-                 if v is not None}
+        given = {k: _person_detail(v, what) or "" for k, v, what in (
+            ("full_name", full_name, "a full name"), ("job_title", job_title, "a job title"), ("unit", unit, "a unit"))
+            if v is not None}
         if not given:
             raise InvalidInput("give --full-name, --title and/or --unit")
-        if any(not v or len(v) > 200 or _CONTROL.search(v) for v in given.values()):
-            raise InvalidInput("a name, title or unit is 1 to 200 characters, without control characters")
         now = self.clock()
         with self._write() as session:
             user = session.scalar(select(User).where(User.username == username.strip()))

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .. import identity
 from ..errors import InvalidInput
 from ..model import (
     Direction,
@@ -193,7 +194,36 @@ def _user_view(user: User) -> UserView:
 def _check_username(name: str) -> str:
     if not _USERNAME.match(name):
         raise InvalidInput(f"{name!r} is not a valid user name (letters, digits, '.', '_', '@', '-')")
-    return name
+    return _no_identity_number(name, "a user name")
+
+
+def _no_identity_number(value: str, what: str) -> str:
+    """``value``, refused when it holds an identity number: class titles, user names and record kinds are shown to
+    every user and published, and are never withheld (the message does not repeat the value)."""
+    if identity.find(value, context=False):
+        raise InvalidInput(f"{what} may not hold an identity number: it is shown to every user")
+    return value
+
+
+def _person_detail(value: str | None, what: str) -> str | None:
+    """A user's full name, job title or unit: 1 to 200 characters, no control characters, no identity number."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > 200 or _CONTROL.search(value):
+        raise InvalidInput(f"{what} is 1 to 200 characters, without control characters")
+    return _no_identity_number(value, what)
+
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _record_kind(kind: str) -> str:
+    """A record kind: a short lower-case word (``document``, ``social_post``), never free text."""
+    if not _KIND.match(kind):
+        raise InvalidInput(f"a record kind is a lower-case word of letters, digits and '_' (like 'document'), "
+                           f"not {(identity.scrub(kind) or '')[:60]!r}")
+    return _no_identity_number(kind, "a record kind")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

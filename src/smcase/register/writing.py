@@ -49,6 +49,7 @@ from .specs import (
     WrittenCase,
     WrittenRecord,
     _PreparedRecord,
+    _record_kind,
     _text,
 )
 
@@ -308,7 +309,7 @@ class Writing(Reads):
         )
         source = spec.source or Source()
         row: dict[str, Any] = {
-            "direction": direction.value, "kind": spec.kind, "title": title, "public_title": public_title,
+            "direction": direction.value, "kind": _record_kind(spec.kind), "title": title, "public_title": public_title,
             "document_date": spec.document_date, "source_platform": source.platform,
             "source_external_id": source.external_id, "source_url": source.url, "source_author": source.author,
             "source_author_id": source.author_id, "confidentiality_ground": None, "withheld_fields": None,
