@@ -171,6 +171,11 @@ class SmcaseGroup(click.Group):
                 raise
             # Messages name what was typed (a user, a diary number, a file): never an identity number in them.
             raise click.ClickException(scrub(str(exc)) or "") from None
+        except OverflowError:
+            if os.environ.get("SMCASE_DEBUG"):
+                raise
+            # A number typed far beyond any id or count (99999999999999999999): the database cannot hold it.
+            raise click.ClickException("a number given is too large: no id or count is that big") from None
         except OSError as exc:
             if os.environ.get("SMCASE_DEBUG"):
                 raise

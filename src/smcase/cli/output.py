@@ -182,6 +182,8 @@ class OutputPath(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """Check the folder, then convert as click.Path does."""
+        if not os.fsdecode(value).strip():
+            raise click.BadParameter("give a file name (it is empty)", ctx, param)
         folder = os.path.dirname(os.path.abspath(os.fsdecode(value)))
         if not os.path.isdir(folder):
             raise click.ClickException(f"cannot write {os.fsdecode(value)}: the folder {folder} does not exist")
