@@ -179,6 +179,17 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path, standards_d
     one_line_refusal(smcase("validate", str(package), "--standards", str(standards_dir)), "compression bomb")
 
 
+def test_a_tar_gz_bomb_is_refused_before_it_is_unpacked(tmp_path: Path, standards_dir: Path) -> None:
+    package = tmp_path / "package.tar.gz"
+    zeros = tmp_path / "zeros.bin"
+    zeros.write_bytes(b"\0" * (64 << 20))
+    with tarfile.open(package, "w:gz") as archive:
+        archive.add(zeros, arcname="pkg/representations/rep1/data/zeros.bin")
+    zeros.unlink()
+    assert package.stat().st_size < 1 << 20
+    one_line_refusal(smcase("validate", str(package), "--standards", str(standards_dir)), "compression bomb")
+
+
 def test_a_damaged_archive_is_one_line_too(tmp_path: Path, standards_dir: Path, noark_sample: Path) -> None:
     tar = tmp_path / "uttrekk.tar"
     with tarfile.open(tar, "w") as archive:
