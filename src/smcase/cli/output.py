@@ -26,7 +26,7 @@ def output_formats(*formats: str) -> Callable[[F], F]:
     choices = formats or ("table", "json")
 
     def decorate(func: F) -> F:
-        @click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+        @click.option("--format", "fmt", type=click.Choice(choices, case_sensitive=False), default=choices[0], show_default=True,
                       help="Output format.")
         @click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
         @functools.wraps(func)

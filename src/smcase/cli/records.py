@@ -36,7 +36,7 @@ def record() -> None:
 
 @record.command("add")
 @click.argument("number")
-@click.option("--direction", required=True, type=click.Choice(["in", "out", "internal", "memo"]),
+@click.option("--direction", required=True, type=click.Choice(["in", "out", "internal", "memo"], case_sensitive=False),
               help="in: received; out: sent; internal: for follow-up; memo: note.")
 @click.option("--description", "--title", "title", required=True, help="What the record is (its title).")
 @click.option("--public-description", "public_title", help="Description shown publicly.")
