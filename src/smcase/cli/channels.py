@@ -139,7 +139,7 @@ def channel_followers(app: App, channel_ref: str, count: int, on: datetime | Non
               help="The follow-up report (repeatable).")
 @pass_app
 def channel_follow_up(app: App, channel_ref: str, note: str, files: tuple[Path, ...]) -> None:
-    """Register the follow-up of CHANNEL, e.g. of a short activity that has ended (TOR-7)."""
+    """Register the follow-up of CHANNEL, such as that of a short activity that has ended (TOR-7)."""
     click.echo(channels_of(app).follow_up(channel_ref, note, files))
 
 

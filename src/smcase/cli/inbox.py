@@ -53,7 +53,8 @@ def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, words
             emit_json([q.to_json() for q in items])
         else:
             click.echo(table([[q.id, q.adapter, q.source, q.position, q.reason] for q in items],
-                             ["#", "adapter", "source", "position", "reason"]) if items else "Nothing quarantined.")
+                             ["#", "adapter", "source", "position", "reason"], whole=["reason"])
+                       if items else "Nothing quarantined.")
         return
     events = list(inbox_workflow.list_events(app.service, review=review, open_work=open_work, limit=limit,
                                              search=search))

@@ -60,9 +60,11 @@ def emit(fmt: str, value: V, text: Callable[[V], str]) -> None:
         click.echo(text(value))
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """A plain text table with left-aligned columns."""
-    cells = [[_cell(v) for v in row] for row in rows]
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], whole: Sequence[str] = ()) -> str:
+    """A plain text table with left-aligned columns; a long value is shortened in its middle (so that two
+    addresses that differ at their end stay apart), except in the columns named in ``whole`` (a reason)."""
+    keep = [h in whole for h in headers]
+    cells = [[_cell(v, k) for v, k in zip(row, keep, strict=True)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
@@ -95,13 +97,13 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, whole: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
         return when(value)
     text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if whole or len(text) <= 60 else text[:28] + "..." + text[-29:]
 
 
 def fields(pairs: Sequence[tuple[str, Any]], indent: str = "  ") -> str:

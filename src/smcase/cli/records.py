@@ -71,5 +71,5 @@ def record_add(app: App, number: str, direction: str, title: str, public_title: 
 @output_formats("text", "json")
 @pass_app
 def record_show(app: App, number: str, fmt: str) -> None:
-    """Show one record (e.g. 'KS 2026/0042-3')."""
+    """Show one record, named by its number: 'KS 2026/0042-3'."""
     emit(fmt, app.service.get_record(number), render_record)
