@@ -346,6 +346,31 @@ def test_a_file_in_another_format_is_kept_in_quarantine_and_exits_1_naming_the_f
     assert unknown.exit_code == 1 and "no open quarantine entry #999" in unknown.stderr
 
 
+def test_a_document_read_line_by_line_in_the_wrong_format_is_put_back_together_and_stale_entries_dismissed(
+        ready: Cli) -> None:
+    wrong = ready("ingest", str(EVENTS / "facebook-webhook.json"), "--format", "jsonl")
+    assert wrong.exit_code == 1 and "it looks like facebook-webhook" in wrong.stderr
+    kept = json.loads(ready("inbox", "list", "--quarantined", "--json").stdout)
+    assert len(kept) > 1 and {q["adapter"] for q in kept} == {"jsonl"}  # one entry per line of the document
+    ids = [str(q["id"]) for q in kept]
+    nothing = ready("inbox", "retry", *ids[:1], "--as", "mastodon")
+    assert nothing.exit_code == 1 and "none of the 1 entry parses as mastodon" in nothing.stderr
+    moved = ready("inbox", "retry", *ids, "--as", "facebook-webhook", "--json")
+    assert moved.exit_code == 0, moved.stderr
+    summary = json.loads(moved.stdout)
+    assert summary["stored"] == 6 and summary["still_quarantined"] == []
+    assert ready("ingest", str(EVENTS / "facebook-webhook.json"), "--json").exit_code == 0  # nothing twice
+    left = json.loads(ready("inbox", "list", "--quarantined", "--json").stdout)
+    assert [q["adapter"] for q in left] == ["facebook-webhook"]  # the fixture's own broken change
+    assert ready("inbox", "dismiss", str(left[0]["id"])).exit_code == 2  # a reason is required
+    dismissed = ready("inbox", "dismiss", str(left[0]["id"]), "--reason", "sent again by the platform")
+    assert dismissed.exit_code == 0 and dismissed.stdout.strip() == f"1 quarantine entry dismissed: #{left[0]['id']}"
+    assert ready("inbox", "list", "--quarantined").stdout.strip() == "Nothing quarantined."
+    (entry,) = json.loads(ready("audit", "log", "--action", "inbox.dismiss", "--json").stdout)
+    assert entry["ref"] == f"#{left[0]['id']}"
+    assert ready("audit", "verify").exit_code == 0
+
+
 @pytest.mark.parametrize(("name", "fmt", "expected"), [
     ("torsby-facebook.jsonl", "jsonl",
      {"received": 10, "stored": 7, "duplicates": 0, "skipped": 1, "quarantined": 2, "held_for_review": 0,

@@ -374,8 +374,10 @@ def retry(service: RegisterService, plugins: Plugins, *, only: Sequence[int] = (
     """Run quarantined input and held events through the pipeline again.
 
     ``only`` limits the retry to those quarantine entries (and leaves held events alone). ``as_format`` reads
-    them in another format (input first ingested with the wrong ``--format``): what parses is stored, what does
-    not becomes a quarantine entry of that format, and the old entry is resolved; nothing is lost.
+    them in another format (input first ingested with the wrong ``--format``): entries from one file are put
+    back together in their order (a JSON document read line by line was split into one entry per line), what
+    parses is stored, what does not becomes a quarantine entry of that format, and the old entries are
+    resolved; nothing is lost.
     """
     ingest = Ingest(service, plugins)
     total = Summary()
@@ -386,25 +388,24 @@ def retry(service: RegisterService, plugins: Plugins, *, only: Sequence[int] = (
             raise InvalidInput("no open quarantine entry " + ", ".join(f"#{n}" for n in unknown)
                                + ": see them with 'smcase inbox list --quarantined'")
         entries = [e for e in entries if e.id in set(only)]
-    rawless = []
-    for item in entries:
-        fmt = as_format or item.adapter
-        adapter = plugins.adapter(fmt)
-        context = ParseContext(source_name=f"{item.source} (retry of {item.position})")
-        total.retried += 1
-        if not item.raw:
-            total.still_quarantined.append(item.id)
-            rawless.append(item.id)
-            continue
-        parsed = list(guarded(adapter.parse(io.BytesIO(item.raw.encode("utf-8")), context), fmt))
+    rawless = [e.id for e in entries if not e.raw]
+    total.retried = len(entries)
+    total.still_quarantined.extend(rawless)
+    for group in _retry_groups([e for e in entries if e.raw], as_format is not None):
+        first = group[0]
+        fmt = as_format or first.adapter
+        where = first.position if len(group) == 1 else f"{first.position} to {group[-1].position}"
+        context = ParseContext(source_name=f"{first.source} (retry of {where})")
+        text = "\n".join(e.raw for e in group)
+        parsed = list(guarded(plugins.adapter(fmt).parse(io.BytesIO(text.encode("utf-8")), context), fmt))
         events = sum(isinstance(p, SocialEvent) for p in parsed)
         # In its own format an entry moves on only when all of it parses; in another, when anything does (the
-        # rest is quarantined again under that format, so the old entry is answered).
+        # rest is quarantined again under that format, so the old entries are answered).
         if not events or (as_format is None and events < len(parsed)):
-            total.still_quarantined.append(item.id)
+            total.still_quarantined.extend(e.id for e in group)
             continue
-        summary = ingest.process([(p.position if isinstance(p, Unparsable | Skipped) else item.position, p)
-                                  for p in parsed], fmt, context, resolve_quarantine=item.id)
+        summary = ingest.process([(p.position if isinstance(p, Unparsable | Skipped) else where, p)
+                                  for p in parsed], fmt, context, resolve_quarantine=[e.id for e in group])
         total.add(summary)
     if rawless:
         total.warnings.append(f"{len(rawless)} quarantine {'entry' if len(rawless) == 1 else 'entries'} kept no raw "
@@ -418,3 +419,37 @@ def retry(service: RegisterService, plugins: Plugins, *, only: Sequence[int] = (
         total.add(ingest.reprocess(held))
         total.held_retried = len(held)
     return total
+
+
+def _retry_groups(entries: list[QuarantineView], rejoin: bool) -> list[list[QuarantineView]]:
+    # Read in another format, the entries of one file (same source, same first adapter) are one input again.
+    if not rejoin:
+        return [[e] for e in entries]
+    groups: dict[tuple[str, str], list[QuarantineView]] = {}
+    for entry in entries:
+        groups.setdefault((entry.source, entry.adapter), []).append(entry)
+    return list(groups.values())
+
+
+def dismiss(service: RegisterService, ids: Sequence[int], reason: str) -> list[int]:
+    """Close quarantine entries that need no retry (the input was ingested again, fixed, by other means), with
+    the reason; audited. The entries are kept, with their raw input: nothing accepted is ever deleted."""
+    service.require("inbox.resolve")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("dismissing quarantine entries needs a reason (--reason)")
+    open_ids = {e.id for e in list_quarantined(service)}
+    unknown = sorted(set(ids) - open_ids)
+    if unknown:
+        raise InvalidInput("no open quarantine entry " + ", ".join(f"#{n}" for n in unknown)
+                           + ": see them with 'smcase inbox list --quarantined'")
+    chosen = sorted(set(ids))
+    change = audit.Change("inbox.dismiss", "inbox", None, ", ".join(f"#{n}" for n in chosen)[:200],
+                          {"after": {"quarantine": chosen, "status": "dismissed", "reason": scrub(reason)}})
+
+    def close(conn: Connection, _written: list[WrittenCase]) -> None:
+        conn.execute(update(_QUARANTINE).where(_QUARANTINE.c.id.in_(chosen)).values(status="dismissed"))
+        return None
+
+    service.write_batch([], after=close, audit_extra=[change], permission="inbox.resolve")
+    return chosen

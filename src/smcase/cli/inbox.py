@@ -10,7 +10,7 @@ from .. import inbox as inbox_workflow
 from ..events import Kind
 from .app import App, pass_app
 from .ingest import format_named, render_retry
-from .output import emit_json, output_formats, parse_period, table, when
+from .output import emit_json, output_formats, parse_period, plural, table, when
 
 
 @click.group("inbox")
@@ -150,3 +150,18 @@ def inbox_retry(app: App, entries: tuple[int, ...], as_format: str | None, fmt: 
         emit_json(summary.retry_json())
     else:
         click.echo(render_retry(summary))
+    if entries and summary.retried and len(summary.still_quarantined) == summary.retried:
+        # The entries asked for were the point of the command: none moving on is a failed operation.
+        raise click.ClickException(f"none of the {plural(summary.retried, 'entry', 'entries')} parses"
+                                   + (f" as {as_format}" if as_format else "") + "; they stay in quarantine")
+
+
+@inbox.command("dismiss")
+@click.argument("entries", nargs=-1, required=True, type=click.IntRange(min=1), metavar="ENTRY...")
+@click.option("--reason", required=True, help="Why no retry is needed (e.g. the file was ingested again, fixed).")
+@pass_app
+def inbox_dismiss(app: App, entries: tuple[int, ...], reason: str) -> None:
+    """Close quarantine ENTRY numbers that need no retry; they are kept, with their input, and the act audited."""
+    closed = inbox_workflow.dismiss(app.service, entries, reason)
+    click.echo(f"{plural(len(closed), 'quarantine entry', 'quarantine entries')} dismissed: "
+               + ", ".join(f"#{n}" for n in closed))

@@ -91,10 +91,10 @@ class Ingest(Planning):
         return total
 
     def process(self, items: list[tuple[str, Any]], adapter: str, context: ParseContext,
-                resolve_quarantine: int | None = None) -> Summary:
+                resolve_quarantine: Sequence[int] = ()) -> Summary:
         """Process one batch of parsed items in one transaction.
 
-        ``resolve_quarantine`` marks that quarantine row resolved in the same
+        ``resolve_quarantine`` marks those quarantine rows resolved in the same
         transaction (``inbox retry``).
         """
         summary = Summary(received=len(items))
@@ -148,12 +148,12 @@ class Ingest(Planning):
             touched |= self._attach_early_versions(conn, written)
             if quarantine:
                 conn.execute(insert(_QUARANTINE), quarantine)
-            if resolve_quarantine is not None:
-                conn.execute(update(_QUARANTINE).where(_QUARANTINE.c.id == resolve_quarantine)
+            if resolve_quarantine:
+                conn.execute(update(_QUARANTINE).where(_QUARANTINE.c.id.in_(list(resolve_quarantine)))
                              .values(status="resolved"))
             return {"events": touched}
 
-        wanted = new or quarantine or resolve_quarantine is not None
+        wanted = new or quarantine or resolve_quarantine
         written = self.service.write_batch(plans, after=store, audit_extra=batch_audit) if wanted else []
         summary.cases_opened = sum(1 for w in written if w.opened)
         summary.records_added = sum(len(w.records) for w in written)
