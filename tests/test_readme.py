@@ -57,9 +57,10 @@ def test_the_readme_tour_runs_verbatim(tmp_path: Path, standards_dir: Path) -> N
     folder = tmp_path / "repository"
     folder.mkdir()
     (folder / "fixtures").symlink_to(REPO / "fixtures")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "standards").symlink_to(standards)  # ../shared/standards, as the tour says
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMCASE_") or k == "SMCASE_NOTIFY_LOG"}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["SMCASE_STANDARDS"] = str(standards)
     for command in commands:
         if command.startswith("export "):
             env.update(part.split("=", 1) for part in shlex.split(command)[1:])
