@@ -91,7 +91,7 @@ def test_vim6b_an_answered_complaint_is_registered_like_any_complaint(cli: Cli) 
     (case,) = cases(cli)
     assert case["diary_number"].startswith("KS") and "Gatlampan" in case["title"]
     assert [(r["direction"], r["title"]) for r in records(cli, case["diary_number"])] == [
-        ("incoming", "Kommentar på facebook"), ("outgoing", "Svar på facebook")]
+        ("incoming", "Kommentar på Facebook"), ("outgoing", "Svar på Facebook")]
     trivial = [e for e in json.loads(ok(cli("inbox", "list", "--json"))) if e["status"] == "trivial"]
     assert [e["text"] for e in trivial] == ["Fin bild!"]  # unanswered small talk is not registered
 
@@ -293,7 +293,10 @@ def test_nor8_each_prohibited_category_of_norsjos_guideline_becomes_evidence(mak
     summary = run(service, jsonl({"id": f"x{letter}", "text": text}))
     assert summary.cases_opened == 1
     (case,) = service.iter_cases()
-    assert category in case.title  # "Borttagning av otillåtet innehåll: <category> (facebook)"
+    # The category by the policy's own words, the platform by its name: "Borttagning av otillåtet innehåll: Hot
+    # och uppmaningar till brott (Facebook)", never the category's id.
+    described = {c.category: c.description for c in service.policy.prohibited}[category]
+    assert case.title == f"Borttagning av otillåtet innehåll: {described} (Facebook)"
     (evidence,) = service.get_case(case.diary_number).records or ()
     assert evidence.kind == "evidence"
 
@@ -306,9 +309,9 @@ def test_vim4_each_kind_of_content_vimmerby_prohibits_is_tagged_with_its_categor
     service = make_register(policy_file=POLICIES / "vimmerby.toml")
     run(service, jsonl({"id": "v1", "text": text}))
     (case,) = service.iter_cases()
-    assert category in case.title
     described = {c.category: c.description for c in service.policy.prohibited}
     assert described[category]  # the profile tells users what each category is (VIM-5)
+    assert described[category] in case.title  # the category in the policy's own words
 
 
 @pytest.mark.rules("TOR-5")
@@ -324,7 +327,7 @@ def test_tor5_a_platform_deletion_of_a_registered_item_is_a_new_record_nothing_i
                  "author": {"id": "u1"}})
     after = records(cli, case["diary_number"])
     assert after[:len(before)] == before  # nothing registered was overwritten
-    assert [(r["kind"], r["title"]) for r in after[len(before):]] == [("platform_delete", "Borttaget på facebook")]
+    assert [(r["kind"], r["title"]) for r in after[len(before):]] == [("platform_delete", "Borttaget på Facebook")]
 
 
 def _vimmerby_plan(tmp_path: Path, change: Any) -> str:
@@ -511,7 +514,7 @@ def test_ren1_an_unanswered_question_falls_due_and_the_referral_reply_is_journal
     assert case["diary_number"] == "2026/1"  # Noark 5 numbering
     shown = records(cli, case["diary_number"])
     assert [(r["direction"], r["kind"]) for r in shown] == [("incoming", "social_post"), ("outgoing", "referral_reply")]
-    assert shown[1]["title"] == "Svar med henvisning til e-post eller brev (facebook)"
+    assert shown[1]["title"] == "Svar med henvisning til e-post eller brev (Facebook)"
     assert shown[1]["correspondents"][-1] == {"role": "recipient", "name": "Kari Nordmann", "address": None}
     ok(cli("inbox", "register", events["Hvem"]["uuid"][:8]))
     assert inquiries(date(2026, 1, 16)) == []

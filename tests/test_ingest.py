@@ -516,5 +516,5 @@ def test_tor5_a_facebook_edited_delivery_before_its_add_is_attached_when_the_add
                            "created_time": 1767600600, "message": "Plogbilen är på väg."}), fmt="facebook-webhook")
     (case,) = service.iter_cases()
     titles = [r.title for r in service.get_case(case.diary_number).records or ()]
-    assert titles == ["Kommentar på facebook", "Svar på facebook", "Ändrad version på facebook"]
+    assert titles == ["Kommentar på Facebook", "Svar på Facebook", "Ändrad version på Facebook"]
     assert all(row["case_id"] is not None for row in event_rows(service))

@@ -18,6 +18,11 @@ _EVENTS = table_of(EventRow)
 
 
 
+#: Platforms by their proper names, as published titles give them.
+_PLATFORM_NAMES = {"facebook": "Facebook", "instagram": "Instagram", "mastodon": "Mastodon", "x": "X",
+                   "twitter": "X", "tiktok": "TikTok", "youtube": "YouTube", "linkedin": "LinkedIn"}
+
+
 class Planning(Storing):
     """Turning decided events into the batch's case plans."""
 
@@ -277,8 +282,14 @@ class Planning(Storing):
         entry.plan, entry.plan_record, entry.status = len(plans) - 1, 0, "registered"
 
     def _title(self, key: str, event: SocialEvent, **extra: Any) -> str:
-        # The platform's name came from outside too (a jsonl line names it): no number reaches a title.
-        return scrub(self.texts[key].format(platform=event.platform, **extra)) or ""
+        # Titles are published: the platform by its proper name and a category by the policy's description in its
+        # own language ("Hot och uppmaningar till brott", not "threat"). The platform's name came from outside too
+        # (a jsonl line names it): no number reaches a title.
+        if "category" in extra:
+            described = {c.category: c.description for c in self.policy.prohibited}
+            extra["category"] = described.get(extra["category"], extra["category"])
+        platform = _PLATFORM_NAMES.get(event.platform.casefold(), event.platform)
+        return scrub(self.texts[key].format(platform=platform, **extra)) or ""
 
     def _record(self, entry: _Item, *, direction: str | None = None, kind: str = "social_post",
                 title: str | None = None, confidential: str | None = None) -> RecordSpec:
