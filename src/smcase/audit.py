@@ -27,14 +27,14 @@ from hashlib import sha256
 from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import Engine, String, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Engine, String, Table, bindparam, func, select, text, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
 from . import attest, numbering
 from .attest import Touched
-from .db import connect, make_engine, read_only
+from .db import bulk_insert, connect, make_engine, read_only
 from .model import AuditEntry, AuditHead, AuditPayload, DisposalEntry, EventRow, Record, table_of
 from .policy import canonical_json
 from .progress import Progress
@@ -139,8 +139,6 @@ _BUMP_HEAD = (
     .returning(_HEAD.c.seq, _HEAD.c.entry_hash)
 )
 _SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(entry_hash=bindparam("h"))
-_INSERT_ENTRIES = insert(_ENTRIES)
-_INSERT_PAYLOADS = insert(_PAYLOADS)
 
 
 def _unnested(dialect: Dialect, table: Table, columns: Sequence[str], prefix: str) -> str:
@@ -183,10 +181,10 @@ def _write(conn: Connection, entries: list[dict[str, Any]], payloads: list[dict[
             params.update({f"{prefix}_{name}": [row[name] for row in rows] for name in columns})
         conn.execute(_write_all(conn.dialect), params)
         return
-    if attestations:
-        conn.execute(insert(attest.ATTESTATIONS), attestations)
-    conn.execute(_INSERT_ENTRIES, entries)
-    conn.execute(_INSERT_PAYLOADS, payloads)
+    # Prepared tuples, one executemany each: a batch's attestations are one per row it wrote (an ingest's events).
+    bulk_insert(conn, attest.ATTESTATIONS, attestations)
+    bulk_insert(conn, _ENTRIES, entries)
+    bulk_insert(conn, _PAYLOADS, payloads)
     conn.execute(_SET_HEAD_HASH, {"h": head_hash})
 
 
