@@ -282,3 +282,29 @@ def test_a_bad_checkpoint_file_is_refused_in_one_line(busy: Cli, tmp_path: Path,
     result = busy("audit", "verify", "--checkpoint", str(path))
     assert result.exit_code == 1 and "is not an smcase audit checkpoint" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_document_file_changed_or_deleted_in_the_store_is_caught_with_files(busy: Cli) -> None:
+    """The chain attests the document rows; --files proves the files still hold what was registered."""
+    from smcase.model import Document
+    from smcase.store import FileStore
+
+    assert "document files as registered" in ok(busy("audit", "verify", "--files"))
+    engine = make_engine(busy.db_url)
+    with engine.connect() as conn:
+        digests = sorted(set(conn.execute(select(table_of(Document).c.sha256)).scalars()))
+    engine.dispose()
+    store = FileStore(busy.files_dir)
+    changed, gone = store.path(digests[0]), store.path(digests[-1])
+    assert changed != gone
+    changed.chmod(0o644)
+    changed.write_bytes(b"tampered\n")
+    gone.unlink()
+    plain = busy("audit", "verify")
+    assert plain.exit_code == 0  # the rows are as attested: only the files changed
+    checked = busy("audit", "verify", "--files")
+    assert checked.exit_code == 1
+    problems = [line for line in checked.stderr.splitlines() if line.startswith("document file not as registered")]
+    assert any("its file's content has changed" in line for line in problems)
+    assert any("its file is missing from the file store" in line for line in problems)
+    assert all(" record KS 2026/" in line for line in problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -24,28 +25,41 @@ def audit() -> None:
 @audit.command("verify")
 @click.option("--checkpoint", "checkpoint_file", type=InputPath(dir_okay=False, path_type=Path),
               help="A checkpoint written by 'smcase audit checkpoint': the chain must still hold that head unchanged.")
+@click.option("--files", "check_files", is_flag=True,
+              help="Also re-hash every registered document's file in the file store (reads them all).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @output_formats("text", "json")
 @pass_app
-def audit_verify(app: App, checkpoint_file: Path | None, quiet: bool, fmt: str) -> None:
+def audit_verify(app: App, checkpoint_file: Path | None, check_files: bool, quiet: bool, fmt: str) -> None:
     """Check every entry of the chain and every audited row against its last attested state; exit 1 on a problem.
 
     Each problem names the table, the row and the entry that attested it last.
     With --checkpoint, also prove that the chain still holds the head the
     checkpoint recorded (entries deleted or rewritten since are caught).
+    With --files, also prove that every registered document's file is in the
+    file store with the content registered (its SHA-256).
     """
     require_current(app.engine)
     anchor = checkpoints.read(checkpoint_file) if checkpoint_file else None
+    files_checked = 0
+    file_problems: Sequence[object] = ()
     with closing(ProgressReporter(quiet)) as progress:
         result = audit_log.verify(app.engine, progress=progress)
+        if check_files:
+            from ..document_check import verify_files
+
+            files_checked, file_problems = verify_files(app.engine, app.files,
+                                                        app.service.numbering.record_number, progress)
     anchored = checkpoints.holds(app.engine, anchor, app.service.register_uuid) if anchor else None
-    ok = result.ok and not anchored
+    ok = result.ok and not anchored and not file_problems
     if fmt == "json":
         emit_json({"ok": ok, "checked": result.checked, "rows_checked": result.rows_checked,
                    "problem": {"seq": result.problem.seq, "reason": result.problem.reason} if result.problem else None,
                    "row_problems": [{"table": p.table, "row": p.row_id, "entry": p.seq, "reason": p.reason}
                                     for p in result.row_problems],
-                   "checkpoint": None if anchor is None else {"seq": anchor.seq, "problem": anchored}})
+                   "checkpoint": None if anchor is None else {"seq": anchor.seq, "problem": anchored},
+                   **({"files_checked": files_checked, "file_problems": [str(p) for p in file_problems]}
+                      if check_files else {})})
     else:
         if result.problem is not None:
             click.echo(f"audit log BROKEN at entry {result.problem.seq}: {result.problem.reason} "
@@ -54,10 +68,13 @@ def audit_verify(app: App, checkpoint_file: Path | None, quiet: bool, fmt: str) 
             click.echo(f"register row not accounted for: {problem}", err=True)
         if anchored:
             click.echo(f"checkpoint {checkpoint_file} does not hold: {anchored}", err=True)
+        for file_problem in file_problems:
+            click.echo(f"document file not as registered: {file_problem}", err=True)
         if ok:
             click.echo(f"audit log OK: {plural(result.checked, 'entry', 'entries')} and "
                        f"{plural(result.rows_checked, 'row')} verified"
-                       + (f", checkpoint at entry {anchor.seq} holds" if anchor else ""))
+                       + (f", checkpoint at entry {anchor.seq} holds" if anchor else "")
+                       + (f", {plural(files_checked, 'document file')} as registered" if check_files else ""))
     if not ok:
         sys.exit(1)
 
