@@ -308,3 +308,40 @@ def test_a_document_file_changed_or_deleted_in_the_store_is_caught_with_files(bu
     assert any("its file's content has changed" in line for line in problems)
     assert any("its file is missing from the file store" in line for line in problems)
     assert all(" record KS 2026/" in line for line in problems)
+
+
+@pytest.mark.parametrize("change", ["delete", "rewrite", "status"])
+def test_quarantined_input_changed_behind_smcases_back_is_caught(busy: Cli, change: str) -> None:
+    """Input kept because it could not be read was accepted: it may not vanish or change unseen."""
+    from smcase.model import QuarantineRow
+
+    quarantine = table_of(QuarantineRow)
+    first = min(q["id"] for q in json.loads(ok(busy("inbox", "list", "--quarantined", "--json"))))
+    tamper(busy, {"delete": delete(quarantine).where(quarantine.c.id == first),
+                  "rewrite": update(quarantine).where(quarantine.c.id == first).values(raw="x", reason="y"),
+                  "status": update(quarantine).values(status="resolved")}[change])
+    result = busy("audit", "verify")
+    assert result.exit_code == 1 and "register row not accounted for: quarantine row" in result.stderr
+
+
+def test_a_register_whose_quarantine_was_never_attested_is_attested_by_the_migration(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A register written before 0008: its quarantine rows were never attested...
+    original = attest.attestations
+    monkeypatch.setattr(attest, "attestations", lambda conn, touched, seq, known=None: original(
+        conn, {k: v for k, v in touched.items() if k != "quarantine"}, seq, known))
+    ok(cli("init", "--name", "Torsby kommun", "--country", "SE"))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n", encoding="utf-8")
+    assert cli("ingest", str(broken), "--format", "jsonl").exit_code == 1  # nothing parsed; the line is kept
+    monkeypatch.undo()
+    engine = make_engine(cli.db_url)
+    with connect(engine) as conn, conn.begin():
+        command.downgrade(_alembic_config(conn), "0007")
+    engine.dispose()
+    # ...until the upgrade's baseline entry attests them; from then on every write does.
+    assert "upgraded from 0007" in ok(cli("db", "upgrade"))
+    report = json.loads(ok(cli("audit", "verify", "--json")))
+    assert report["ok"], report
+    log = json.loads(ok(cli("audit", "log", "--action", "audit.baseline", "--json")))
+    assert [entry["ref"] for entry in log] == ["quarantine attested at upgrade"]

@@ -43,6 +43,7 @@ from .model import (
     Document,
     EventRow,
     Mandate,
+    QuarantineRow,
     Record,
     Register,
     User,
@@ -95,6 +96,8 @@ AUDITED: tuple[Audited, ...] = (
                                            "held_by", "case_id", "record_id", "resolution", "resolved_at",
                                            "resolved_by")),
     Audited("disposals", table_of(DisposalEntry), _all_but(DisposalEntry)),
+    # Input kept because it could not be read: accepted, so it may not vanish or change unseen either.
+    Audited("quarantine", table_of(QuarantineRow), _all_but(QuarantineRow)),
 )
 BY_NAME = {a.name: a for a in AUDITED}
 BY_TABLE = {a.table.name: a for a in AUDITED}

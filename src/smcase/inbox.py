@@ -447,9 +447,9 @@ def dismiss(service: RegisterService, ids: Sequence[int], reason: str) -> list[i
     change = audit.Change("inbox.dismiss", "inbox", None, ", ".join(f"#{n}" for n in chosen)[:200],
                           {"after": {"quarantine": chosen, "status": "dismissed", "reason": scrub(reason)}})
 
-    def close(conn: Connection, _written: list[WrittenCase]) -> None:
+    def close(conn: Connection, _written: list[WrittenCase]) -> dict[str, list[int]]:
         conn.execute(update(_QUARANTINE).where(_QUARANTINE.c.id.in_(chosen)).values(status="dismissed"))
-        return None
+        return {"quarantine": chosen}
 
     service.write_batch([], after=close, audit_extra=[change], permission="inbox.resolve")
     return chosen

@@ -146,12 +146,14 @@ class Ingest(Planning):
             touched = self._store_events(conn, new, written, adapter, context, now, channels)
             touched |= self._apply_stored_updates(conn, stored_updates, written)
             touched |= self._attach_early_versions(conn, written)
+            kept: set[int] = set()
             if quarantine:
-                conn.execute(insert(_QUARANTINE), quarantine)
+                kept.update(conn.execute(insert(_QUARANTINE).returning(_QUARANTINE.c.id), quarantine).scalars())
             if resolve_quarantine:
                 conn.execute(update(_QUARANTINE).where(_QUARANTINE.c.id.in_(list(resolve_quarantine)))
                              .values(status="resolved"))
-            return {"events": touched}
+                kept.update(resolve_quarantine)
+            return {"events": touched, "quarantine": kept}
 
         wanted = new or quarantine or resolve_quarantine
         written = self.service.write_batch(plans, after=store, audit_extra=batch_audit) if wanted else []
