@@ -143,3 +143,15 @@ def test_no_withheld_value_appears_in_any_public_output(se: RegisterService, num
         assert mine[0].counterparts == (name,)
     if marked:
         assert name not in mine[0].description and name not in mine[0].case_description
+
+
+def test_the_first_user_s_full_name_given_at_init_is_what_the_journal_publishes(cli: Cli, tmp_path: Path) -> None:
+    ok(cli("init", "--name", "Kommunen", "--country", "SE", "--full-name", "Anna Holm"))
+    ok(cli("case", "open", "--title", "Svar"))
+    ok(cli("record", "add", "KS 2026/1", "--direction", "out", "--description", "Svar", "--to", "Kalle Svensson"))
+    shown = json.loads(ok(cli("journal", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json")))
+    assert "anna" not in json.dumps(shown) and "Anna Holm" in json.dumps(shown, ensure_ascii=False), shown
+    other = Cli(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other-files")
+    refused = other("init", "--name", "Annan", "--country", "SE", "--full-name", "Anna 19121212-1212")
+    assert refused.exit_code == 1 and "a full name may not hold an identity number" in refused.stderr
+    assert "1212" not in refused.stderr

@@ -68,14 +68,15 @@ def _choose_policy(policy_file: str | None, country: str | None, prefix: str | N
 @click.option("--country", type=click.Choice(["SE", "NO"], case_sensitive=False), help="Use the default policy of SE or NO.")
 @click.option("--prefix", help="Diary-number prefix, e.g. KS (for policies whose format has {prefix}).")
 @click.option("--timezone", help="IANA time zone, where the policy leaves it open (e.g. Europe/Stockholm).")
+@click.option("--full-name", help="Your full name, which the records you sign are published under (not your login).")
 @pass_app
 def init(app: App, name: str, org_number: str | None, policy_file: str | None, country: str | None,
-         prefix: str | None, timezone: str | None) -> None:
+         prefix: str | None, timezone: str | None, full_name: str | None) -> None:
     """Create a register in an empty database."""
     policy = _choose_policy(policy_file, country.upper() if country else None, prefix, timezone)
     user = acting_username(app.user)
     info = create_register(app.engine, name=name, policy=policy, user=user,
-                           org_number=_org_number(org_number, policy.country))
+                           org_number=_org_number(org_number, policy.country), full_name=full_name)
     example = policy.numbering.case_number(2026, 1)
     click.echo(f"Created register {info.name!r} ({info.country}, {info.timezone}) in {describe(app.engine.url)}")
     click.echo(f"Policy: {policy.name} {policy.version}; diary numbers look like {example}")

@@ -43,6 +43,7 @@ from ..store import FileStore
 from .specs import (
     RegisterInfo,
     _check_username,
+    _person_detail,
     _text,
 )
 
@@ -87,14 +88,18 @@ def create_register(
     policy: Policy,
     user: str,
     org_number: str | None = None,
+    full_name: str | None = None,
     clock: Clock = utcnow,
 ) -> RegisterInfo:
     """Create the schema and the register in an empty database.
 
     The person creating it becomes its first user, with the policy's initial
-    roles; the policy's filing plan becomes the register's classes.
+    roles (and ``full_name``: what the records they sign are published under,
+    rather than their login); the policy's filing plan becomes the register's
+    classes.
     """
     _check_username(user)
+    full_name = _person_detail(full_name, "a full name")
     name = _text(name, "the register's name")
     upgrade(engine)
     now = clock()
@@ -109,7 +114,7 @@ def create_register(
         session.add(register)
         audit.start_chain(session)
         # The creator registers confidential content from the first day, so holds clearance (grant it to others).
-        creator = User(username=user, created_at=now, clearance=True,
+        creator = User(username=user, full_name=full_name, created_at=now, clearance=True,
                        roles=[UserRole(role=r) for r in policy.initial_roles])
         session.add(creator)
         classes = [Classification(code=c.code, title=c.title, created_at=now) for c in policy.classes]
@@ -121,7 +126,8 @@ def create_register(
                           "timezone": policy.timezone, "policy_sha256": policy.sha256, "policy": policy.document},
             }),
             audit.Change("user.add", "user", creator.uuid, user, {"after": {"roles": list(policy.initial_roles),
-                                                                            "clearance": True}}),
+                                                                            "clearance": True,
+                                                                            "full_name": full_name}}),
         ]
         changes += [
             audit.Change("class.add", "class", c.uuid, c.code, {"after": {"code": c.code, "title": c.title}})
