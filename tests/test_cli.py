@@ -283,3 +283,8 @@ def test_progress_rates_count_from_the_stage_s_start_and_a_bad_interval_is_named
     monkeypatch.setenv("SMCASE_PROGRESS_SECONDS", "soon")
     ProgressReporter()
     assert capsys.readouterr().err == "warning: SMCASE_PROGRESS_SECONDS='soon' is not a number of seconds: using 10\n"
+
+
+def test_an_empty_list_says_so_instead_of_printing_a_bare_header(ready: Cli) -> None:
+    shown = ready("audit", "log", "--actor", "nobody-at-all")
+    assert shown.exit_code == 0 and shown.stdout.strip() == "Nothing to show."

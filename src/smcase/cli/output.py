@@ -63,6 +63,8 @@ def emit(fmt: str, value: V, text: Callable[[V], str]) -> None:
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], whole: Sequence[str] = ()) -> str:
     """A plain text table with left-aligned columns; a long value is shortened in its middle (so that two
     addresses that differ at their end stay apart), except in the columns named in ``whole`` (a reason)."""
+    if not rows:  # a bare header reads as a broken command; every empty list says so in the same words
+        return "Nothing to show."
     keep = [h in whole for h in headers]
     cells = [[_cell(v, k) for v, k in zip(row, keep, strict=True)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
