@@ -384,6 +384,6 @@ def test_a_marking_names_the_case_as_registered_and_a_second_identical_marking_c
     assert "KS 2026/0001 is already marked confidential under OSL 21 kap. 3 §: nothing to change" in again.stderr
     added = cli("record", "add", "KS 2026/1", "--direction", "memo", "--description", "Samtal med 19121212-1212")
     assert added.exit_code == 0 and added.stdout.strip() == "KS 2026/0001-1"
-    assert "KS 2026/0001-1 was marked confidential under OSL 21 kap. 3 §: it holds an identity number" in added.stderr
+    assert "KS 2026/0001-1 was marked confidential under OSL 21 kap. 3 §: its description holds an identity number" in added.stderr
     plain = cli("record", "add", "KS 2026/1", "--direction", "memo", "--description", "Samtal")
     assert "KS 2026/0001-2 was marked confidential under OSL 21 kap. 3 §: its case is marked" in plain.stderr

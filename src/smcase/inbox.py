@@ -381,13 +381,7 @@ def retry(service: RegisterService, plugins: Plugins, *, only: Sequence[int] = (
     """
     ingest = Ingest(service, plugins)
     total = Summary()
-    entries = list_quarantined(service)
-    if only:
-        unknown = sorted(set(only) - {e.id for e in entries})
-        if unknown:
-            raise InvalidInput("no open quarantine entry " + ", ".join(f"#{n}" for n in unknown)
-                               + ": see them with 'smcase inbox list --quarantined'")
-        entries = [e for e in entries if e.id in set(only)]
+    entries = _open_entries(service, only) if only else list_quarantined(service)
     rawless = [e.id for e in entries if not e.raw]
     total.retried = len(entries)
     total.still_quarantined.extend(rawless)
@@ -421,6 +415,16 @@ def retry(service: RegisterService, plugins: Plugins, *, only: Sequence[int] = (
     return total
 
 
+def _open_entries(service: RegisterService, ids: Sequence[int]) -> list[QuarantineView]:
+    """The open quarantine entries ``ids`` names, in order; InvalidInput names those that are not open."""
+    entries = [e for e in list_quarantined(service) if e.id in set(ids)]
+    unknown = sorted(set(ids) - {e.id for e in entries})
+    if unknown:
+        raise InvalidInput("no open quarantine entry " + ", ".join(f"#{n}" for n in unknown)
+                           + ": see them with 'smcase inbox list --quarantined'")
+    return entries
+
+
 def _retry_groups(entries: list[QuarantineView], rejoin: bool) -> list[list[QuarantineView]]:
     # Read in another format, the entries of one file (same source, same first adapter) are one input again.
     if not rejoin:
@@ -438,12 +442,7 @@ def dismiss(service: RegisterService, ids: Sequence[int], reason: str) -> list[i
     reason = " ".join((reason or "").split())
     if not reason:
         raise InvalidInput("dismissing quarantine entries needs a reason (--reason)")
-    open_ids = {e.id for e in list_quarantined(service)}
-    unknown = sorted(set(ids) - open_ids)
-    if unknown:
-        raise InvalidInput("no open quarantine entry " + ", ".join(f"#{n}" for n in unknown)
-                           + ": see them with 'smcase inbox list --quarantined'")
-    chosen = sorted(set(ids))
+    chosen = [e.id for e in _open_entries(service, ids)]
     change = audit.Change("inbox.dismiss", "inbox", None, ", ".join(f"#{n}" for n in chosen)[:200],
                           {"after": {"quarantine": chosen, "status": "dismissed", "reason": scrub(reason)}})
 

@@ -8,6 +8,8 @@ never repeat and never skip. How numbers are written and read is ``diary.py``.
 
 from __future__ import annotations
 
+import importlib
+
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -49,13 +51,6 @@ def allocate(conn: Connection | Session, scope: str, year: int, count: int = 1) 
 def _insert_counter(conn: Connection, scope: str, year: int) -> None:
     # Two first writers of a new year may race here; the loser's insert does nothing.
     # The dialect's own insert (ON CONFLICT), imported here: the PostgreSQL dialect costs every command ~20 ms.
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        conn.execute(postgresql.insert(_COUNTERS).values(scope=scope, year=year, value=0)
-                     .on_conflict_do_nothing(index_elements=["scope", "year"]))
-    else:
-        from sqlalchemy.dialects import sqlite
-
-        conn.execute(sqlite.insert(_COUNTERS).values(scope=scope, year=year, value=0)
-                     .on_conflict_do_nothing(index_elements=["scope", "year"]))
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{conn.dialect.name}")
+    conn.execute(dialect.insert(_COUNTERS).values(scope=scope, year=year, value=0)
+                 .on_conflict_do_nothing(index_elements=["scope", "year"]))

@@ -133,12 +133,18 @@ class Plugins:
                 found[adapter.name] = (plugin, adapter)
         return found
 
-    def adapter(self, name: str) -> Adapter:
-        """The adapter for format ``name``."""
+    def format_name(self, typed: str) -> str:
+        """The input format ``typed`` names, in any case (``JSONL`` is ``jsonl``); InvalidInput lists the known."""
         adapters = self.adapters()
-        if name not in adapters:
-            raise InvalidInput(f"unknown input format {name!r}; known: {', '.join(sorted(adapters))}")
-        return adapters[name][1]
+        wanted = typed.strip().casefold()
+        found = next((name for name in adapters if name.casefold() == wanted), None)
+        if found is None:
+            raise InvalidInput(f"unknown input format {typed!r}; known: {', '.join(sorted(adapters))}")
+        return found
+
+    def adapter(self, name: str) -> Adapter:
+        """The adapter for format ``name`` (in any case)."""
+        return self.adapters()[self.format_name(name)][1]
 
     def recognise(self, head: bytes) -> list[str]:
         """The formats whose adapters recognise an input that starts with ``head`` (sorted)."""

@@ -21,9 +21,20 @@ _TYPES = {
     "number": "a number",
     "boolean": "true or false",
     "array": "a list",
-    "object": "a group of keys and values ({...} in JSON, a [section] in TOML)",
+    "object": "a group of keys and values",
     "null": "empty",
 }
+
+
+#: Python's types of parsed JSON, by JSON Schema's names for them.
+_JSON_NAMES = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean",
+               type(None): "null"}
+
+
+def type_words(value: Any) -> str:
+    """What kind of value ``value`` is, in the words the schema errors use ("a list", "a number")."""
+    name = _JSON_NAMES.get(type(value))
+    return _TYPES[name] if name else type(value).__name__
 
 
 class SchemaProblem(ValueError):

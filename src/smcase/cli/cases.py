@@ -7,7 +7,7 @@ import click
 from ..access import CaseView, RecordView, withheld
 from ..register import CaseSpec
 from .app import App, pass_app
-from .output import emit, emit_json, fields, output_formats, parse_period, table, when
+from .output import choice, emit, emit_json, fields, output_formats, parse_period, table, when
 
 DIRECTION_SHORT = {"incoming": "in", "outgoing": "out", "internal": "internal", "memo": "memo"}
 
@@ -69,7 +69,7 @@ def case_open(app: App, title: str, public_title: str | None, class_code: str | 
 
 
 @case.command("list")
-@click.option("--status", type=click.Choice(["open", "in_progress", "closed"], case_sensitive=False), help="Only cases with this status.")
+@click.option("--status", type=choice(["open", "in_progress", "closed"]), help="Only cases with this status.")
 @click.option("--text", help="Only cases whose diary number, title or public title contains this.")
 @click.option("--from", "opened_from", metavar="DATE", help="Opened on or after this day (YYYY-MM-DD).")
 @click.option("--to", "opened_to", metavar="DATE", help="Opened on or before this day (YYYY-MM-DD).")
@@ -109,7 +109,7 @@ def case_show(app: App, number: str, fmt: str) -> None:
 @click.option("--unit", "owner_unit", help="New owning unit.")
 @click.option("--officer", help="New responsible officer (user name).")
 @click.option("--disposal-rule", help="New disposal rule (id from the policy).")
-@click.option("--status", type=click.Choice(["in_progress"], case_sensitive=False), help="Mark the case as being handled.")
+@click.option("--status", type=choice(["in_progress"]), help="Mark the case as being handled.")
 @output_formats("text", "json")
 @pass_app
 def case_update(app: App, number: str, title: str | None, public_title: str | None, class_code: str | None,

@@ -11,7 +11,7 @@ import click
 from ..channels import Channels, ChannelView, public_html
 from ..plan import load_plan
 from .app import App, pass_app
-from .output import InputPath, emit_json, fields, publish, table
+from .output import InputPath, choice, emit_json, fields, publish, table
 
 
 def channels_of(app: App) -> Channels:
@@ -158,7 +158,7 @@ def channel_show(app: App, channel_ref: str, as_json: bool) -> None:
 
 @channel.command("profile")
 @click.argument("channel_ref", metavar="CHANNEL")
-@click.option("--lang", type=click.Choice(["sv", "nb"], case_sensitive=False), help="Language (default: the policy's).")
+@click.option("--lang", type=choice(["sv", "nb"]), help="Language (default: the policy's).")
 @pass_app
 def channel_profile(app: App, channel_ref: str, lang: str | None) -> None:
     """The text CHANNEL must show (VIM-5, TOR-6)."""
@@ -168,7 +168,7 @@ def channel_profile(app: App, channel_ref: str, lang: str | None) -> None:
 
 @channel.command("list")
 @click.option("--public", is_flag=True, help="Only active channels, without personal contact details.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "html"], case_sensitive=False), default="table", show_default=True,
+@click.option("--format", "fmt", type=choice(["table", "json", "html"]), default="table", show_default=True,
               help="Output format.")
 @click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
 @pass_app

@@ -13,13 +13,13 @@ from ..db import make_engine
 from ..demo import build_demo
 from ..register import RegisterService
 from ..store import FileStore
-from .output import plural, table
+from .output import choice, plural, table
 
 
 @click.command("demo")
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the demo register (default: a new temporary folder). Must not hold one already.")
-@click.option("--country", type=click.Choice(["SE", "NO"], case_sensitive=False), default="SE", show_default=True,
+@click.option("--country", type=choice(["SE", "NO"]), default="SE", show_default=True,
               help="Swedish diary numbers (KS 2026/0001) or Norwegian Noark numbers (2026/1).")
 def demo(folder: Path | None, country: str) -> None:
     """Create a demo register with a realistic handful of cases and show it."""

@@ -14,7 +14,7 @@ from ..export.noark5 import NoarkExport
 from ..fgs import VERSIONS, erms_version
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import ProgressReporter, emit_json, parse_day, plural, report_guard
+from .output import ProgressReporter, choice, emit_json, parse_day, plural, report_guard
 
 
 def archive_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -70,7 +70,7 @@ def export_noark5(app: App, out: Path, period_start: str | None, period_end: str
 
 @export.command("fgs")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--erms-version", "version", type=click.Choice(sorted(VERSIONS), case_sensitive=False), default="3.0", show_default=True,
+@click.option("--erms-version", "version", type=choice(sorted(VERSIONS)), default="3.0", show_default=True,
               help="CITS ERMS version inside the package (2.1 for receivers on FGS Ärendehantering 2.0 / SvKGS).")
 @archive_options
 @click.option("--zip", "as_zip", is_flag=True, help="Write OUT as one zip file with the package folder inside.")

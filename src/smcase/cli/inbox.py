@@ -10,7 +10,7 @@ from .. import inbox as inbox_workflow
 from ..events import Kind
 from .app import App, pass_app
 from .ingest import format_named, render_retry
-from .output import emit_json, output_formats, parse_period, plural, table, when
+from .output import choice, emit_json, output_formats, parse_period, plural, table, when
 
 
 @click.group("inbox")
@@ -25,8 +25,8 @@ def inbox() -> None:
 @click.option("--text", "words", help="Words the text holds, all of them (the start of a word is enough).")
 @click.option("--author", help="The author's name or platform id (any case).")
 @click.option("--channel", help="The channel's address, as the events name it.")
-@click.option("--kind", type=click.Choice([k.value for k in Kind], case_sensitive=False), help="The kind of item.")
-@click.option("--status", type=click.Choice(["trivial", "registered", "held"], case_sensitive=False), help="What became of it.")
+@click.option("--kind", type=choice([k.value for k in Kind]), help="The kind of item.")
+@click.option("--status", type=choice(["trivial", "registered", "held"]), help="What became of it.")
 @click.option("--from", "start", metavar="DATE", help="Created on or after this day (YYYY-MM-DD).")
 @click.option("--to", "end", metavar="DATE", help="Created on or before this day (YYYY-MM-DD).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
@@ -73,7 +73,7 @@ def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, words
 
 @inbox.command("resolve")
 @click.argument("event")
-@click.option("--action", required=True, type=click.Choice(inbox_workflow.RESOLUTIONS, case_sensitive=False),
+@click.option("--action", required=True, type=choice(inbox_workflow.RESOLUTIONS),
               help="What was done on the platform.")
 @click.option("--note", help="A short note kept with the record.")
 @pass_app

@@ -8,6 +8,7 @@ from typing import IO
 
 import click
 
+from ..errors import InvalidInput
 from ..events import ParseContext
 from ..ingest import Ingest, Summary
 from .app import App, pass_app
@@ -63,12 +64,10 @@ def _details(summary: Summary) -> list[str]:
 
 def format_named(app: App, typed: str, option: str = "'--format'") -> str:
     """A format's name as typed, in any case (``JSONL``); an unknown name is misuse (exit 2), like a bad choice."""
-    known = sorted(app.plugins.adapters())
-    found = [name for name in known if name.casefold() == typed.strip().casefold()]
-    if not found:
-        raise click.BadParameter(f"unknown input format {typed!r}; known: {', '.join(known)}",
-                                 param_hint=option)
-    return found[0]
+    try:
+        return app.plugins.format_name(typed)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 @click.command("ingest")

@@ -10,13 +10,13 @@ import click
 from ..export.journal import FORMATS, PublicJournal
 from ..standards import ENV, Standards
 from .app import App, pass_app
-from .output import OutputPath, parse_period, plural, report_guard
+from .output import OutputPath, choice, parse_period, plural, report_guard
 
 
 @click.command("journal")
 @click.option("--from", "start", required=True, metavar="DATE", help="First registration day (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, metavar="DATE", help="Last registration day (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default="html", show_default=True,
+@click.option("--format", "fmt", type=choice(FORMATS), default="html", show_default=True,
               help="html: an accessible page; json; xml: Noark 5 offentligJournal.xml (Norway, validated: needs the official schemas).")
 @click.option("--out", type=OutputPath(path_type=Path), help="Write to FILE (atomically).")
 @click.option("--standards", "folder", metavar="DIR", help=f"Official schemas, to validate the XML. [env: {ENV}]")

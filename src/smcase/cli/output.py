@@ -21,12 +21,17 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def choice(values: Sequence[str]) -> click.Choice[str]:
+    """One of ``values``, typed in any case (``--format JSON``, ``--country se``): every choice of the command line."""
+    return click.Choice(values, case_sensitive=False)
+
+
 def output_formats(*formats: str) -> Callable[[F], F]:
     """Add ``--format`` (first format is the default) and ``--json`` to a command."""
     choices = formats or ("table", "json")
 
     def decorate(func: F) -> F:
-        @click.option("--format", "fmt", type=click.Choice(choices, case_sensitive=False), default=choices[0], show_default=True,
+        @click.option("--format", "fmt", type=choice(choices), default=choices[0], show_default=True,
                       help="Output format.")
         @click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
         @functools.wraps(func)
@@ -143,8 +148,6 @@ def write_atomically(path: Any, text: str) -> None:
     from pathlib import Path
 
     target = Path(path)
-    if not target.parent.is_dir():
-        raise click.ClickException(f"cannot write {target}: the folder {target.parent} does not exist")
     partial = target.with_name(f".{target.name}.partial")
     try:
         partial.write_text(text, encoding="utf-8")

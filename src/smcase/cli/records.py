@@ -9,7 +9,7 @@ import click
 from ..access import RecordView
 from ..register import Party, RecordSpec
 from .app import App, pass_app
-from .output import InputPath, emit, fields, output_formats, plural, when
+from .output import InputPath, choice, emit, fields, output_formats, plural, when
 
 
 def render_record(r: RecordView) -> str:
@@ -36,7 +36,7 @@ def record() -> None:
 
 @record.command("add")
 @click.argument("number")
-@click.option("--direction", required=True, type=click.Choice(["in", "out", "internal", "memo"], case_sensitive=False),
+@click.option("--direction", required=True, type=choice(["in", "out", "internal", "memo"]),
               help="in: received; out: sent; internal: for follow-up; memo: note.")
 @click.option("--description", "--title", "title", required=True, help="What the record is (its title).")
 @click.option("--public-description", "public_title", help="Description shown publicly.")
@@ -59,10 +59,10 @@ def record_add(app: App, number: str, direction: str, title: str, public_title: 
     if ground is None and added.confidentiality and fmt != "json":
         # Marked by the service (an identity number in what was typed): the registrar is told, on stderr so
         # that the number alone stays on stdout for scripts.
-        from ..identity import find
+        from ..identity import contains
 
-        typed = " | ".join([title, *senders, *recipients])
-        why = "it holds an identity number" if find(typed, context=False) else "its case is marked"
+        # The service's own test (the description holds a number); otherwise the record is withheld with its case.
+        why = "its description holds an identity number" if contains(title) else "its case is marked"
         click.echo(f"{added.number} was marked confidential under {added.confidentiality}: {why}", err=True)
 
 

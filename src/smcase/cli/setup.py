@@ -16,7 +16,7 @@ from ..policy import Policy, load_file, with_overrides
 from ..register import acting_username, create_register
 from ..resources import default_policy
 from .app import App, pass_app
-from .output import InputPath, emit_json, output_formats, plural
+from .output import InputPath, choice, emit_json, output_formats, plural
 
 _ORGNR = {"SE": (se_orgnr, "Swedish organisationsnummer"), "NO": (no_orgnr, "Norwegian organisasjonsnummer")}
 
@@ -65,7 +65,7 @@ def _choose_policy(policy_file: str | None, country: str | None, prefix: str | N
 @click.option("--name", required=True, help="The organisation's name, e.g. 'Torsby kommun'.")
 @click.option("--org-number", help="Organisation number (SE organisationsnummer, NO organisasjonsnummer).")
 @click.option("--policy", "policy_file", type=InputPath(dir_okay=False), help="Policy file (TOML).")
-@click.option("--country", type=click.Choice(["SE", "NO"], case_sensitive=False), help="Use the default policy of SE or NO.")
+@click.option("--country", type=choice(["SE", "NO"]), help="Use the default policy of SE or NO.")
 @click.option("--prefix", help="Diary-number prefix, e.g. KS (for policies whose format has {prefix}).")
 @click.option("--timezone", help="IANA time zone, where the policy leaves it open (e.g. Europe/Stockholm).")
 @click.option("--full-name", help="Your full name, which the records you sign are published under (not your login).")

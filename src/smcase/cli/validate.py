@@ -10,13 +10,13 @@ import click
 from ..fgs import VERSIONS, erms_version
 from ..standards import ENV, Standards
 from ..validate import validate as validate_package
-from .output import InputPath, emit_json
+from .output import InputPath, choice, emit_json
 
 
 @click.command("validate")
 @click.argument("path", type=InputPath(path_type=Path))
 @click.option("--standards", "folder", metavar="DIR", help=f"The folder of official schemas. [env: {ENV}]")
-@click.option("--erms-version", "version", type=click.Choice(sorted(VERSIONS), case_sensitive=False),
+@click.option("--erms-version", "version", type=choice(sorted(VERSIONS)),
               help="The CITS ERMS version a bare ERMS file claims (a package says it in METS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-rule report as JSON.")
 def validate(path: Path, folder: str | None, version: str | None, as_json: bool) -> None:

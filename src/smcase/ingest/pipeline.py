@@ -54,7 +54,7 @@ class Ingest(Planning):
         When nothing parses, ``Summary.fits`` names the formats the input looks like.
         """
         if fmt is not None:
-            self.plugins.adapter(fmt)  # an unknown name is refused before a pipe is read
+            fmt = self.plugins.format_name(fmt)  # an unknown name is refused before a pipe is read
         with _rewindable(stream) as (readable, digest):
             head = readable.read(HEAD_BYTES)
             readable.seek(0)

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from ..events import SocialEvent, Unparsable
 from ..policy import canonical_json
+from ..schema_check import type_words
 
 
 @contextmanager
@@ -62,8 +63,6 @@ def _without_surrogates(item: Any) -> Any:
 _TEXT_FIELDS = (("platform", "platform"), ("external_id", "id"), ("kind", "kind"), ("channel", "channel"),
                 ("author_id", "author id"), ("author_name", "author name"), ("text", "text"), ("url", "address"),
                 ("in_reply_to", "reply-to id"), ("direction", "direction"), ("identity", "identity"))
-_TYPE_WORDS = {dict: "a group of keys and values", list: "a list", int: "a number", float: "a number",
-               bool: "true or false"}
 
 
 def unfit(event: SocialEvent) -> str | None:
@@ -72,7 +71,7 @@ def unfit(event: SocialEvent) -> str | None:
     for name, words in _TEXT_FIELDS:
         value = getattr(event, name)
         if value is not None and not isinstance(value, str):
-            return f"{words}: holds {_TYPE_WORDS.get(type(value), type(value).__name__)}, not text"
+            return f"{words}: holds {type_words(value)}, not text"
     for name in ("platform", "external_id", "kind"):
         if not getattr(event, name):
             return f"{dict(_TEXT_FIELDS)[name]}: empty"
