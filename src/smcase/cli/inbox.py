@@ -149,11 +149,13 @@ def inbox_retry(app: App, entries: tuple[int, ...], as_format: str | None, fmt: 
     if fmt == "json":
         emit_json(summary.retry_json())
     else:
-        click.echo(render_retry(summary))
+        click.echo(render_retry(summary, held=not entries))  # with entries, held events are left alone
     if entries and summary.retried and len(summary.still_quarantined) == summary.retried:
         # The entries asked for were the point of the command: none moving on is a failed operation.
-        raise click.ClickException(f"none of the {plural(summary.retried, 'entry', 'entries')} parses"
-                                   + (f" as {as_format}" if as_format else "") + "; they stay in quarantine")
+        one = summary.retried == 1
+        what = "the entry does not parse" if one else f"none of the {summary.retried} entries parse"
+        raise click.ClickException(what + (f" as {as_format}" if as_format else "")
+                                   + ("; it stays in quarantine" if one else "; they stay in quarantine"))
 
 
 @inbox.command("dismiss")

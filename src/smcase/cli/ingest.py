@@ -35,15 +35,17 @@ def render_summary(summary: Summary, source: str) -> str:
     return "\n".join(lines)
 
 
-def render_retry(summary: Summary) -> str:
-    """What ``inbox retry`` did: quarantined items now stored or still refused, held events decided."""
+def render_retry(summary: Summary, held: bool = True) -> str:
+    """What ``inbox retry`` did: quarantined items now stored or still refused, and (``held``: they were tried)
+    held events decided."""
     if not summary.retried and not summary.held_retried:
         return "Nothing to retry: the quarantine is empty and no event is held for review."
     still = summary.still_quarantined
     lines = [f"{plural(summary.retried, 'quarantined item')} tried: {summary.stored} stored now, "
              f"{len(still)} still {'does' if len(still) == 1 else 'do'} not parse"
              + (f" ({', '.join(f'#{n}' for n in still)}: fix the input or the adapter, then retry)" if still else ""),
-             f"{plural(summary.held_retried, 'held event')} decided again: {summary.held_for_review} still held",
+             *([f"{plural(summary.held_retried, 'held event')} decided again: {summary.held_for_review} still held"]
+               if held else []),
              f"  {plural(summary.cases_opened, 'case')} opened, {plural(summary.records_added, 'record')} added"]
     lines += _details(summary)
     if still:
