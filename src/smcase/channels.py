@@ -29,14 +29,16 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from . import audit
+from .capture.config import CaptureSettings, check_settings
 from .errors import InvalidInput, InvalidState, NotFound, PermissionDenied
 from .identity import scrub
-from .model import Case, Channel, ChannelApproval, Mandate, User, UserRole, table_of
+from .model import CaptureSource, Case, Channel, ChannelApproval, Mandate, User, UserRole, table_of
 from .plan import Plan, problems
 from .plugins import Plugins
 from .register import CasePlan, CaseSpec, RecordSpec, RegisterService, WrittenCase
 
 _CHANNELS = table_of(Channel)
+_CAPTURE = table_of(CaptureSource)
 _APPROVALS = table_of(ChannelApproval)
 _MANDATES = table_of(Mandate)
 
@@ -49,7 +51,8 @@ _TEXTS = {
            "contacts": "Administratörer för {name}: {what}", "added": "{person} tillagd",
            "updated": "nya kontaktuppgifter för {person}", "removed": "{person} borttagen",
            "followers": "Antal följare på {name} den {on}: {count}",
-           "follow_up": "Uppföljning av {name} efter avslutad aktivitet: {note}"},
+           "follow_up": "Uppföljning av {name} efter avslutad aktivitet: {note}",
+           "capture": "Direktinsamling för {name}: {platform}-id {platform_id}"},
     "nb": {"case": "Kanal i sosiale medier: {name} ({platform})", "plan": "Handlingsplan for {name}",
            "approval": "Godkjenning: {description} ({user})", "consultation": "Drøfting: {description} ({user})",
            "start": "Kanalen {name} startet", "stop": "Kanalen {name} avsluttet: {reason}",
@@ -58,7 +61,8 @@ _TEXTS = {
            "contacts": "Administratorer for {name}: {what}", "added": "{person} lagt til",
            "updated": "nye kontaktopplysninger for {person}", "removed": "{person} fjernet",
            "followers": "Antall følgere på {name} {on}: {count}",
-           "follow_up": "Oppfølging av {name} etter avsluttet aktivitet: {note}"},
+           "follow_up": "Oppfølging av {name} etter avsluttet aktivitet: {note}",
+           "capture": "Direkteinnsamling for {name}: {platform}-id {platform_id}"},
 }
 
 
@@ -184,6 +188,11 @@ class Channels:
         found = problems(plan, self.service.policy)
         if found:
             raise InvalidInput("the plan is refused: " + "; ".join(found))
+        channel_doc = plan.document["channel"]
+        capture = check_settings(plan.platform, channel_doc["platform_id"], channel_doc.get("instance"),
+                                 channel_doc.get("token_file")) if "platform_id" in channel_doc else None
+        if capture is not None:
+            self._refuse_taken(plan.platform, capture)
         with self.service.reading() as conn:
             if conn.execute(select(_CHANNELS.c.id).where(_CHANNELS.c.address == plan.url)).first():
                 raise InvalidState(f"a channel {plan.url} is already registered")
@@ -198,6 +207,8 @@ class Channels:
                 custody_location=plan.credential_custody,
                 controller_of_visitor_content=self.rules.controller_for(plan.platform),
             ).returning(_CHANNELS.c.id)).scalar_one()
+            if capture is not None:
+                self._store_capture(conn, created["id"], plan.platform, capture)
 
         def link(conn: Connection, written: list[WrittenCase]) -> dict[str, set[int]]:
             conn.execute(update(_CHANNELS).where(_CHANNELS.c.id == created["id"]).values(case_id=written[0].id))
@@ -374,6 +385,44 @@ class Channels:
 
         self._record(channel, RecordSpec("memo", title, kind="contact_update"), store)
         return self.get(str(channel.id)), written[0]
+
+    def configure_capture(self, ref: str, platform_id: str, instance: str | None = None,
+                          token_file: str | None = None) -> str:
+        """Configure live capture for the channel: the platform's own id for it (what deliveries and polls are
+        matched on), and for Mastodon the server and a token file. A record in the channel's case; the number."""
+        channel = self.get(ref)
+        if channel.state == "stopped":
+            raise InvalidState(f"channel {channel.url} is stopped")
+        settings = check_settings(channel.platform, platform_id, instance, token_file)
+        self._refuse_taken(channel.platform, settings, channel.id)
+        written: list[str] = []
+
+        def store(conn: Connection, w: list[WrittenCase]) -> None:
+            self._store_capture(conn, channel.id, channel.platform, settings)
+            written.append(w[0].records[0].number)
+
+        title = self.texts["capture"].format(name=channel.name, platform=channel.platform,
+                                             platform_id=settings.platform_id)
+        self._record(channel, RecordSpec("memo", title, kind="capture_settings"), store)
+        return written[0]
+
+    def _refuse_taken(self, platform: str, settings: CaptureSettings, channel_id: int | None = None) -> None:
+        """One platform id, one channel: a delivery must never be filed under two."""
+        with self.service.reading() as conn:
+            taken = conn.execute(select(_CHANNELS.c.address).join(_CAPTURE, _CAPTURE.c.channel_id == _CHANNELS.c.id)
+                                 .where(_CAPTURE.c.platform == platform,
+                                        _CAPTURE.c.platform_id == settings.platform_id,
+                                        _CAPTURE.c.channel_id != (channel_id or 0))).scalar_one_or_none()
+        if taken is not None:
+            raise InvalidState(f"{platform} id {settings.platform_id} is already captured for channel {taken}")
+
+    def _store_capture(self, conn: Connection, channel_id: int, platform: str, settings: CaptureSettings) -> None:
+        values = {"platform": platform, "platform_id": settings.platform_id, "instance": settings.instance,
+                  "token_file": settings.token_file, "configured_at": self.service.clock(),
+                  "configured_by": self.service.actor.username}
+        changed = conn.execute(update(_CAPTURE).where(_CAPTURE.c.channel_id == channel_id).values(**values)).rowcount
+        if not changed:
+            conn.execute(insert(_CAPTURE).values(channel_id=channel_id, **values))
 
     def followers(self, ref: str, count: int, on: date) -> str:
         """Enter the channel's number of followers on a day (TOR-7: the follow-up report counts them): kept with

@@ -28,7 +28,7 @@ from .settings import DEFAULT_DB as DEFAULT_DB  # re-exported: the one default
 if TYPE_CHECKING:  # alembic is imported where a migration runs: every other command starts without it
     from alembic.config import Config
 
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 """The newest migration (``migrations/versions``): what every command but ``init`` and ``db upgrade`` needs.
 Kept here so that checking a register's schema does not parse the migration scripts; a test keeps it equal
 to alembic's head."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, select
@@ -34,6 +34,7 @@ class Duty:
     """Something that falls due: its kind, the channel it concerns, when, and whether it is late."""
 
     kind: str  # monitoring | snapshot | annual_report | follow_up | inquiry | policy_review | unpublish | removal
+    #          | capture_stalled
     channel: str | None
     due: date
     overdue: bool
@@ -146,12 +147,30 @@ def compute(service: RegisterService, at: date | None = None) -> list[Duty]:
                           "write out the audit chain's head: smcase audit checkpoint --out FILE"))
     if rules.inquiries_within_days is not None:
         found += _inquiries(service, rules.inquiries_within_days, today)
+    found += _stalled_captures(service, at)
     for event in list_events(service, open_work=True):
         assert event.open_work is not None
         due = event.created_at.date()
         found.append(Duty(event.open_work, event.channel, due, due < today,
                           f"{event.platform} {event.external_id} ({event.case})"))
     return sorted(found, key=lambda d: (d.due, d.kind, d.channel or ""))
+
+
+def _stalled_captures(service: RegisterService, at: date | None) -> list[Duty]:
+    """Active channels with live capture whose last successful delivery or poll is older than the policy allows:
+    monitoring that stopped without anyone noticing surfaces here ("capture stalled")."""
+    now = service.clock() if at is None else datetime.combine(at, time.max, service.tz)
+    limit = timedelta(hours=service.policy.capture.stalled_after_hours)
+    found = []
+    for capture in service.captures(active_only=True):
+        last = capture.last_success_at
+        due_at = (last or capture.configured_at) + limit
+        if due_at < now:
+            since = f"last success {last.astimezone(service.tz):%Y-%m-%d %H:%M}" if last else "never succeeded"
+            error = f"; last error: {capture.last_error}" if capture.last_error else ""
+            found.append(Duty("capture_stalled", capture.channel, due_at.astimezone(service.tz).date(), True,
+                              f"live capture of {capture.platform} {capture.platform_id} stalled ({since}{error})"))
+    return found
 
 
 def _inquiries(service: RegisterService, days: int, today: date) -> list[Duty]:

@@ -63,6 +63,14 @@ class SocialEvent:
         return self.identity or f"{self.platform}:{self.external_id}:{self.revision}"
 
 
+def platform_channel(platform: str, platform_id: str) -> str:
+    """How an adapter names a channel it knows only by the platform's own id (``facebook:page:104857600000001``).
+
+    Ingest matches such a name to the channel whose live capture gives that id (``channel capture``).
+    """
+    return f"{platform}:{'page' if platform == 'facebook' else 'account'}:{platform_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """An input item that carries no content to keep (a reaction, a boost), with the reason."""

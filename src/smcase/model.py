@@ -235,6 +235,34 @@ class Mandate(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class CaptureSource(Base):
+    """Live capture configured for a channel: the platform's own id for it, and where its capture stands.
+
+    ``platform_id`` is what deliveries and polls are matched on (a Facebook page
+    id, a Mastodon ``acct``); ``instance`` and ``token_file`` say where to poll
+    and which token to use (a path, never the token). ``position`` is the
+    poller's resume point and ``last_success_at`` feeds the "capture stalled"
+    duty. Kept apart from ``channels`` on purpose: it changes at every poll,
+    which is operational state, not a registered change of the channel (the
+    configuration itself is registered as a record in the channel's case).
+    """
+
+    __tablename__ = "capture_sources"
+    __table_args__ = (UniqueConstraint("platform", "platform_id"),)
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(64))
+    platform_id: Mapped[str] = mapped_column(String(300))
+    instance: Mapped[str | None] = mapped_column(String(500))
+    token_file: Mapped[str | None] = mapped_column(String(1000))
+    configured_at: Mapped[datetime]
+    configured_by: Mapped[str] = mapped_column(String(100))
+    position: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_attempt_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class Counter(Base):
     """A number sequence: one row per scope and year, incremented in the writer's transaction.
 

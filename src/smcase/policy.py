@@ -53,6 +53,9 @@ DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     # Disposal destroys content for good (after its log entry is written).
     "archive.dispose": ("archivist", "admin"),
     "case.hold": ("registrar", "archivist", "admin"),
+    # Storing social-media input and registering what must be (file ingest and live capture). The ``capture``
+    # role holds this and nothing else: the service that receives webhooks and polls acts as such a user.
+    "ingest": ("registrar", "officer", "admin", "capture"),
 }
 
 
@@ -171,6 +174,19 @@ class DutyRules:
 
 
 @dataclass(frozen=True)
+class CaptureRules:
+    """Live capture (``smcase serve``, ``smcase capture``): how often, how far back, and when it has stalled."""
+
+    #: An active channel with live capture whose last delivery or poll succeeded longer ago is a "capture
+    #: stalled" duty: monitoring that has silently stopped surfaces in ``smcase duties``.
+    stalled_after_hours: int = 24
+    #: How often ``--follow`` and ``smcase serve`` poll a Mastodon account.
+    poll_interval_seconds: int = 300
+    #: Threads and statuses of the last this many days are checked again on each poll for edits and deletions.
+    recheck_days: int = 14
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated policy. ``document`` is the normalised file content, as stored in the register."""
 
@@ -203,6 +219,7 @@ class Policy:
     #: Notifier plugins that receive cleared views (``[notify] cleared``); every other one gets uncleared views.
     notify_cleared: tuple[str, ...]
     document: dict[str, Any] = field(repr=False)
+    capture: CaptureRules = CaptureRules()
 
     @property
     def sha256(self) -> str:
@@ -355,6 +372,9 @@ class Policy:
                 "checkpoint_every_days": self.duties.checkpoint_every_days,
                 "inquiries_within_days": self.duties.inquiries_within_days,
             },
+            "capture": {"stalled_after_hours": self.capture.stalled_after_hours,
+                        "poll_interval_seconds": self.capture.poll_interval_seconds,
+                        "recheck_days": self.capture.recheck_days},
             "reviewed": self.reviewed,
             "journal": {"show_citizen_names": self.show_citizen_names},
             "archive": {"include_open_cases": self.archive_open_cases},
@@ -578,6 +598,7 @@ def _build(doc: dict[str, Any]) -> Policy:
         archive_open_cases=doc.get("archive", {}).get("include_open_cases", False),
         notify_cleared=tuple(doc.get("notify", {}).get("cleared", ())),
         document=doc,
+        capture=CaptureRules(**doc.get("capture", {})),  # the schema admits only its keys, each bounded
     )
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any
 
-from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
+from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable, platform_channel
 from ..hookspecs import hookimpl
 from ._common import ITEM_ERRORS, excerpt, from_unix, parse_json, unreadable
 
@@ -64,7 +64,7 @@ def _change(position: str, page_id: str, value: dict[str, Any], context: ParseCo
         platform=PLATFORM,
         external_id=str(item_id),
         kind=_VERBS[verb] or _CONTENT_ITEMS[item],
-        channel=context.channel or f"facebook:page:{page_id}",
+        channel=context.channel or platform_channel(PLATFORM, page_id),
         author_id=sender.get("id"),
         author_name=sender.get("name"),
         text=value.get("message"),

@@ -103,14 +103,27 @@ def channel_revoke(app: App, channel_ref: str, person: str, reason: str, revoked
 @click.option("--email", help="With --admin: the administrator's e-mail.")
 @click.option("--phone", help="With --admin: the administrator's phone.")
 @click.option("--remove-admin", help="Remove an administrator by name.")
+@click.option("--platform-id", help="Live capture: the platform's own id for the account (a Facebook page id; a "
+                                    "Mastodon account as name@host), which deliveries and polls are matched on.")
+@click.option("--instance", help="With --platform-id, for Mastodon: the server's address (https://…).")
+@click.option("--token-file", help="With --platform-id: a file holding this channel's access token (default: "
+                                   "SMCASE_MASTODON_TOKEN or SMCASE_MASTODON_TOKEN_FILE).")
 @pass_app
 def channel_change(app: App, channel_ref: str, description: str | None, admin: str | None, email: str | None,
-                   phone: str | None, remove_admin: str | None) -> None:
-    """Register a major change of CHANNEL (--description; RAT-8, NOR-6, TOR-8), or keep its administrators'
-    contact details current (--admin/--remove-admin; RAT-2): a record either way."""
+                   phone: str | None, remove_admin: str | None, platform_id: str | None, instance: str | None,
+                   token_file: str | None) -> None:
+    """Register a major change of CHANNEL (--description; RAT-8, NOR-6, TOR-8), keep its administrators'
+    contact details current (--admin/--remove-admin; RAT-2), or configure its live capture (--platform-id):
+    a record each time."""
     contacts = admin is not None or remove_admin is not None
-    if contacts == (description is not None):
-        raise click.UsageError("give --description (a major change) or --admin/--remove-admin (contacts)")
+    if (instance or token_file) and platform_id is None:
+        raise click.UsageError("--instance and --token-file go with --platform-id ID")
+    if [contacts, description is not None, platform_id is not None].count(True) != 1:
+        raise click.UsageError("give --description (a major change), --admin/--remove-admin (contacts) or "
+                               "--platform-id (live capture)")
+    if platform_id is not None:
+        click.echo(channels_of(app).configure_capture(channel_ref, platform_id, instance, token_file))
+        return
     if (email or phone) and admin is None:
         raise click.UsageError("--email and --phone go with --admin NAME")
     if description is not None:

@@ -219,7 +219,7 @@ class Ingest(Planning):
 
         change = audit.Change("inbox.reply" if reply is not None else "inbox.register", "event", row["uuid"],
                               row["key"][:200], {"after": {"referral": reply is not None}})
-        written = self.service.write_batch(plans, after=store, audit_extra=[change], permission="case.open")
+        written = self.service.write_batch(plans, after=store, audit_extra=[change], permission="ingest")
         return written[0], written[0].records[-1].number if reply is not None else None
 
     def capture_evidence(self, row: Mapping[str, Any], category: str,

@@ -10,9 +10,9 @@ from sqlalchemy import Connection, func, select, text, update
 
 from ..access import CaseView, uncleared_event
 from ..db import bulk_insert
-from ..events import Action, Label, ParseContext, SocialEvent
+from ..events import Action, Label, ParseContext, SocialEvent, platform_channel
 from ..identity import scrub
-from ..model import Channel, EventRow, QuarantineRow, table_of
+from ..model import CaptureSource, Channel, EventRow, QuarantineRow, table_of
 from ..register import WrittenCase
 from .batch import _VERSIONS, Stage, Summary, _Item
 
@@ -75,8 +75,14 @@ class Storing(Stage):
         if self._channels is None:
             with self.service.reading() as conn:
                 rows = conn.execute(select(Channel.address, Channel.id, Channel.controller_of_visitor_content)).all()
+                # A webhook delivery names its channel by the platform's own id (``facebook:page:<id>``).
+                captured = conn.execute(select(CaptureSource.platform, CaptureSource.platform_id,
+                                               CaptureSource.channel_id)).all()
             self._channels = {address.casefold(): channel_id for address, channel_id, _c in rows}
-            self._not_controller = {address.casefold() for address, _i, controller in rows if not controller}
+            self._channels.update({platform_channel(platform, pid).casefold(): channel_id
+                                   for platform, pid, channel_id in captured})
+            not_controller = {channel_id for _a, channel_id, controller in rows if not controller}
+            self._not_controller = {name for name, channel_id in self._channels.items() if channel_id in not_controller}
         return self._channels
 
     def _store_events(self, conn: Connection, new: list[_Item], written: list[WrittenCase], adapter: str,

@@ -1,0 +1,1 @@
+"""Live capture: platform webhooks received by ``smcase serve`` and accounts polled by ``smcase capture``."""
