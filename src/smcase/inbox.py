@@ -92,9 +92,10 @@ class Search:
 _WORD = re.compile(r"\w+")
 
 
-def list_events(service: RegisterService, *, review: bool = False, open_work: bool = False,
+def list_events(service: RegisterService, *, review: bool = False, open_work: bool = False, unmatched: bool = False,
                 limit: int | None = None, search: Search | None = None) -> Iterator[EventView]:
-    """Stored events, oldest first: all, those held for review, or those with open work; narrowed by ``search``.
+    """Stored events, oldest first: all, those held for review, those with open work, or (``unmatched``) those on
+    no known channel; narrowed by ``search``.
 
     Text is found by the database's own full-text index (SQLite FTS5, PostgreSQL's
     text search). A user without clearance never finds a confidential item by its
@@ -103,6 +104,8 @@ def list_events(service: RegisterService, *, review: bool = False, open_work: bo
     query = _with_case(select(_EVENTS)).order_by(_EVENTS.c.id)
     if review:
         query = query.where(_EVENTS.c.status == "held")
+    if unmatched:
+        query = query.where(_EVENTS.c.channel_id.is_(None))
     if open_work:
         query = query.where(_EVENTS.c.resolution.is_(None), or_(
             _EVENTS.c.action == Action.EVIDENCE.value,

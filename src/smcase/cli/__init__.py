@@ -48,6 +48,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
                "Policy files: the municipality's rules as TOML."),
     "ingest": ("ingest", "ingest",
                "Store every item of SOURCE (a file, or - for standard input) and register what must be."),
+    "serve": ("serve", "serve",
+              "Run the capture service: Facebook Page webhooks at /webhooks/facebook, /healthz and /metrics."),
     "inbox": ("inbox", "inbox",
               "Every ingested item, held or quarantined input, and open unpublish/removal work."),
     "channel": ("channels", "channel",

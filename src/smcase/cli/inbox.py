@@ -22,6 +22,8 @@ def inbox() -> None:
 @click.option("--quarantined", is_flag=True, help="Input that could not be parsed.")
 @click.option("--review", is_flag=True, help="Events held because a plugin failed on them.")
 @click.option("--open", "open_work", is_flag=True, help="Posts still to unpublish or remove on the platform.")
+@click.option("--unmatched", is_flag=True, help="Events on no known channel (a webhook for a page that no channel "
+                                                "captures: give that channel its --platform-id).")
 @click.option("--text", "words", help="Words the text holds, all of them (the start of a word is enough).")
 @click.option("--author", help="The author's name or platform id (any case).")
 @click.option("--channel", help="The channel's address, as the events name it.")
@@ -32,13 +34,14 @@ def inbox() -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
 @output_formats()
 @pass_app
-def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, words: str | None, author: str | None,
+def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, unmatched: bool, words: str | None,
+               author: str | None,
                channel: str | None, kind: str | None, status: str | None, start: str | None,
                end: str | None, limit: int | None, fmt: str) -> None:
     """List stored events (or the quarantine); search them by text, author, channel, kind, status and date
     (NOR-4, TOR-9: every item is a public record, and findable)."""
-    if sum((quarantined, review, open_work)) > 1:
-        raise click.UsageError("give at most one of --quarantined, --review, --open")
+    if sum((quarantined, review, open_work, unmatched)) > 1:
+        raise click.UsageError("give at most one of --quarantined, --review, --open, --unmatched")
     first, last = parse_period(start, end)
     tz = app.service.tz
     search = inbox_workflow.Search(
@@ -56,8 +59,8 @@ def inbox_list(app: App, quarantined: bool, review: bool, open_work: bool, words
                              ["#", "adapter", "source", "position", "reason"], whole=["reason"])
                        if items else "Nothing quarantined.")
         return
-    events = list(inbox_workflow.list_events(app.service, review=review, open_work=open_work, limit=limit,
-                                             search=search))
+    events = list(inbox_workflow.list_events(app.service, review=review, open_work=open_work, unmatched=unmatched,
+                                             limit=limit, search=search))
     if fmt == "json":
         emit_json([e.to_json() for e in events])
         return

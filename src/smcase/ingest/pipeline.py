@@ -38,6 +38,7 @@ class Ingest(Planning):
         self.progress = progress
         self.texts = TEXTS["nb" if self.policy.language in ("nb", "nn") else "sv"]
         self._channels: dict[str, int] | None = None
+        self._addresses: dict[int, str] = {}
         self._not_controller: set[str] = set()
         # Stored events the batch being planned attaches to its records: (event id, plan, record index, why).
         self._attach: list[tuple[int, int, int, str]] = []
@@ -156,7 +157,8 @@ class Ingest(Planning):
             return {"events": touched, "quarantine": kept}
 
         wanted = new or quarantine or resolve_quarantine
-        written = self.service.write_batch(plans, after=store, audit_extra=batch_audit) if wanted else []
+        written = (self.service.write_batch(plans, after=store, audit_extra=batch_audit, permission="ingest")
+                   if wanted else [])
         summary.cases_opened = sum(1 for w in written if w.opened)
         summary.records_added = sum(len(w.records) for w in written)
         self._notify(new, written, quarantine, summary)
@@ -219,7 +221,7 @@ class Ingest(Planning):
 
         change = audit.Change("inbox.reply" if reply is not None else "inbox.register", "event", row["uuid"],
                               row["key"][:200], {"after": {"referral": reply is not None}})
-        written = self.service.write_batch(plans, after=store, audit_extra=[change], permission="ingest")
+        written = self.service.write_batch(plans, after=store, audit_extra=[change], permission="case.open")
         return written[0], written[0].records[-1].number if reply is not None else None
 
     def capture_evidence(self, row: Mapping[str, Any], category: str,

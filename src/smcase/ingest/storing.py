@@ -79,6 +79,7 @@ class Storing(Stage):
                 captured = conn.execute(select(CaptureSource.platform, CaptureSource.platform_id,
                                                CaptureSource.channel_id)).all()
             self._channels = {address.casefold(): channel_id for address, channel_id, _c in rows}
+            self._addresses = {channel_id: address for address, channel_id, _c in rows}
             self._channels.update({platform_channel(platform, pid).casefold(): channel_id
                                    for platform, pid, channel_id in captured})
             not_controller = {channel_id for _a, channel_id, controller in rows if not controller}
@@ -94,7 +95,9 @@ class Storing(Stage):
             raw, raw_sha256 = entry.raw()
             rows.append({
                 "uuid": entry.uuid, "key": event.key(), "platform": event.platform, "external_id": event.external_id,
-                "revision": event.revision, "kind": event.kind, "channel": event.channel,
+                # A channel named by its platform id is stored under its address: what registrars search by.
+                "revision": event.revision, "kind": event.kind,
+                "channel": self._addresses.get(channels.get((event.channel or "").casefold(), 0), event.channel),
                 "channel_id": channels.get((event.channel or "").casefold()), "author_id": event.author_id,
                 "author_name": event.author_name, "text": event.text, "created_at": event.created_at,
                 "url": event.url, "in_reply_to": event.in_reply_to,

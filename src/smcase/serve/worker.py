@@ -1,0 +1,143 @@
+"""The worker: deliveries from the spool through the ``facebook-webhook`` adapter and the ingest pipeline.
+
+It runs in a thread of its own and is the service's only writer to the
+register, acting as the service user (``--user``). A pass takes the waiting
+deliveries oldest first, ingests them as one input (one transaction per batch,
+as file ingest does), and only then marks them processed in the spool. A crash
+in between processes them again at the next start, and ingest's idempotence
+(events keyed by item id, verb and time) adds nothing the second time.
+A pass that fails (the database is down) is retried with a growing pause;
+nothing is marked processed that was not committed to the register.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.exc import DBAPIError
+
+from ..errors import SmcaseError
+from ..events import ParseContext
+from ..identity import scrub
+from ..ingest import Ingest, Summary
+from ..plugins import Plugins
+from ..register import RegisterService
+from .metrics import Metrics
+from .spool import Delivery, Spool
+
+log = logging.getLogger("smcase.serve")
+ADAPTER = "facebook-webhook"
+_PAGE_ID = re.compile(r"\d{1,30}")
+PLATFORM = "facebook"
+
+
+def failure_words(exc: BaseException) -> str:
+    """What went wrong, for a log line: the error's kind (and a driver's connection message), never values.
+
+    A database error's text can quote the parameters of the statement, which hold what citizens wrote.
+    """
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        first = str(orig).strip().splitlines()[0][:200] if exc.connection_invalidated or "connect" in str(orig) \
+            else ""
+        return f"{type(orig).__name__}{': ' + first if first else ''}"
+    if isinstance(exc, SmcaseError):  # smcase's own messages name what is wrong; masked all the same
+        return f"{type(exc).__name__}: {scrub(str(exc).splitlines()[0] if str(exc) else '')[:300]}"
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc.strerror or 'I/O error'}"
+    return type(exc).__name__
+
+
+def as_line(body: bytes) -> tuple[bytes, set[str]]:
+    """A delivery as one JSON line for the adapter, and the page ids its entries name.
+
+    A body that is not JSON is kept as one line anyway (line breaks made spaces): the adapter quarantines it with
+    its text, so a signed delivery we cannot read is never lost.
+    """
+    try:
+        document = json.loads(body)
+        line = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except (ValueError, RecursionError):
+        return body.replace(b"\r", b" ").replace(b"\n", b" "), set()
+    pages = set()
+    entries = document.get("entry") if isinstance(document, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        page = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(page, str | int) and not isinstance(page, bool) and _PAGE_ID.fullmatch(str(page)):
+            pages.add(str(page))  # only a real page id: what the log names must not be text someone wrote
+    return line, pages
+
+
+class Worker(threading.Thread):
+    """Processes stored deliveries until stopped; ``beat`` tells ``/healthz`` it is alive."""
+
+    def __init__(self, spool: Spool, service: RegisterService, plugins: Plugins, metrics: Metrics, *,
+                 batch: int = 500, on_pass: Callable[[Summary], None] | None = None) -> None:
+        super().__init__(name="smcase-worker", daemon=True)
+        self.spool = spool
+        self.service = service
+        self.plugins = plugins
+        self.metrics = metrics
+        self.batch = batch
+        self.on_pass = on_pass
+        self.stopping = threading.Event()
+        self.beat = time.monotonic()
+        self.failures = 0
+
+    def stop(self, timeout: float = 30) -> None:
+        """Finish the pass under way, then stop."""
+        self.stopping.set()
+        self.spool.arrived.set()
+        self.join(timeout)
+
+    def run(self) -> None:
+        """Process until stopped."""
+        while not self.stopping.is_set():
+            self.beat = time.monotonic()
+            self.spool.arrived.clear()
+            try:
+                deliveries = self.spool.pending(self.batch)
+                if deliveries:
+                    self.process(deliveries)
+                    self.failures = 0
+                    continue
+            except Exception as exc:  # the pass is retried: nothing was marked processed
+                self.failures += 1
+                self.metrics.worker_errors.inc()
+                pause = min(60.0, 0.5 * 2 ** self.failures)
+                log.error("processing deliveries failed (%s); retrying in %.0f s", failure_words(exc), pause)
+                self.stopping.wait(pause)
+                continue
+            self.spool.arrived.wait(1.0)
+
+    def process(self, deliveries: list[Delivery]) -> Summary:
+        """Ingest ``deliveries`` as one input, then mark them processed; the ingest summary."""
+        lines, pages = [], set()
+        for delivery in deliveries:
+            line, named = as_line(delivery.body)
+            lines.append(line)
+            pages |= named
+        first, last = deliveries[0].id, deliveries[-1].id
+        source = f"facebook webhook deliveries #{first}" + (f"-#{last}" if last != first else "")
+        summary = Ingest(self.service, self.plugins, batch_size=1000).run(
+            io.BytesIO(b"\n".join(lines)), ADAPTER, ParseContext(source_name=source))
+        self.spool.done([d.id for d in deliveries], "processed")
+        self.metrics.processed.labels(PLATFORM).inc(len(deliveries))
+        self.metrics.events_stored.inc(summary.stored)
+        known = {c.platform_id for c in self.service.captures(PLATFORM)}
+        unknown = pages - known
+        if unknown:
+            self.metrics.unmatched.inc(len(unknown))
+            log.warning("deliveries for %s no channel captures: stored, see them with 'smcase inbox list "
+                        "--unmatched'; configure the channel with 'smcase channel change CHANNEL --platform-id ID'",
+                        ", ".join(f"page {p}" for p in sorted(unknown)[:5]))
+        self.service.note_deliveries(PLATFORM, pages & known)
+        if self.on_pass:
+            self.on_pass(summary)
+        return summary
