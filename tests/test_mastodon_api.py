@@ -243,6 +243,8 @@ def test_passes_capture_statuses_mentions_replies_edits_and_deletions_once(fake_
     # Pages of four (the boost is the newest), newest first, each asking for those older than its last, to an empty one.
     assert [q.get("max_id") for q in pages] == [None] + [[p] for p in (posts[7], posts[3], posts[0])]
     assert all(q["types[]"] == ["mention"] for q in requests_to(fake, "/notifications"))
+    threads = [path for path, _query in fake.requests if path.endswith("/context")]
+    assert threads == [f"/api/v1/statuses/{p}/context" for p in posts]  # each own status's thread; not the boost's
     assert first.requests == len(fake.requests) and first.waited_seconds == 0
 
     fake.requests.clear()

@@ -226,7 +226,9 @@ class _Pass:
         for status in found.values():
             if status["account"]["id"] != account_id:
                 raise self._shape(what, f"status {status['id']} is by another account")
-        return sorted(found.values(), key=lambda s: (from_iso(s["created_at"]), _id_order(s["id"])))
+        # Boosts count for the paging above, but hold nothing of the account's: no thread to read, nothing to write.
+        mine = [s for s in found.values() if s.get("reblog") is None]
+        return sorted(mine, key=lambda s: (from_iso(s["created_at"]), _id_order(s["id"])))
 
     def _mentions(self) -> list[dict[str, Any]]:
         path, params = "/api/v1/notifications", {"types[]": "mention"}
