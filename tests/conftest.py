@@ -28,6 +28,8 @@ from smcase.register import RegisterService, create_register
 from smcase.resources import default_policy
 from smcase.store import FileStore
 
+from .mastodon_fake import FakeMastodon
+
 REPO = Path(__file__).resolve().parent.parent
 PG_ENV = "SMCASE_TEST_PG_URL"
 STRICT = bool(os.environ.get("SMCASE_TEST_STRICT"))
@@ -116,6 +118,13 @@ class FakeClock:
 def clock() -> FakeClock:
     """A settable clock (starts 2 March 2026, 09:00 UTC)."""
     return FakeClock()
+
+
+@pytest.fixture
+def fake_mastodon() -> Iterator[FakeMastodon]:
+    """A fake Mastodon instance over real HTTP on 127.0.0.1 (tests/mastodon_fake.py), stopped afterwards."""
+    with FakeMastodon() as fake:
+        yield fake
 
 
 @pytest.fixture

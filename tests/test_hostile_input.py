@@ -200,7 +200,7 @@ def test_a_damaged_archive_is_one_line_too(tmp_path: Path, standards_dir: Path, 
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
 
 
-FORMATS = ["jsonl", "mastodon", "facebook-webhook", "facebook-dyi", "x-archive"]
+FORMATS = ["jsonl", "mastodon", "mastodon-api", "facebook-webhook", "facebook-dyi", "x-archive"]
 
 
 @pytest.fixture

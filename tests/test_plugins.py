@@ -35,12 +35,13 @@ def test_every_hook_is_named_by_stage_and_documented() -> None:
         assert len(doc) > 40, f"{name} has no real documentation"
 
 
-def test_builtins_are_registered_like_plugins_and_declare_the_five_formats() -> None:
+def test_builtins_are_registered_like_plugins_and_declare_the_six_formats() -> None:
     plugins = create_plugins(env={})
     infos = {i.name: i for i in plugins.info()}
     assert set(infos) == {name for name, _module in BUILTINS}
     assert all(i.error is None and i.source == "builtin" and i.hooks for i in infos.values())
-    assert sorted(plugins.adapters()) == ["facebook-dyi", "facebook-webhook", "jsonl", "mastodon", "x-archive"]
+    assert sorted(plugins.adapters()) == ["facebook-dyi", "facebook-webhook", "jsonl", "mastodon", "mastodon-api",
+                                         "x-archive"]
 
 
 def _module(tmp_path: Path, name: str, body: str) -> None:
@@ -83,7 +84,7 @@ def test_each_plugin_loads_on_its_own_and_failures_are_named(plugin_dir: Path) -
     assert errors["acme_misspelled"] == "implements unknown hook smcase_clasify_event (misspelled?)"
     assert "cannot load: PluginValidationError" in (errors["acme_wrong_args"] or "")
     assert "ModuleNotFoundError" in (errors["acme_missing_module"] or "")
-    assert len(plugins.adapters()) == 5  # the rest keep working
+    assert len(plugins.adapters()) == 6  # the rest keep working
 
 
 def test_smcase_plugins_still_runs_with_broken_plugins(plugin_dir: Path) -> None:

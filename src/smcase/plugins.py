@@ -41,6 +41,7 @@ ENTRY_POINT_GROUP = "smcase"
 BUILTINS: tuple[tuple[str, str], ...] = (
     ("smcase-jsonl", "smcase.builtin.jsonl"),
     ("smcase-mastodon", "smcase.builtin.mastodon"),
+    ("smcase-mastodon-api", "smcase.builtin.mastodon_api"),
     ("smcase-facebook-webhook", "smcase.builtin.facebook_webhook"),
     ("smcase-facebook-dyi", "smcase.builtin.facebook_dyi"),
     ("smcase-x-archive", "smcase.builtin.x_archive"),
