@@ -50,6 +50,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
                "Store every item of SOURCE (a file, or - for standard input) and register what must be."),
     "serve": ("serve", "serve",
               "Run the capture service: Facebook Page webhooks at /webhooks/facebook, /healthz and /metrics."),
+    "capture": ("capture", "capture",
+                "Capture from a platform's API: what is new since the last pass, edits and deletions included."),
     "inbox": ("inbox", "inbox",
               "Every ingested item, held or quarantined input, and open unpublish/removal work."),
     "channel": ("channels", "channel",

@@ -48,7 +48,8 @@ def failure_words(exc: BaseException) -> str:
             else ""
         return f"{type(orig).__name__}{': ' + first if first else ''}"
     if isinstance(exc, SmcaseError):  # smcase's own messages name what is wrong; masked all the same
-        return f"{type(exc).__name__}: {scrub(str(exc).splitlines()[0] if str(exc) else '')[:300]}"
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return f"{type(exc).__name__}: {(scrub(first) or '')[:300]}"
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc.strerror or 'I/O error'}"
     return type(exc).__name__
