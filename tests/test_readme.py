@@ -74,6 +74,7 @@ def test_the_readme_tour_runs_verbatim(tmp_path: Path, standards_dir: Path) -> N
         else:
             assert done.returncode == 0, f"{command}\nexited {done.returncode}:\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, command
+    _run_the_capture_section(folder, env)
     left = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if p.name != "fixtures")
     assert {"torsby.db", "torsby-files/", "rennebu.db", "torsby-arkiv.zip", "rennebu-uttrekk.tar"} <= set(left)
     ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--stdin"],
@@ -81,3 +82,34 @@ def test_the_readme_tour_runs_verbatim(tmp_path: Path, standards_dir: Path) -> N
     if ignored.returncode == 128:
         pytest.skip(f"git cannot say what is ignored here: {ignored.stderr.strip()}")
     assert sorted(ignored.stdout.split()) == left, "the tour leaves files git would show as untracked"
+
+
+def section_script(readme: str, heading: str) -> str:
+    """The first ``sh`` block under ``heading``, as one script."""
+    section = readme.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def _run_the_capture_section(folder: Path, env: dict[str, str]) -> None:
+    """'Running the capture service' after the tour, on its register, as one script (it starts the service in the
+    background and stops it at the end): the handshake, a signed delivery accepted, a forged one refused, the
+    comment in the inbox."""
+    import signal
+
+    script = section_script((REPO / "README.md").read_text(encoding="utf-8"), "## Running the capture service")
+    process = subprocess.Popen(["bash", "-e", "-c", script], cwd=folder, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=180)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the service too, if the script stopped before its kill
+        except ProcessLookupError:
+            pass
+    assert process.returncode == 0, f"the capture section failed:\n{out}\n{err}"
+    lines = out.splitlines()
+    challenge = lines.index("4711")  # the handshake's challenge came back
+    assert lines[challenge + 1:challenge + 3] == ["ok", "403"]  # signed: stored; forged: refused
+    assert any("Gatlampan vid skolan" in line for line in lines)  # processed into the inbox
+    assert 'smcase_deliveries_refused_total{platform="facebook",reason="bad_signature"} 1.0' in lines
+    assert "Traceback" not in err and "app-secret-from-meta" not in out + err

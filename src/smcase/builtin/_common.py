@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any
+from typing import IO, Any
+
+from ..events import Unparsable
 
 _BLOCK_TAGS = {"p", "br", "div", "li", "blockquote"}
 
@@ -64,6 +67,19 @@ def load_json(data: bytes | str) -> tuple[Any, list[str]]:
         return out
 
     return parse_json(data, object_pairs_hook=pairs), duplicates
+
+
+def json_lines(stream: IO[bytes]) -> Iterator[tuple[str, bytes, Any]]:
+    """Each non-blank line of a JSON Lines stream: its position (``line N``), its bytes, and its value, or an
+    ``Unparsable`` saying why it is not JSON (for the adapter to yield as it stands)."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        position = f"line {number}"
+        try:
+            yield position, line, parse_json(line)
+        except ValueError as exc:
+            yield position, line, Unparsable(position, excerpt(line), f"not JSON: {exc}")
 
 
 def parse_json(data: bytes | str, **options: Any) -> Any:

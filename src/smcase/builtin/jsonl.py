@@ -15,7 +15,7 @@ from typing import IO, Any
 from .. import schema_check
 from ..events import Adapter, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ._common import excerpt, from_iso, parse_json
+from ._common import excerpt, from_iso, json_lines
 
 NAME = "jsonl"
 
@@ -50,14 +50,9 @@ def event_from_json(obj: dict[str, Any], context: ParseContext, raw: Any = None)
 def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
     """Yield one item per non-blank line of ``stream``."""
     check = validator()
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        position = f"line {number}"
-        try:
-            obj = parse_json(line)
-        except ValueError as exc:
-            yield Unparsable(position, excerpt(line), f"not JSON: {exc}")
+    for position, line, obj in json_lines(stream):
+        if isinstance(obj, Unparsable):
+            yield obj
             continue
         try:
             check(obj)

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from ..events import Adapter, Kind, ParseContext, ParsedItem, Skipped, SocialEvent, Unparsable
 from ..hookspecs import hookimpl
-from ._common import ITEM_ERRORS, excerpt, from_iso, html_text, parse_json, unreadable
+from ._common import ITEM_ERRORS, excerpt, from_iso, html_text, json_lines, unreadable
 
 NAME = "mastodon-api"
 PLATFORM = "mastodon"  # the same platform as the outbox adapter: one status, one item
@@ -163,14 +163,9 @@ def _item(position: str, envelope: Any, raw: str, context: ParseContext) -> Pars
 
 def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:
     """Yield one item per non-blank line: the envelope's event, a skip, or a quarantine entry with the reason."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        position = f"line {number}"
-        try:
-            envelope = parse_json(line)
-        except ValueError as exc:
-            yield Unparsable(position, excerpt(line), f"not JSON: {exc}")
+    for position, line, envelope in json_lines(stream):
+        if isinstance(envelope, Unparsable):
+            yield envelope
             continue
         try:
             yield _item(position, envelope, line.decode("utf-8").rstrip("\r\n"), context)

@@ -173,6 +173,6 @@ class Stage:
     texts: dict[str, str]
     _channels: dict[str, int] | None
     _not_controller: set[str]
-    _addresses: dict[int, str]
+    _addresses: dict[str, str]  # a platform-id channel name → the channel's address
     # Stored events the batch being planned attaches to its records: (event id, plan, record index, why).
     _attach: list[tuple[int, int, int, str]]

@@ -38,7 +38,7 @@ class Ingest(Planning):
         self.progress = progress
         self.texts = TEXTS["nb" if self.policy.language in ("nb", "nn") else "sv"]
         self._channels: dict[str, int] | None = None
-        self._addresses: dict[int, str] = {}
+        self._addresses: dict[str, str] = {}
         self._not_controller: set[str] = set()
         # Stored events the batch being planned attaches to its records: (event id, plan, record index, why).
         self._attach: list[tuple[int, int, int, str]] = []

@@ -79,9 +79,12 @@ class Storing(Stage):
                 captured = conn.execute(select(CaptureSource.platform, CaptureSource.platform_id,
                                                CaptureSource.channel_id)).all()
             self._channels = {address.casefold(): channel_id for address, channel_id, _c in rows}
-            self._addresses = {channel_id: address for address, channel_id, _c in rows}
-            self._channels.update({platform_channel(platform, pid).casefold(): channel_id
-                                   for platform, pid, channel_id in captured})
+            addresses = {channel_id: address for address, channel_id, _c in rows}
+            # ... and is stored under the channel's address: what registrars search by.
+            self._addresses = {platform_channel(platform, pid).casefold(): addresses[channel_id]
+                               for platform, pid, channel_id in captured}
+            self._channels.update({name: self._channels[address.casefold()]
+                                   for name, address in self._addresses.items()})
             not_controller = {channel_id for _a, channel_id, controller in rows if not controller}
             self._not_controller = {name for name, channel_id in self._channels.items() if channel_id in not_controller}
         return self._channels
@@ -95,9 +98,8 @@ class Storing(Stage):
             raw, raw_sha256 = entry.raw()
             rows.append({
                 "uuid": entry.uuid, "key": event.key(), "platform": event.platform, "external_id": event.external_id,
-                # A channel named by its platform id is stored under its address: what registrars search by.
                 "revision": event.revision, "kind": event.kind,
-                "channel": self._addresses.get(channels.get((event.channel or "").casefold(), 0), event.channel),
+                "channel": self._addresses.get((event.channel or "").casefold(), event.channel),
                 "channel_id": channels.get((event.channel or "").casefold()), "author_id": event.author_id,
                 "author_name": event.author_name, "text": event.text, "created_at": event.created_at,
                 "url": event.url, "in_reply_to": event.in_reply_to,
