@@ -59,8 +59,9 @@ class Served:
     """``smcase serve`` as a child process; ``post``/``get`` talk to it over HTTP."""
 
     def __init__(self, db_url: str, files_dir: Path, spool: Path, *, user: str = "capture",
-                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
-        self.db_url, self.files_dir, self.spool, self.user, self.extra = db_url, files_dir, spool, user, extra
+                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None, poll: bool = False) -> None:
+        self.db_url, self.files_dir, self.spool, self.user = db_url, files_dir, spool, user
+        self.extra = extra if poll else ("--no-poll", *extra)
         self.port = free_port()
         self.env = {**os.environ, "SMCASE_FILES": str(files_dir), "SMCASE_FACEBOOK_APP_SECRET": APP_SECRET,
                     "SMCASE_FACEBOOK_VERIFY_TOKEN": VERIFY_TOKEN, **(env or {})}
@@ -72,7 +73,7 @@ class Served:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "smcase", "--db", self.db_url, "--user", self.user, "serve",
-                 "--port", str(self.port), "--spool", str(self.spool), "--no-poll", *self.extra],
+                 "--port", str(self.port), "--spool", str(self.spool), *self.extra],
                 env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

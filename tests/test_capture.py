@@ -8,6 +8,7 @@ carries the position from one to the next.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from smcase.db import make_engine
 from smcase.register import RegisterService
 from tests.conftest import Cli
 from tests.mastodon_fake import TOKEN, FakeMastodon
+from tests.serving import Served
 from tests.test_serve import torsby_with_a_captured_page
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,3 +132,26 @@ def test_a_channel_whose_capture_has_not_succeeded_for_the_policys_limit_is_a_st
     assert "facebook 104857600000001" in stalled.detail
     service.note_deliveries("facebook", {"104857600000001"})
     assert not [d for d in duties.compute(service, at=today) if d.kind == "capture_stalled"]
+
+
+def test_serve_polls_every_active_mastodon_channel_and_reports_it_in_healthz(
+        cli: Cli, tmp_path: Path, fake_mastodon: FakeMastodon) -> None:
+    fake = fake_mastodon
+    fake.now = datetime.now(UTC) - timedelta(hours=2)
+    torsby_on_mastodon(cli, tmp_path, fake)
+    post = fake.add_status("Biblioteket har nya öppettider från måndag.")
+    fake.reply(post, "Äntligen öppet på kvällarna!")
+    served = Served(cli.db_url, cli.files_dir, tmp_path / "spool.sqlite3", poll=True,
+                    env={"SMCASE_MASTODON_TOKEN": TOKEN}).start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not served.health().get("polls"):
+            time.sleep(0.2)
+        report = served.health()
+        assert report["pollers"] == "alive", report
+        assert report["polls"]["https://social.example/@kommunen"].startswith("ok"), report
+        assert served.metric("smcase_polls_total", platform="mastodon", outcome="ok") == 1
+    finally:
+        served.stop()
+    assert sorted(e["direction"] for e in stored(cli)) == ["in", "out"]
+    assert TOKEN not in served.output()

@@ -94,6 +94,7 @@ def _run_the_capture_section(folder: Path, env: dict[str, str]) -> None:
     """'Running the capture service' after the tour, on its register, as one script (it starts the service in the
     background and stops it at the end): the handshake, a signed delivery accepted, a forged one refused, the
     comment in the inbox."""
+    import contextlib
     import signal
 
     script = section_script((REPO / "README.md").read_text(encoding="utf-8"), "## Running the capture service")
@@ -102,10 +103,8 @@ def _run_the_capture_section(folder: Path, env: dict[str, str]) -> None:
     try:
         out, err = process.communicate(timeout=180)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # the service too, if the script stopped before its kill
-        except ProcessLookupError:
-            pass
     assert process.returncode == 0, f"the capture section failed:\n{out}\n{err}"
     lines = out.splitlines()
     challenge = lines.index("4711")  # the handshake's challenge came back
