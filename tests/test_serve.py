@@ -11,6 +11,7 @@ register exactly once after the restart.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import threading
 import time
@@ -234,3 +235,60 @@ def test_killed_with_sigkill_under_load_every_acknowledged_delivery_is_registere
         assert cli("audit", "verify").exit_code == 0
     finally:
         restarted.stop()
+
+
+def test_a_delivery_the_register_refuses_is_kept_in_quarantine_and_does_not_hold_up_the_others(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poison delivery (here: one the database refuses) is retried alone, then kept whole in the register's
+    quarantine with the reason; the deliveries around it are processed."""
+    from sqlalchemy.exc import DataError
+
+    from smcase.db import make_engine
+    from smcase.ingest import Ingest
+    from smcase.plugins import create_plugins
+    from smcase.register import RegisterService
+    from smcase.serve.metrics import Metrics
+    from smcase.serve.spool import Spool
+    from smcase.serve.worker import Worker
+
+    torsby_with_a_captured_page(cli, tmp_path)
+    run = Ingest.run
+
+    def refusing(self: Ingest, stream: Any, fmt: Any, context: Any) -> Any:
+        data = stream.read()
+        if b"POISON" in data:
+            raise DataError("INSERT ...", {}, Exception("value too long for type character varying(200)"))
+        return run(self, io.BytesIO(data), fmt, context)
+
+    monkeypatch.setattr(Ingest, "run", refusing)
+    spool = Spool(tmp_path / "spool.sqlite3")
+    spool.start()
+    for n, text in enumerate(["Fin gata!", "POISON", "Tack för snöröjningen."]):
+        assert spool.submit("facebook-webhook", delivery(comment(9950 + n, text))).result(10)
+    spool.stop()
+    service = RegisterService.open(make_engine(cli.db_url), user="capture")
+    worker = Worker(spool, service, create_plugins(), Metrics())
+    worker.start()
+    deadline = time.monotonic() + 60
+    while spool.backlog()[0] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    worker.stop()
+    assert spool.backlog()[0] == 0
+    assert sorted(e["external_id"] for e in events(cli)) == ["1221_9950", "1221_9952"]
+    (kept,) = json.loads(cli("inbox", "list", "--quarantined", "--json").stdout)
+    assert "POISON" in kept["raw"] and "the register refused this delivery (DataError" in kept["reason"]
+    assert "value too long" not in kept["reason"]  # a database's message may quote what was sent
+
+
+def test_a_signed_delivery_with_values_longer_than_the_register_keeps_is_quarantined_not_stuck(
+        served: Served, cli: Cli) -> None:
+    """PostgreSQL refuses a value longer than its column: such an item is quarantined with the field named, and
+    the deliveries after it are processed."""
+    long = comment(9960, "hej")
+    long["from"] = {"id": "7" * 250, "name": "N" * 400}
+    assert served.post(delivery(long))[0] == 200
+    assert served.post(delivery(comment(9961, "Vem ansvarar för gatlyktorna?")))[0] == 200
+    served.drained()
+    assert [e["external_id"] for e in events(cli)] == ["1221_9961"]
+    (kept,) = json.loads(cli("inbox", "list", "--quarantined", "--json").stdout)
+    assert "author id: 250 characters, more than the 200 a register keeps" in kept["reason"]

@@ -11,7 +11,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from sqlalchemy import String
+
 from ..events import SocialEvent, Unparsable
+from ..model import EventRow, table_of
 from ..policy import canonical_json
 from ..schema_check import type_words
 
@@ -65,6 +68,11 @@ _TEXT_FIELDS = (("platform", "platform"), ("external_id", "id"), ("kind", "kind"
                 ("in_reply_to", "reply-to id"), ("direction", "direction"), ("identity", "identity"))
 
 
+#: The longest value each bounded event column holds (PostgreSQL refuses longer ones; SQLite would keep them).
+_LIMITS = {column.name: column.type.length for column in table_of(EventRow).columns
+           if isinstance(column.type, String) and column.type.length}
+
+
 def unfit(event: SocialEvent) -> str | None:
     """Why an adapter's event cannot be stored as it is (a field of the wrong type, a time out of range), in
     plain words; None when it can. Adapters are plugins and their input is hostile: this is checked for all."""
@@ -75,6 +83,10 @@ def unfit(event: SocialEvent) -> str | None:
     for name in ("platform", "external_id", "kind"):
         if not getattr(event, name):
             return f"{dict(_TEXT_FIELDS)[name]}: empty"
+    for name, words in _TEXT_FIELDS:
+        value, limit = getattr(event, name), _LIMITS.get("key" if name == "identity" else name)
+        if value is not None and limit is not None and len(value) > limit:
+            return f"{words}: {len(value):,} characters, more than the {limit:,} a register keeps"
     created = event.created_at
     if not isinstance(created, datetime) or created.tzinfo is None:
         return "created at: not a date and time with its time zone"

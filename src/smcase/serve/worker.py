@@ -16,14 +16,15 @@ import io
 import json
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..errors import SmcaseError
-from ..events import ParseContext
+from ..events import ParseContext, Unparsable
 from ..identity import scrub
 from ..ingest import Ingest, Summary
 from ..plugins import Plugins
@@ -46,13 +47,20 @@ def failure_words(exc: BaseException) -> str:
         orig = exc.orig
         first = str(orig).strip().splitlines()[0][:200] if exc.connection_invalidated or "connect" in str(orig) \
             else ""
-        return f"{type(orig).__name__}{': ' + first if first else ''}"
+        kind = type(exc).__name__ + (f" {type(orig).__name__}" if type(orig).__name__ != "Exception" else "")
+        return f"{kind}{': ' + first if first else ''}"
     if isinstance(exc, SmcaseError):  # smcase's own messages name what is wrong; masked all the same
         first = str(exc).splitlines()[0] if str(exc) else ""
         return f"{type(exc).__name__}: {(scrub(first) or '')[:300]}"
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc.strerror or 'I/O error'}"
     return type(exc).__name__
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Is this the register (or the disk) being unreachable, rather than something wrong with what was sent?"""
+    return isinstance(exc, OperationalError | InterfaceError | OSError | sqlite3.Error) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def as_line(body: bytes) -> tuple[bytes, set[str]]:
@@ -98,24 +106,56 @@ class Worker(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
-        """Process until stopped."""
+        """Process until stopped.
+
+        A pass that fails is retried with a growing pause. After a failed pass the deliveries are taken one at a
+        time, so that one delivery the register refuses (a poison delivery) cannot hold up the others: when the
+        same single delivery fails twice for a reason that is not the register being unreachable, it is kept in
+        the register's quarantine with the reason (``inbox list --quarantined``) instead of blocking the queue.
+        """
+        single = False
+        tries: dict[int, int] = {}
         while not self.stopping.is_set():
             self.beat = time.monotonic()
             self.spool.arrived.clear()
+            deliveries: list[Delivery] = []
             try:
-                deliveries = self.spool.pending(self.batch)
+                deliveries = self.spool.pending(1 if single else self.batch)
                 if deliveries:
                     self.process(deliveries)
-                    self.failures = 0
+                    self.failures, single = 0, False
+                    tries.clear()
                     continue
             except Exception as exc:  # the pass is retried: nothing was marked processed
                 self.failures += 1
                 self.metrics.worker_errors.inc()
+                if len(deliveries) == 1 and not _unreachable(exc):
+                    tries[deliveries[0].id] = tries.get(deliveries[0].id, 0) + 1
+                    if tries[deliveries[0].id] >= 2 and self._quarantine(deliveries[0], exc):
+                        single = False
+                        continue
+                single = True
                 pause = min(60.0, 0.5 * 2 ** self.failures)
                 log.error("processing deliveries failed (%s); retrying in %.0f s", failure_words(exc), pause)
                 self.stopping.wait(pause)
                 continue
             self.spool.arrived.wait(1.0)
+
+    def _quarantine(self, delivery: Delivery, exc: Exception) -> bool:
+        """Keep a delivery the register refuses in its quarantine, whole, with the reason; True when it was."""
+        position = f"delivery #{delivery.id}"
+        reason = f"the register refused this delivery ({failure_words(exc)}); fix and retry it with 'smcase inbox " \
+                 "retry'"
+        item = Unparsable(position, delivery.body.decode("utf-8", "replace"), reason)
+        try:
+            Ingest(self.service, self.plugins).process([(position, item)], ADAPTER,
+                                                       ParseContext(source_name=f"facebook webhook {position}"))
+            self.spool.done([delivery.id], "quarantined")
+        except Exception as again:  # the register cannot take it either: it stays in the spool, retried
+            log.error("keeping %s in quarantine failed too (%s)", position, failure_words(again))
+            return False
+        log.error("%s kept in quarantine: %s", position, reason)
+        return True
 
     def process(self, deliveries: list[Delivery]) -> Summary:
         """Ingest ``deliveries`` as one input, then mark them processed; the ingest summary."""
