@@ -155,3 +155,56 @@ def test_serve_polls_every_active_mastodon_channel_and_reports_it_in_healthz(
         served.stop()
     assert sorted(e["direction"] for e in stored(cli)) == ["in", "out"]
     assert TOKEN not in served.output()
+
+
+@pytest.mark.rules("TOR-5")
+@pytest.mark.policy("torsby")
+def test_tor5_an_edit_of_a_registered_mastodon_comment_is_added_to_its_case(
+        cli: Cli, tmp_path: Path, fake_mastodon: FakeMastodon, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = fake_mastodon
+    fake.now = datetime.now(UTC) - timedelta(hours=2)
+    monkeypatch.setenv("SMCASE_MASTODON_TOKEN", TOKEN)
+    torsby_on_mastodon(cli, tmp_path, fake)
+    post = fake.add_status("Snöröjningen börjar i natt.")
+    question = fake.reply(post, "Varför plogas inte Björkvägen?")
+    fake.reply(question, "Vi skickar en plogbil i morgon bitti.", author="kommunen", notify=False)
+    assert cli("capture", "mastodon", "--channel", "1", user="capture").exit_code == 0
+    (registered,) = [e for e in stored(cli) if e["direction"] == "in"]
+    assert registered["case"] is not None  # answered by the municipality: a case (VIM-6b, REN-1)
+    fake.edit(question, "Varför plogas inte Björkvägen? Det är tredje gången i år.")
+    assert cli("capture", "mastodon", "--channel", "1", user="capture").exit_code == 0
+    (edit,) = [e for e in stored(cli) if e["kind"] == "edit"]
+    assert edit["case"] == registered["case"] and edit["status"] == "registered"
+    shown = cli("case", "show", registered["case"], "--json")
+    titles = [r["title"] for r in json.loads(shown.stdout)["records"]]
+    assert len(titles) == 3 and any(t.startswith("Ändrad version") for t in titles), titles
+
+
+def test_only_an_admin_configures_capture_and_a_token_is_never_sent_from_the_services_secrets(
+        cli: Cli, tmp_path: Path, fake_mastodon: FakeMastodon, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An officer could otherwise point a channel at their own server with the app secret as its token file."""
+    torsby_on_mastodon(cli, tmp_path, fake_mastodon)
+    assert cli("users", "add", "erik", "--role", "officer").exit_code == 0
+    secret = tmp_path / "facebook-app-secret"
+    secret.write_text("app-secret-from-meta\n")
+    secret.chmod(0o600)
+    refused = cli("channel", "change", "1", "--platform-id", "kommunen", "--instance", fake_mastodon.url,
+                  "--token-file", str(secret), user="erik")
+    assert refused.exit_code == 1 and "may not capture.configure" in refused.output
+    assert cli("channel", "change", "1", "--platform-id", "kommunen", "--instance", fake_mastodon.url,
+               "--token-file", str(secret)).exit_code == 0  # an admin's mistake is still caught at poll time
+    monkeypatch.setenv("SMCASE_FACEBOOK_APP_SECRET_FILE", str(secret))
+    sent = cli("capture", "mastodon", "--channel", "1", user="capture")
+    assert sent.exit_code == 1 and "one of the service's Facebook secrets" in sent.output
+    assert not fake_mastodon.requests  # nothing was sent anywhere
+
+
+@pytest.mark.parametrize("instance", ["https://2852039166", "https://0x7f.1", "https://169.254.169.254",
+                                      "https://[fe80::1]", "https://mastodon.example/../admin",
+                                      "https://mastodon.example\r\nX: y", "https://" + "a" * 300 + ".example",
+                                      "http://mastodon.example", "mastodon.example"])
+def test_an_instance_that_is_no_plain_server_address_is_refused(cli: Cli, tmp_path: Path,
+                                                                 fake_mastodon: FakeMastodon, instance: str) -> None:
+    torsby_on_mastodon(cli, tmp_path, fake_mastodon)
+    refused = cli("channel", "change", "1", "--platform-id", "kommunen", "--instance", instance)
+    assert refused.exit_code == 1 and "instance" in refused.output and "Traceback" not in refused.output

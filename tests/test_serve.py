@@ -47,7 +47,8 @@ def torsby_with_a_captured_page(cli: Cli, tmp_path: Path) -> None:
 def served(cli: Cli, tmp_path: Path) -> Iterator[Served]:
     """The service on Torsby's register, acting as the capture user."""
     torsby_with_a_captured_page(cli, tmp_path)
-    service = Served(cli.db_url, cli.files_dir, tmp_path / "spool.sqlite3", extra=("--max-body", "4096")).start()
+    service = Served(cli.db_url, cli.files_dir, tmp_path / "spool.sqlite3",
+                     extra=("--max-body", "4096", "--body-timeout", "1")).start()
     yield service
     service.stop()
 
@@ -177,7 +178,7 @@ def test_other_paths_and_methods_are_refused(served: Served) -> None:
     assert served.request("POST", "/webhooks/facebook", b"{}", {"Content-Length": "zz"})[0] == 400
 
 
-def test_serve_needs_a_user_who_may_ingest_and_the_secrets(cli: Cli, tmp_path: Path) -> None:
+def test_serve_needs_a_capture_user_and_readable_secrets_and_says_so_in_one_line(cli: Cli, tmp_path: Path) -> None:
     torsby_with_a_captured_page(cli, tmp_path)
     assert cli("users", "add", "reader", "--role", "archivist").exit_code == 0
     refused = cli("serve", "--port", "1", user="reader")
@@ -186,11 +187,35 @@ def test_serve_needs_a_user_who_may_ingest_and_the_secrets(cli: Cli, tmp_path: P
 
     from smcase.cli import create_cli
 
-    result = CliRunner().invoke(create_cli(), ["--db", cli.db_url, "--user", "capture", "serve"],
-                                env={"SMCASE_FILES": str(cli.files_dir), "SMCASE_FACEBOOK_APP_SECRET": "",
-                                     "SMCASE_FACEBOOK_APP_SECRET_FILE": str(tmp_path / "missing")})
-    assert result.exit_code == 1 and "cannot read the secret file" in result.output
-    assert "Traceback" not in result.output
+    def serve(*args: str, user: str = "capture", **env: str) -> Any:
+        base = {"SMCASE_FILES": str(cli.files_dir), "SMCASE_FACEBOOK_APP_SECRET": "s", "SMCASE_FACEBOOK_APP_SECRET_FILE": "",
+                "SMCASE_FACEBOOK_VERIFY_TOKEN": "t"}
+        result = CliRunner().invoke(create_cli(), ["--db", cli.db_url, "--user", user, "serve", *args],
+                                    env={**base, **env})
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+        return result
+
+    # anna may ingest, but a network service runs as the capture user, with nothing more
+    assert "with the capture role" in serve(user="anna").output
+    missing = serve(SMCASE_FACEBOOK_APP_SECRET="", SMCASE_FACEBOOK_APP_SECRET_FILE=str(tmp_path / "missing"))
+    assert missing.exit_code == 1 and "cannot read the file in SMCASE_FACEBOOK_APP_SECRET_FILE" in missing.output
+    endless = serve(SMCASE_FACEBOOK_APP_SECRET="", SMCASE_FACEBOOK_APP_SECRET_FILE="/dev/zero")
+    assert endless.exit_code == 1 and "more than one short line" in endless.output
+    both = serve(SMCASE_FACEBOOK_APP_SECRET_FILE=str(tmp_path / "missing"))
+    assert both.exit_code == 1 and "both SMCASE_FACEBOOK_APP_SECRET and" in both.output
+    nowhere = serve("--spool", str(tmp_path / "no" / "such" / "spool.sqlite3"))
+    assert nowhere.exit_code == 1 and "no such folder" in nowhere.output
+    assert not (tmp_path / "no").exists()
+    if cli.db_url.startswith("sqlite:///"):
+        itself = serve("--spool", cli.db_url.removeprefix("sqlite:///"))
+        assert itself.exit_code == 1 and "is the register itself" in itself.output
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = serve("--port", str(taken.getsockname()[1]))
+    assert busy.exit_code == 1 and "cannot listen on 127.0.0.1" in busy.output
 
 
 @pytest.mark.slow
@@ -292,3 +317,47 @@ def test_a_signed_delivery_with_values_longer_than_the_register_keeps_is_quarant
     assert [e["external_id"] for e in events(cli)] == ["1221_9961"]
     (kept,) = json.loads(cli("inbox", "list", "--quarantined", "--json").stdout)
     assert "author id: 250 characters, more than the 200 a register keeps" in kept["reason"]
+
+
+def test_a_trickled_body_an_empty_one_and_two_signatures_are_refused_and_answers_are_not_sniffed(
+        served: Served, cli: Cli) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as slow:
+        slow.sendall(b"POST /webhooks/facebook HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{")
+        answer = slow.recv(200)  # the service gives up after --body-timeout, not the client
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert served.post(b"  \n", signature=sign(b"  \n"))[0] == 400
+    body = delivery(comment(9970, "Två signaturer"))
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    conn.putrequest("POST", "/webhooks/facebook")
+    conn.putheader("Content-Length", str(len(body)))
+    conn.putheader("X-Hub-Signature-256", sign(body))
+    conn.putheader("X-Hub-Signature-256", "sha256=" + "0" * 64)
+    conn.endheaders(body)
+    response = conn.getresponse()
+    assert response.status == 403 and response.getheader("X-Content-Type-Options") == "nosniff"
+    conn.close()
+    assert spooled(served.spool) == 0 and events(cli) == []
+
+
+def test_nul_characters_are_stored_alike_on_both_databases_and_an_identity_number_as_page_id_stays_out_of_the_log(
+        served: Served, cli: Cli) -> None:
+    import stat
+
+    assert served.post(delivery(comment(9971, "Hej\u0000då")))[0] == 200
+    assert served.post(delivery(comment(9972, "Vem äger sidan?"), page="8112189876"))[0] == 200
+    served.drained()
+    texts = {e["external_id"]: e["text"] for e in events(cli)}
+    assert texts["1221_9971"] == "Hej\ufffddå"  # PostgreSQL refuses NUL; both registers keep the same text
+    assert "8112189876" not in served.output()  # an identity number sent as a page id
+    assert stat.S_IMODE(served.spool.stat().st_mode) == 0o600  # the spool is the service's alone
+
+
+def test_sigterm_stops_the_service_cleanly(cli: Cli, tmp_path: Path) -> None:
+    torsby_with_a_captured_page(cli, tmp_path)
+    service = Served(cli.db_url, cli.files_dir, tmp_path / "spool.sqlite3").start()
+    assert service.post(delivery(comment(9980, "Sista kommentaren före stoppet")))[0] == 200
+    assert service.stop() == 0
+    assert "smcase serve: stopped" in service.output() and "Traceback" not in service.output()
+    assert [e["external_id"] for e in events(cli)] == ["1221_9980"]  # processed, or processed at the next start

@@ -192,6 +192,7 @@ class Channels:
         capture = check_settings(plan.platform, channel_doc["platform_id"], channel_doc.get("instance"),
                                  channel_doc.get("token_file")) if "platform_id" in channel_doc else None
         if capture is not None:
+            self.service.require("capture.configure")
             self._refuse_taken(plan.platform, capture)
         with self.service.reading() as conn:
             if conn.execute(select(_CHANNELS.c.id).where(_CHANNELS.c.address == plan.url)).first():
@@ -403,7 +404,8 @@ class Channels:
 
         title = self.texts["capture"].format(name=channel.name, platform=channel.platform,
                                              platform_id=settings.platform_id)
-        self._record(channel, RecordSpec("memo", title, kind="capture_settings"), store)
+        self._record(channel, RecordSpec("memo", title, kind="capture_settings"), store,
+                     permission="capture.configure")
         return written[0]
 
     def _refuse_taken(self, platform: str, settings: CaptureSettings, channel_id: int | None = None) -> None:
@@ -420,6 +422,8 @@ class Channels:
         values = {"platform": platform, "platform_id": settings.platform_id, "instance": settings.instance,
                   "token_file": settings.token_file, "configured_at": self.service.clock(),
                   "configured_by": self.service.actor.username}
+        # A new account or server starts afresh: the old position (and its last error) belong to the old one.
+        values.update(position=None, last_error=None)
         changed = conn.execute(update(_CAPTURE).where(_CAPTURE.c.channel_id == channel_id).values(**values)).rowcount
         if not changed:
             conn.execute(insert(_CAPTURE).values(channel_id=channel_id, **values))

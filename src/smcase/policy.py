@@ -56,6 +56,8 @@ DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     # Storing social-media input and registering what must be (file ingest and live capture). The ``capture``
     # role holds this and nothing else: the service that receives webhooks and polls acts as such a user.
     "ingest": ("registrar", "officer", "admin", "capture"),
+    # Configuring live capture names a server and a token file the service will send a token to: an admin's act.
+    "capture.configure": ("admin",),
 }
 
 

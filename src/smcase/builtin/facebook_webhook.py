@@ -52,10 +52,14 @@ def _change(position: str, page_id: str, value: dict[str, Any], context: ParseCo
         return Skipped(position, str(item), f"feed item {item!r} carries no post or comment")
     if verb not in _VERBS:
         return Unparsable(position, excerpt(json.dumps(value, ensure_ascii=False)), f"unknown verb {verb!r}")
-    item_id = value.get("comment_id") or value.get("post_id")
-    if not item_id or "created_time" not in value:
+    # A comment is its comment_id, never its post's id: falling back would give it the post's key.
+    id_key = "comment_id" if item == "comment" else "post_id"
+    item_id = value.get(id_key)
+    if isinstance(item_id, bool) or not isinstance(item_id, str | int) or not str(item_id).strip():
         return Unparsable(position, excerpt(json.dumps(value, ensure_ascii=False)),
-                          "change without an item id or created_time")
+                          f"a {item} change without its {id_key} (an id: text or a number)")
+    if "created_time" not in value:
+        return Unparsable(position, excerpt(json.dumps(value, ensure_ascii=False)), "change without created_time")
     sender = value.get("from") or {}
     parent = value.get("parent_id")
     embedded = value.get("post")

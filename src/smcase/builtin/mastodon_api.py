@@ -75,7 +75,9 @@ def _object(holder: dict[str, Any], key: str, *, where: str) -> dict[str, Any]:
 
 
 def _status_event(envelope: dict[str, Any], status: dict[str, Any], revision: int | None,
-                  context: ParseContext, raw: str, position: str, where: str) -> ParsedItem:
+                  context: ParseContext, raw: str, position: str, where: str, edit: bool = False) -> ParsedItem:
+    """The status as an event; ``edit``: a new version of a status captured before (Kind.EDIT, which the
+    register adds to the original's case, TOR-5), else the status itself at the version seen."""
     if status.get("reblog") is not None:
         return Skipped(position, "boost", "a boost shares someone else's post; nothing of ours to keep")
     instance = _text(envelope, "instance", where="")
@@ -103,7 +105,8 @@ def _status_event(envelope: dict[str, Any], status: dict[str, Any], revision: in
     return SocialEvent(
         platform=PLATFORM,
         external_id=uri,
-        kind=Kind.MESSAGE if visibility == "direct" else (Kind.COMMENT if reply_to else Kind.POST),
+        kind=Kind.EDIT if edit else Kind.MESSAGE if visibility == "direct" else (
+            Kind.COMMENT if reply_to else Kind.POST),
         channel=_channel(envelope, context),
         author_id=author,
         author_name=_maybe_text(account, "display_name", where=where) or None,
@@ -134,13 +137,16 @@ def _item(position: str, envelope: Any, raw: str, context: ParseContext) -> Pars
         raise _Bad(f"capture {str(capture)[:40]!r} is not one of {', '.join(CAPTURES)}: not a capture envelope")
     _text(envelope, "instance", where="")
     _text(envelope, "account_id", where="")
+    revision = envelope.get("revision")
+    if (capture == "edit" or revision is not None) and (type(revision) is not int or revision < 2):
+        raise _Bad(f"revision is {str(revision)[:20]!r}, expected a whole number of at least 2")  # bool: no
     if capture == "notification":
         notification = _object(envelope, "notification", where="")
         kind = _text(notification, "type", where="notification.")
         if kind not in CONTENT_NOTIFICATIONS:
             return Skipped(position, str(kind), f"a {kind} notification carries no post or comment to keep")
         status = _object(notification, "status", where="notification.")
-        return _status_event(envelope, status, None, context, raw, position, "notification.status.")
+        return _status_event(envelope, status, revision, context, raw, position, "notification.status.")
     if capture == "delete":
         uri = _text(envelope, "uri", where="")
         own = envelope.get("own")
@@ -152,13 +158,8 @@ def _item(position: str, envelope: Any, raw: str, context: ParseContext) -> Pars
             created_at=from_iso(_text(envelope, "observed_at", where="")),
             direction="out" if own else "in", raw=raw, identity=f"{PLATFORM}:{uri}:delete",
         )
-    revision = None
-    if capture == "edit":
-        revision = envelope.get("revision")
-        if type(revision) is not int or revision < 2:  # bool is an int, and is no revision
-            raise _Bad(f"revision is {str(revision)[:20]!r}, expected a whole number of at least 2")
     return _status_event(envelope, _object(envelope, "status", where=""), revision, context, raw, position,
-                         "status.")
+                         "status.", edit=capture == "edit")
 
 
 def parse(stream: IO[bytes], context: ParseContext) -> Iterator[ParsedItem]:

@@ -50,6 +50,15 @@ MAX_WAIT = 300.0  # the longest single wait for a rate limit or back-off, in sec
 MAX_PAGES = 10_000  # a server that pages for ever is stopped here
 
 
+#: What a transport failure means, in words an administrator acts on.
+_TRANSPORT_WORDS = {
+    "ConnectError": "cannot connect to the server (is the address right, is it up?)",
+    "ConnectTimeout": "the server did not answer the connection in time",
+    "ReadTimeout": "the server did not answer in time",
+    "RemoteProtocolError": "the server broke off the answer",
+}
+
+
 class MastodonError(Exception):
     """A pass that could not complete, said in one line (naming the instance; never the token)."""
 
@@ -318,15 +327,20 @@ class _Pass:
             if entry["edited_at"] == status.get("edited_at") or status.get("edited_at") is None:
                 return
         envelope: dict[str, Any]
-        if status.get("edited_at"):
+        if status.get("edited_at") and entry is not None:
+            # An edit of a status captured before: the register adds it to the original's case (TOR-5).
             envelope = {"capture": "edit", **self._about(), "status": status, "revision": self._versions(status_id)}
             when = from_iso(status["edited_at"])
-        elif notification is not None:
-            envelope = {"capture": "notification", **self._about(), "notification": notification}
-            when = from_iso(status["created_at"])
         else:
-            envelope = {"capture": "status", **self._about(), "status": status}
+            # Seen for the first time (already edited or not): the status itself, at its latest version.
+            if notification is not None:
+                envelope = {"capture": "notification", **self._about(), "notification": notification}
+            else:
+                envelope = {"capture": "status", **self._about(), "status": status}
             when = from_iso(status["created_at"])
+            if status.get("edited_at"):
+                envelope["revision"] = self._versions(status_id)
+                when = from_iso(status["edited_at"])
         parent = status.get("in_reply_to_id")
         if parent:
             parent_uri = self._parent_uri(parent)
@@ -483,8 +497,8 @@ class _Pass:
                 response = self.client.get(url, params=params)
             except httpx.TransportError as exc:
                 if attempt >= self.capture.max_retries:
-                    raise MastodonError(f"{self.instance}: {what} failed after {attempt + 1} tries: "
-                                        f"{type(exc).__name__}") from None
+                    words = _TRANSPORT_WORDS.get(type(exc).__name__, type(exc).__name__)
+                    raise MastodonError(f"{self.instance}: {what} failed after {attempt + 1} tries: {words}") from None
                 self._pause(self._backoff(attempt))
                 attempt += 1
                 continue
@@ -499,7 +513,7 @@ class _Pass:
             if code in (404, 410) and missing_ok:
                 return None
             if code in (401, 403):
-                raise MastodonError(f"{self.instance}: {what} was refused (HTTP {code}): the access token is wrong, "
+                raise MastodonError(f"{self.instance}: the server refused {what} (HTTP {code}): the access token is wrong, "
                                     "revoked or lacks the read scope")
             if code in (404, 410):
                 raise MastodonError(f"{self.instance}: {what}: not found (HTTP {code})")

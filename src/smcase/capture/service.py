@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,12 @@ class CaptureFailed(Exception):
 def token_for(capture: CaptureView) -> Secret:
     """The channel's token: its token file, else SMCASE_MASTODON_TOKEN or SMCASE_MASTODON_TOKEN_FILE."""
     if capture.token_file:
+        # The service's own secrets are never sent anywhere: a token file that is one of them is refused.
+        own = {os.path.realpath(v) for k in ("SMCASE_FACEBOOK_APP_SECRET_FILE", "SMCASE_FACEBOOK_VERIFY_TOKEN_FILE")
+               if (v := os.environ.get(k))}
+        if os.path.realpath(capture.token_file) in own:
+            raise InvalidInput(f"the token file of {capture.channel} is one of the service's Facebook secrets: "
+                               "refused (give the channel its own Mastodon token file)")
         return secret_from_file(capture.token_file, f"the token file of {capture.channel}")
     found = read_secret("SMCASE_MASTODON_TOKEN")
     assert found is not None  # required: raises instead
@@ -116,7 +123,7 @@ class Pollers(threading.Thread):
             self._count("error")
             log.error("polling %s failed (%s)", capture.channel, type(exc).__name__)
         else:
-            self.last[capture.channel] = f"ok at {datetime.now().astimezone():%Y-%m-%d %H:%M:%S}"
+            self.last[capture.channel] = f"ok at {datetime.now().astimezone().isoformat(timespec='seconds')}"
             self._count("ok")
             log.info("polled %s: %d new, %d duplicates (%.1f s)", capture.channel, summary.stored,
                      summary.duplicates, time.monotonic() - started)

@@ -9,6 +9,7 @@ import click
 from ..errors import InvalidInput, NotFound
 from .app import App, pass_app
 from .ingest import render_summary
+from .output import emit_json, output_formats, table, when
 
 
 @click.group("capture")
@@ -39,11 +40,16 @@ def capture_mastodon(app: App, channel_ref: str, instance: str | None, account: 
     service = app.service
     service.require("ingest")
     wanted = channel_ref.strip().casefold()
-    found = [c for c in service.captures("mastodon") if wanted in (str(c.channel_id), c.channel.casefold())]
+    found = [c for c in service.captures() if wanted in (str(c.channel_id), c.channel.casefold())]
     if not found:
-        raise NotFound(f"no Mastodon channel {channel_ref!r} with capture configured: configure it with 'smcase "
-                       f"channel change CHANNEL --platform-id ACCT --instance URL'")
+        raise NotFound(f"no channel {channel_ref!r} with live capture configured (see 'smcase capture list'); an "
+                       f"admin configures a Mastodon channel with 'smcase channel change CHANNEL --platform-id ACCT "
+                       f"--instance URL'")
     chosen = found[0]
+    if chosen.platform != "mastodon":
+        raise InvalidInput(f"channel {chosen.channel} is a {chosen.platform} channel: 'capture mastodon' polls "
+                           f"Mastodon channels" + (" (Facebook's come by webhook: smcase serve)"
+                                                   if chosen.platform == "facebook" else ""))
     if chosen.channel_state != "active":
         raise InvalidInput(f"channel {chosen.channel} is {chosen.channel_state}: only an active channel is captured")
     if instance is not None and check_instance(instance) != chosen.instance:
@@ -67,3 +73,26 @@ def capture_mastodon(app: App, channel_ref: str, instance: str | None, account: 
             time.sleep(pause)
         except KeyboardInterrupt:
             return
+
+
+@capture.command("list")
+@output_formats()
+@pass_app
+def capture_list(app: App, fmt: str) -> None:
+    """Every channel with live capture: the platform's id, the server, the token file, the last success and error."""
+    captures = app.service.captures()
+    if fmt == "json":
+        emit_json([{"channel_id": c.channel_id, "channel": c.channel, "state": c.channel_state,
+                    "platform": c.platform, "platform_id": c.platform_id, "instance": c.instance,
+                    "token_file": c.token_file, "last_success_at": c.last_success_at.isoformat()
+                    if c.last_success_at else None, "last_error": c.last_error} for c in captures])
+        return
+    if not captures:
+        click.echo("Nothing to show.", err=True)
+        return
+    click.echo(table([[c.channel_id, c.channel, c.channel_state, c.platform, c.platform_id, c.instance or "",
+                       when(c.last_success_at.astimezone(app.service.tz)) if c.last_success_at else "never",
+                       c.last_error or ""]
+                      for c in captures],
+                     ["#", "channel", "state", "platform", "id", "instance", "last success", "last error"],
+                     whole=["last error"]))

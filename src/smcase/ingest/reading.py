@@ -38,7 +38,9 @@ def _rewindable(stream: IO[bytes]) -> Iterator[tuple[IO[bytes], str]]:
         yield spool, digest.hexdigest()
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Characters no database column can hold: a lone surrogate (JSON allows "\ud800"; UTF-8 does not) and NUL
+#: (PostgreSQL's text refuses it; SQLite would keep it, so the two registers would differ).
+_SURROGATE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _clean(value: Any) -> Any:
@@ -46,7 +48,7 @@ def _clean(value: Any) -> Any:
 
 
 def _without_surrogates(item: Any) -> Any:
-    """An item whose strings hold no lone surrogate (JSON allows "\\ud800"; UTF-8 and the database do not)."""
+    """An item whose strings hold no lone surrogate and no NUL (each made U+FFFD): what every database can keep."""
     if isinstance(item, (SocialEvent, Unparsable)):
         strings = {name: value for name in item.__dataclass_fields__
                    if isinstance(value := getattr(item, name), str)}

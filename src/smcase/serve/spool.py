@@ -1,6 +1,6 @@
 """The delivery spool: what a platform sent us, committed before we acknowledge it.
 
-Deliveries are kept in a SQLite file of their own (WAL journal,
+Deliveries are kept in a SQLite file of their own (mode 0600, WAL journal,
 ``synchronous=FULL``: a commit is on disk when it returns), so that an
 acknowledgement never waits behind processing or behind the register's own
 writers, on SQLite and on PostgreSQL alike. One committer thread writes: it
@@ -17,6 +17,7 @@ is kept for a while, so that a late retry is still recognised.
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import sqlite3
 import threading
@@ -63,6 +64,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA secure_delete=ON")  # a processed body's bytes are overwritten, not left in free pages
     return conn
 
 
@@ -71,8 +73,12 @@ class Spool:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise SpoolError(f"no such folder for the delivery spool: {self.path.parent}")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Readable by the service alone: bodies wait here with whatever citizens wrote. SQLite gives its WAL
+            # and shared-memory files the same mode as the database file.
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
             with _connect(self.path) as conn:
                 conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
@@ -181,6 +187,8 @@ class Spool:
                                          "WHERE id = ?", [(now, outcome, i) for i in ids])
                 self._reader.execute("DELETE FROM deliveries WHERE processed_at < ?", (now - KEEP_DIGESTS_SECONDS,))
                 self._reader.execute("COMMIT")
+                # The WAL still holds the bodies' old pages: fold it back and cut it (best effort, readers permitting).
+                self._reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:
                 if self._reader.in_transaction:
                     self._reader.execute("ROLLBACK")

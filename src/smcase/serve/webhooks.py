@@ -43,6 +43,8 @@ ADAPTER = "facebook-webhook"
 #: A worker that has not looked at the spool for this long is reported dead by ``/healthz``.
 WORKER_SILENT_SECONDS = 120.0
 _CHALLENGE_LIMIT = 500
+#: Every answer says what it is, and that it is not to be sniffed as something else (the challenge echoes input).
+_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
 @dataclass
@@ -55,6 +57,7 @@ class ServeState:
     verify_token: Secret
     max_body: int
     engine: Engine
+    body_seconds: float = 10.0  # how long a delivery's body may take to arrive (Meta sends a few kB at once)
     worker: Worker | None = None
     extra_health: Callable[[], dict[str, Any]] | None = None  # e.g. the pollers' state
 
@@ -70,17 +73,22 @@ def signature_ok(secret: Secret, body: bytes, header: str | None) -> bool:
 
 def _refuse(state: ServeState, status: int, reason: str, words: str) -> Response:
     state.metrics.refused.labels(PLATFORM, reason).inc()
-    return PlainTextResponse(words + "\n", status_code=status)
+    return PlainTextResponse(words + "\n", status_code=status, headers=_HEADERS)
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The body, or None when it grows past ``limit`` (read no further than that)."""
+async def _body(request: Request, limit: int, seconds: float) -> bytes | None:
+    """The body, or None when it grows past ``limit`` (read no further than that).
+
+    TimeoutError when it does not arrive within ``seconds``: a client that trickles a body must not hold a
+    connection (and a file descriptor) for ever.
+    """
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    async with asyncio.timeout(seconds):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -97,7 +105,7 @@ def create_app(state: ServeState) -> Starlette:
             return _refuse(state, 403, "bad_handshake", "forbidden")
         if not hmac.compare_digest(token.encode("utf-8"), state.verify_token.reveal().encode("utf-8")):
             return _refuse(state, 403, "bad_verify_token", "forbidden")
-        return PlainTextResponse(challenge)
+        return PlainTextResponse(challenge, headers=_HEADERS)
 
     async def delivery(request: Request) -> Response:
         """``POST /webhooks/facebook``: check size and signature, commit to the spool, then acknowledge."""
@@ -109,14 +117,21 @@ def create_app(state: ServeState) -> Starlette:
             if int(declared) > state.max_body:
                 return _refuse(state, 413, "too_large", f"a delivery may be at most {state.max_body} bytes")
         try:
-            body = await _body(request, state.max_body)
+            body = await _body(request, state.max_body, state.body_seconds)
         except ClientDisconnect:
             return _refuse(state, 400, "disconnected", "the body did not arrive")
+        except TimeoutError:
+            return _refuse(state, 408, "slow_body", f"the body did not arrive within {state.body_seconds:g} s")
         if body is None:
             return _refuse(state, 413, "too_large", f"a delivery may be at most {state.max_body} bytes")
-        header = request.headers.get("x-hub-signature-256")
-        if not header:
+        if not body.strip():
+            return _refuse(state, 400, "empty", "an empty delivery")
+        headers = request.headers.getlist("x-hub-signature-256")
+        if not headers:
             return _refuse(state, 403, "missing_signature", "forbidden: no X-Hub-Signature-256")
+        if len(headers) > 1:  # which one would be the real one? Neither is trusted.
+            return _refuse(state, 403, "bad_signature", "forbidden: more than one X-Hub-Signature-256")
+        header = headers[0]
         if not signature_ok(state.app_secret, body, header):
             return _refuse(state, 403, "bad_signature", "forbidden: the signature does not match")
         try:
@@ -125,19 +140,19 @@ def create_app(state: ServeState) -> Starlette:
             log.error("%s", exc)
             return _refuse(state, 503, "spool_error", "cannot store the delivery now: retry")
         (state.metrics.stored if new else state.metrics.duplicates).labels(PLATFORM).inc()
-        return PlainTextResponse("ok\n")
+        return PlainTextResponse("ok\n", headers=_HEADERS)
 
     async def healthz(request: Request) -> Response:
         """``GET /healthz``: the register reachable, the worker alive, the oldest unprocessed delivery's age."""
         report = await run_in_threadpool(_health, state)
-        return JSONResponse(report, status_code=200 if report["ok"] else 503)
+        return JSONResponse(report, status_code=200 if report["ok"] else 503, headers=_HEADERS)
 
     async def metrics(request: Request) -> Response:
         """``GET /metrics``: the Prometheus text format."""
         count, oldest = await run_in_threadpool(state.spool.backlog)
         state.metrics.backlog.set(count)
         state.metrics.lag.set(time.time() - oldest if oldest else 0.0)
-        return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST, headers=_HEADERS)
 
     return Starlette(routes=[
         Route("/webhooks/facebook", handshake, methods=["GET"]),

@@ -47,7 +47,8 @@ def failure_words(exc: BaseException) -> str:
         orig = exc.orig
         first = str(orig).strip().splitlines()[0][:200] if exc.connection_invalidated or "connect" in str(orig) \
             else ""
-        kind = type(exc).__name__ + (f" {type(orig).__name__}" if type(orig).__name__ != "Exception" else "")
+        inner = type(orig).__name__
+        kind = type(exc).__name__ + (f" ({inner})" if inner not in ("Exception", type(exc).__name__) else "")
         return f"{kind}{': ' + first if first else ''}"
     if isinstance(exc, SmcaseError):  # smcase's own messages name what is wrong; masked all the same
         first = str(exc).splitlines()[0] if str(exc) else ""
@@ -64,7 +65,8 @@ def _unreachable(exc: BaseException) -> bool:
 
 
 def as_line(body: bytes) -> tuple[bytes, set[str]]:
-    """A delivery as one JSON line for the adapter, and the page ids its entries name.
+    """A delivery as one JSON line for the adapter, and the page ids its entries name (an entry whose id is no
+    page id counts as the id ``?``).
 
     A body that is not JSON is kept as one line anyway (line breaks made spaces): the adapter quarantines it with
     its text, so a signed delivery we cannot read is never lost.
@@ -79,7 +81,9 @@ def as_line(body: bytes) -> tuple[bytes, set[str]]:
     for entry in entries if isinstance(entries, list) else []:
         page = entry.get("id") if isinstance(entry, dict) else None
         if isinstance(page, str | int) and not isinstance(page, bool) and _PAGE_ID.fullmatch(str(page)):
-            pages.add(str(page))  # only a real page id: what the log names must not be text someone wrote
+            pages.add(str(page))
+        elif isinstance(entry, dict):
+            pages.add("?")  # not a page id: never matched, and not to be repeated in a log
     return line, pages
 
 
@@ -132,7 +136,7 @@ class Worker(threading.Thread):
                 if len(deliveries) == 1 and not _unreachable(exc):
                     tries[deliveries[0].id] = tries.get(deliveries[0].id, 0) + 1
                     if tries[deliveries[0].id] >= 2 and self._quarantine(deliveries[0], exc):
-                        single = False
+                        self.failures, single = 0, False  # the queue moves again: no pause for the next one
                         continue
                 single = True
                 pause = min(60.0, 0.5 * 2 ** self.failures)
@@ -175,9 +179,11 @@ class Worker(threading.Thread):
         unknown = pages - known
         if unknown:
             self.metrics.unmatched.inc(len(unknown))
+            # Masked all the same: a page id is digits, and so is an identity number someone could send as one.
+            pages_named = scrub(", ".join(f"page {p}" for p in sorted(unknown)[:5]))
             log.warning("deliveries for %s no channel captures: stored, see them with 'smcase inbox list "
                         "--unmatched'; configure the channel with 'smcase channel change CHANNEL --platform-id ID'",
-                        ", ".join(f"page {p}" for p in sorted(unknown)[:5]))
+                        pages_named)
         self.service.note_deliveries(PLATFORM, pages & known)
         if self.on_pass:
             self.on_pass(summary)
