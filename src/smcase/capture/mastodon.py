@@ -513,7 +513,7 @@ class _Pass:
             if code in (404, 410) and missing_ok:
                 return None
             if code in (401, 403):
-                raise MastodonError(f"{self.instance}: the server refused {what} (HTTP {code}): the access token is wrong, "
+                raise MastodonError(f"{self.instance}: {what}: refused (HTTP {code}): the access token is wrong, "
                                     "revoked or lacks the read scope")
             if code in (404, 410):
                 raise MastodonError(f"{self.instance}: {what}: not found (HTTP {code})")
