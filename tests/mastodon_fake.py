@@ -17,8 +17,10 @@ token, and logs every request. ``FakeMastodon()`` is a context manager; the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +78,8 @@ class FakeMastodon:
         self._account_ids = {account: 1}  # the local account is 1, the others get the next numbers
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        #: What ``POST /_demo/next`` does, one step per request (the README's walk-through changes the instance so)
+        self.steps: list[Callable[[], None]] = []
         self._thread: threading.Thread | None = None
 
     # -- running -------------------------------------------------------------------------------------------
@@ -87,14 +91,14 @@ class FakeMastodon:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> FakeMastodon:
-        """Serve on a free port in a thread."""
+    def start(self, port: int = 0) -> FakeMastodon:
+        """Serve on ``port`` (default: a free one) in a thread."""
         fake = self
 
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -361,6 +365,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+        fake = self.server_fake
+        if urlsplit(self.path).path != "/_demo/next" or not fake.steps:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        fake.steps.pop(0)()
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the fake's own log is ``requests``
 
@@ -368,3 +385,46 @@ class _Handler(BaseHTTPRequestHandler):
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
+
+
+def demo(fake: FakeMastodon) -> None:
+    """The README's walk-through: the municipality's post, a question it answered, a neighbour's reply and a
+    mention; ``POST /_demo/next`` then edits the question, deletes the neighbour's reply and adds a new reply."""
+    fake.now = datetime.now(UTC) - timedelta(hours=1)  # within the recheck window of any policy
+    post = fake.add_status("Snöröjningen börjar i natt.")
+    question = fake.reply(post, "Varför plogas inte Björkvägen?")
+    fake.reply(question, "Vi skickar en plogbil i morgon bitti.", author=fake.account, notify=False)
+    neighbour = fake.reply(post, "Tack för beskedet!", author="granne", notify=False)
+    fake.mention("När öppnar badhuset efter renoveringen?")
+
+    def next_step() -> None:
+        fake.edit(question, "Varför plogas inte Björkvägen? Det är tredje gången i år.")
+        fake.delete(neighbour)
+        fake.reply(post, "Kommer ni till Sjövägen också?", author="besokare", notify=False)
+
+    fake.steps.append(next_step)
+
+
+def main() -> None:
+    """``python -m tests.mastodon_fake --port 8766``: the fake instance with the walk-through, until stopped."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--token", default=TOKEN)
+    args = parser.parse_args()
+    fake = FakeMastodon(token=args.token)
+    demo(fake)
+    fake.start(args.port)
+    print(f"a Mastodon-compatible test server at {fake.url} (account {fake.account}, token {args.token})",
+          flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    fake.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -57,6 +57,7 @@ def test_the_readme_tour_runs_verbatim(tmp_path: Path, standards_dir: Path) -> N
     folder = tmp_path / "repository"
     folder.mkdir()
     (folder / "fixtures").symlink_to(REPO / "fixtures")
+    (folder / "tests").symlink_to(REPO / "tests")  # the capture section starts the tests' Mastodon-compatible server
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "standards").symlink_to(standards)  # ../shared/standards, as the tour says
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMCASE_") or k == "SMCASE_NOTIFY_LOG"}
@@ -75,7 +76,7 @@ def test_the_readme_tour_runs_verbatim(tmp_path: Path, standards_dir: Path) -> N
             assert done.returncode == 0, f"{command}\nexited {done.returncode}:\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, command
     _run_the_capture_section(folder, env)
-    left = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if p.name != "fixtures")
+    left = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if p.name not in ("fixtures", "tests"))
     assert {"torsby.db", "torsby-files/", "rennebu.db", "torsby-arkiv.zip", "rennebu-uttrekk.tar"} <= set(left)
     ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--stdin"],
                              input="\n".join(left) + "\n", capture_output=True, text=True)
@@ -111,4 +112,7 @@ def _run_the_capture_section(folder: Path, env: dict[str, str]) -> None:
     assert lines[challenge + 1:challenge + 3] == ["ok", "403"]  # signed: stored; forged: refused
     assert any("Gatlampan vid skolan" in line for line in lines)  # processed into the inbox
     assert 'smcase_deliveries_refused_total{platform="facebook",reason="bad_signature"} 1.0' in lines
+    passes = [line for line in lines if "(kommunen): " in line]
+    assert len(passes) == 2 and "5 received, 5 stored" in passes[0], lines  # statuses, replies, the mention
+    assert "3 received, 3 stored, 0 duplicates" in passes[1], lines  # the edit, the deletion, the new reply
     assert "Traceback" not in err and "app-secret-from-meta" not in out + err
