@@ -153,6 +153,21 @@ def test_tor5_an_edit_delivered_before_its_original_is_attached_when_the_origina
     assert len({e["case"] for e in listed}) == 1 and listed[0]["case"] is not None
 
 
+@pytest.mark.rules("TOR-5")
+@pytest.mark.policy("torsby")
+def test_tor5_a_removal_delivered_before_its_original_is_attached_when_the_original_comes(served: Served,
+                                                                                          cli: Cli) -> None:
+    assert served.post(delivery(comment(9908, "", verb="remove", at=1767600900)))[0] == 200
+    served.drained()
+    assert served.post(delivery(comment(9908, "Varför är gatlyktan vid skolan släckt?"),
+                                comment(9909, "Vi byter lampan i morgon.", author=PAGE, parent="1221_9908",
+                                        at=1767600600)))[0] == 200
+    served.drained()
+    listed = events(cli)
+    assert sorted(e["kind"] for e in listed) == ["comment", "comment", "delete"]
+    assert len({e["case"] for e in listed}) == 1 and listed[0]["case"] is not None
+
+
 def test_a_delivery_for_a_page_no_channel_captures_is_stored_and_flagged(served: Served, cli: Cli) -> None:
     assert served.post(delivery(comment(9907, "Hej! Vem svarar här?"), page="999000111"))[0] == 200
     served.drained()
