@@ -191,6 +191,11 @@ def test_only_an_admin_configures_capture_and_a_token_is_never_sent_from_the_ser
     refused = cli("channel", "change", "1", "--platform-id", "kommunen", "--instance", fake_mastodon.url,
                   "--token-file", str(secret), user="erik")
     assert refused.exit_code == 1 and "may not capture.configure" in refused.output
+    # which accounts are followed, from where and with which token file is no officer's to read either
+    assert cli("capture", "list", user="erik").exit_code == 1
+    listed = json.loads(cli("capture", "list", "--json").stdout)
+    assert [(c["platform"], c["platform_id"], c["instance"]) for c in listed] == [
+        ("mastodon", "kommunen", fake_mastodon.url)]
     assert cli("channel", "change", "1", "--platform-id", "kommunen", "--instance", fake_mastodon.url,
                "--token-file", str(secret)).exit_code == 0  # an admin's mistake is still caught at poll time
     monkeypatch.setenv("SMCASE_FACEBOOK_APP_SECRET_FILE", str(secret))

@@ -94,7 +94,9 @@ class Pollers(threading.Thread):
 
     def health(self) -> dict[str, Any]:
         """What ``/healthz`` reports of the pollers."""
-        return {"pollers": "alive" if self.is_alive() else "not running", "polls": dict(self.last)}
+        failing = sum(1 for state in self.last.values() if state.startswith("failed"))
+        return {"pollers": "alive" if self.is_alive() else "not running", "polls": dict(self.last),
+                "polls_failing": failing}
 
     def run(self) -> None:
         """Poll each due channel; sleep until the next is due."""

@@ -80,6 +80,7 @@ def capture_mastodon(app: App, channel_ref: str, instance: str | None, account: 
 @pass_app
 def capture_list(app: App, fmt: str) -> None:
     """Every channel with live capture: the platform's id, the server, the token file, the last success and error."""
+    app.service.require("channel.read")  # which accounts are followed, from where, with which token file
     captures = app.service.captures()
     if fmt == "json":
         emit_json([{"channel_id": c.channel_id, "channel": c.channel, "state": c.channel_state,

@@ -24,7 +24,7 @@ def duties(app: App, at_day: str | None, as_json: bool) -> None:
         emit_json([d.to_json() for d in found])
     elif found:
         click.echo(table([[d.due, "OVERDUE" if d.overdue else "", d.kind, d.channel or "", d.detail] for d in found],
-                         ["due", "", "duty", "channel", "detail"]))
+                         ["due", "", "duty", "channel", "detail"], whole=["detail"]))  # the reason is the point
     else:
         click.echo("Nothing is due.")
 

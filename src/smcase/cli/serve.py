@@ -92,7 +92,8 @@ def serve(app: App, host: str, port: int, spool_path: Path | None, max_body: int
     secret = read_secret("SMCASE_FACEBOOK_APP_SECRET")
     token = read_secret("SMCASE_FACEBOOK_VERIFY_TOKEN")
     assert secret is not None and token is not None  # required=True raises instead
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        datefmt="%Y-%m-%dT%H:%M:%S%z")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request to the platforms
     path = spool_path or default_spool(app)
     register_file = app.engine.url.database if app.engine.url.get_backend_name() == "sqlite" else None
@@ -128,6 +129,10 @@ def serve(app: App, host: str, port: int, spool_path: Path | None, max_body: int
         click.echo(f"smcase serve: polling {plural(len(polled), 'Mastodon channel')} every "
                    f"{service.policy.capture.poll_interval_seconds} s (each as soon as its last poll is that old)"
                    + (": " + ", ".join(c.channel for c in polled) if polled else ""), err=True)
+        untokened = [c.channel for c in polled if not c.token_file]
+        if untokened and read_secret("SMCASE_MASTODON_TOKEN", required=False) is None:
+            click.echo(f"smcase serve: warning: {', '.join(untokened)} has no token file and SMCASE_MASTODON_TOKEN "
+                       "(or _FILE) is not set: its polls will fail", err=True)
     # The access log is off: a handshake's query string carries the verify token.
     config = uvicorn.Config(create_app(state), host=host, port=port, access_log=False, log_config=None,
                             log_level=log_level.lower(), server_header=False, lifespan="off",
