@@ -26,6 +26,20 @@ APP_SECRET = "test-app-secret-5f1c"
 VERIFY_TOKEN = "test-verify-token-91aa"
 
 
+def torsby_channel(cli: Any, plan: Path) -> None:
+    """Torsby's register (its users who approve, and a capture user) with the channel of ``plan`` active."""
+    assert cli("init", "--name", "Torsby kommun", "--policy", str(REPO / "fixtures/policies/torsby.toml")).exit_code == 0
+    for user, role in (("ulla", "unit_manager"), ("gustav", "head_of_administration"), ("stina", "strategy"),
+                       ("capture", "capture")):
+        assert cli("users", "add", user, "--role", role).exit_code == 0
+    proposed = cli("channel", "propose", "--plan", str(plan))
+    assert proposed.exit_code == 0, proposed.output
+    for user, step in (("ulla", "unit_manager"), ("gustav", "head_of_administration"),
+                       ("stina", "strategy_consultation")):
+        assert cli("channel", "approve", "1", "--step", step, user=user).exit_code == 0
+    assert cli("channel", "start", "1").exit_code == 0
+
+
 def free_port() -> int:
     """A loopback port nobody listens on now."""
     with socket.socket() as s:

@@ -20,31 +20,15 @@ from smcase.db import make_engine
 from smcase.register import RegisterService
 from tests.conftest import Cli
 from tests.mastodon_fake import TOKEN, FakeMastodon
-from tests.serving import Served
+from tests.serving import Served, torsby_channel
 from tests.test_serve import torsby_with_a_captured_page
 
 REPO = Path(__file__).resolve().parent.parent
-TORSBY = REPO / "fixtures" / "policies" / "torsby.toml"
 
 
 def torsby_on_mastodon(cli: Cli, tmp_path: Path, fake: FakeMastodon) -> None:
-    """Torsby's register with a Mastodon account active, captured from ``fake``, and a capture user."""
-    assert cli("init", "--name", "Torsby kommun", "--policy", str(TORSBY)).exit_code == 0
-    for user, role in (("ulla", "unit_manager"), ("gustav", "head_of_administration"), ("stina", "strategy"),
-                       ("capture", "capture")):
-        assert cli("users", "add", user, "--role", role).exit_code == 0
-    plan = (REPO / "fixtures" / "plans" / "torsby-facebook.toml").read_text(encoding="utf-8")
-    plan = plan.replace('platform = "facebook"', 'platform = "mastodon"').replace(
-        "https://www.facebook.com/torsbykommun", "https://social.example/@kommunen").replace(
-        "[channel]\n", '[channel]\ncredential_custody = "Kommunikationsenhetens lösenordsvalv"\n', 1)
-    planned = tmp_path / "plan.toml"
-    planned.write_text(plan, encoding="utf-8")
-    proposed = cli("channel", "propose", "--plan", str(planned))
-    assert proposed.exit_code == 0, proposed.output
-    for user, step in (("ulla", "unit_manager"), ("gustav", "head_of_administration"),
-                       ("stina", "strategy_consultation")):
-        assert cli("channel", "approve", "1", "--step", step, user=user).exit_code == 0
-    assert cli("channel", "start", "1").exit_code == 0
+    """Torsby's register with its Mastodon account active, captured from ``fake``, and a capture user."""
+    torsby_channel(cli, REPO / "fixtures" / "plans" / "torsby-mastodon.toml")
     configured = cli("channel", "change", "1", "--platform-id", "kommunen", "--instance", fake.url)
     assert configured.exit_code == 0, configured.output
 

@@ -22,25 +22,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli
-from tests.serving import PAGE, REPO, VERIFY_TOKEN, Served, comment, delivery, sign, spooled
-
-TORSBY = REPO / "fixtures" / "policies" / "torsby.toml"
+from tests.serving import PAGE, REPO, VERIFY_TOKEN, Served, comment, delivery, sign, spooled, torsby_channel
 
 
 def torsby_with_a_captured_page(cli: Cli, tmp_path: Path) -> None:
     """Torsby's register with its Facebook page active, its page id given in the plan, and a capture user."""
-    assert cli("init", "--name", "Torsby kommun", "--policy", str(TORSBY)).exit_code == 0
-    for user, role in (("ulla", "unit_manager"), ("gustav", "head_of_administration"), ("stina", "strategy"),
-                       ("capture", "capture")):
-        assert cli("users", "add", user, "--role", role).exit_code == 0
     plan = (REPO / "fixtures" / "plans" / "torsby-facebook.toml").read_text(encoding="utf-8")
     planned = tmp_path / "plan.toml"
     planned.write_text(plan.replace("[channel]\n", f'[channel]\nplatform_id = "{PAGE}"\n', 1), encoding="utf-8")
-    assert cli("channel", "propose", "--plan", str(planned)).exit_code == 0
-    for user, step in (("ulla", "unit_manager"), ("gustav", "head_of_administration"),
-                       ("stina", "strategy_consultation")):
-        assert cli("channel", "approve", "1", "--step", step, user=user).exit_code == 0
-    assert cli("channel", "start", "1").exit_code == 0
+    torsby_channel(cli, planned)
 
 
 @pytest.fixture
