@@ -42,7 +42,7 @@ def capture_mastodon(app: App, channel_ref: str, instance: str | None, account: 
     wanted = channel_ref.strip().casefold()
     found = [c for c in service.captures() if wanted in (str(c.channel_id), c.channel.casefold())]
     if not found:
-        raise NotFound(f"no channel {channel_ref!r} with live capture configured (see 'smcase capture list'); an "
+        raise NotFound(f"no channel {channel_ref!r} has live capture configured (see 'smcase capture list'); an "
                        f"admin configures a Mastodon channel with 'smcase channel change CHANNEL --platform-id ACCT "
                        f"--instance URL'")
     chosen = found[0]
@@ -85,7 +85,8 @@ def capture_list(app: App, fmt: str) -> None:
     if fmt == "json":
         emit_json([{"channel_id": c.channel_id, "channel": c.channel, "state": c.channel_state,
                     "platform": c.platform, "platform_id": c.platform_id, "instance": c.instance,
-                    "token_file": c.token_file, "last_success_at": c.last_success_at.isoformat()
+                    "token_file": c.token_file,
+                    "last_success_at": c.last_success_at.astimezone(app.service.tz).isoformat()
                     if c.last_success_at else None, "last_error": c.last_error} for c in captures])
         return
     if not captures:
