@@ -36,13 +36,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from ..builtin._common import from_iso, parse_json
+from ..clock import utcnow
 
 POSITION_FORMAT = "smcase-mastodon-capture/1"
 PAGE_LIMIT = 40  # Mastodon's most statuses per page
@@ -73,10 +74,6 @@ class PassResult:
     waited_seconds: float  # time slept for rate limits and retries
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _id_order(status_id: str) -> tuple[int, str]:
     # Mastodon's ids are numbers in text, other servers' (GoToSocial's ULIDs) fixed-length text: both sort this way.
     return len(status_id), status_id
@@ -87,7 +84,7 @@ class MastodonCapture:
 
     def __init__(self, instance: str, account: str, token: str, *, recheck_days: int = 14,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 now: Callable[[], datetime] = _utc_now, max_retries: int = 5, timeout: float = 30.0) -> None:
+                 now: Callable[[], datetime] = utcnow, max_retries: int = 5, timeout: float = 30.0) -> None:
         parts = urlsplit(instance.strip())
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
             raise MastodonError(f"{instance[:100]!r} is not an instance address (like https://social.example)")

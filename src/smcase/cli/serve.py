@@ -45,7 +45,8 @@ def default_spool(app: App) -> Path:
     """Where deliveries are spooled unless ``--spool`` says: beside the register's documents."""
     from ..db import files_dir_for
 
-    return files_dir_for(app.db_url).with_name(files_dir_for(app.db_url).name + "-spool.sqlite3")
+    store = files_dir_for(app.db_url)
+    return store.with_name(store.name + "-spool.sqlite3")
 
 
 @click.command("serve")

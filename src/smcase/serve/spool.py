@@ -88,7 +88,6 @@ class Spool:
         self._reader = _connect(self.path)
         self._reader_lock = threading.Lock()
         self.arrived = threading.Event()  # set after each commit that stored something: the worker wakes
-        self.commits = 0
 
     # -- the web side --------------------------------------------------------------
 
@@ -162,7 +161,6 @@ class Spool:
             for *_rest, future in group:
                 future.set_exception(error)
             return
-        self.commits += 1
         for (*_rest, future), stored in zip(group, new, strict=True):
             future.set_result(stored)
         if any(new):

@@ -19,10 +19,10 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from ..builtin._common import parse_json
 from ..errors import SmcaseError
 from ..events import ParseContext, Unparsable
 from ..identity import scrub
@@ -71,11 +71,13 @@ def as_line(body: bytes) -> tuple[bytes, set[str]]:
     A body that is not JSON is kept as one line anyway (line breaks made spaces): the adapter quarantines it with
     its text, so a signed delivery we cannot read is never lost.
     """
+    line = body.strip()
     try:
-        document = json.loads(body)
+        document = parse_json(line)
+    except ValueError:
+        return line.replace(b"\r", b" ").replace(b"\n", b" "), set()
+    if b"\n" in line or b"\r" in line:  # pretty-printed: one line again (most deliveries are one already)
         line = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    except (ValueError, RecursionError):
-        return body.replace(b"\r", b" ").replace(b"\n", b" "), set()
     pages = set()
     entries = document.get("entry") if isinstance(document, dict) else None
     for entry in entries if isinstance(entries, list) else []:
@@ -91,14 +93,13 @@ class Worker(threading.Thread):
     """Processes stored deliveries until stopped; ``beat`` tells ``/healthz`` it is alive."""
 
     def __init__(self, spool: Spool, service: RegisterService, plugins: Plugins, metrics: Metrics, *,
-                 batch: int = 500, on_pass: Callable[[Summary], None] | None = None) -> None:
+                 batch: int = 500) -> None:
         super().__init__(name="smcase-worker", daemon=True)
         self.spool = spool
         self.service = service
         self.plugins = plugins
         self.metrics = metrics
         self.batch = batch
-        self.on_pass = on_pass
         self.stopping = threading.Event()
         self.beat = time.monotonic()
         self.failures = 0
@@ -185,6 +186,4 @@ class Worker(threading.Thread):
                         "--unmatched'; configure the channel with 'smcase channel change CHANNEL --platform-id ID'",
                         pages_named)
         self.service.note_deliveries(PLATFORM, pages & known)
-        if self.on_pass:
-            self.on_pass(summary)
         return summary
