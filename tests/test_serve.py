@@ -167,6 +167,9 @@ def test_a_delivery_for_a_page_no_channel_captures_is_stored_and_flagged(served:
     assert [e["external_id"] for e in json.loads(flagged.stdout)] == ["1221_9907"]
     assert served.metric("smcase_deliveries_unmatched_page_total") == 1
     assert "page 999000111" in served.output()
+    assert served.post(delivery(comment(9912, "Och den här då?"), page="inte-en-sida"))[0] == 200
+    served.drained()
+    assert "an entry whose id is no page id: kept" in served.output() and "inte-en-sida" not in served.output()
 
 
 def test_a_body_that_is_not_json_but_signed_is_kept_in_quarantine(served: Served, cli: Cli) -> None:

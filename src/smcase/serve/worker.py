@@ -180,10 +180,14 @@ class Worker(threading.Thread):
         unknown = pages - known
         if unknown:
             self.metrics.unmatched.inc(len(unknown))
-            # Masked all the same: a page id is digits, and so is an identity number someone could send as one.
-            pages_named = scrub(", ".join(f"page {p}" for p in sorted(unknown)[:5]))
-            log.warning("deliveries for %s no channel captures: stored, see them with 'smcase inbox list "
-                        "--unmatched'; configure the channel with 'smcase channel change CHANNEL --platform-id ID'",
-                        pages_named)
+            if "?" in unknown:
+                log.warning("deliveries with an entry whose id is no page id: kept, see 'smcase inbox list "
+                            "--unmatched' and '--quarantined'")
+            if unknown - {"?"}:
+                # Masked all the same: a page id is digits, and so is an identity number someone could send as one.
+                pages_named = scrub(", ".join(f"page {p}" for p in sorted(unknown - {"?"})[:5]))
+                log.warning("deliveries for %s no channel captures: stored, see them with 'smcase inbox list "
+                            "--unmatched'; configure the channel with 'smcase channel change CHANNEL --platform-id "
+                            "ID'", pages_named)
         self.service.note_deliveries(PLATFORM, pages & known)
         return summary
